@@ -1,0 +1,59 @@
+//! Experiment drivers: they turn a run plan into frames by calling [`step`] — the same
+//! `step` the viewer will call. Each run owns its `Data`; the `Model` is shared.
+
+pub mod flexion;
+pub mod stability;
+pub mod summary;
+
+use crate::model::{Data, Model};
+use crate::scenario::{Compiled, RunPlan};
+use crate::step::{step, FrameInput, KneeAngles, QuadLoad};
+
+pub use flexion::{run_flexion, FlexionRun};
+pub use stability::{run_stability, StabilityRow, StabilityRun};
+pub use summary::{summarize, Metrics};
+
+/// Largest knee-angle increment when a run walks from full extension to its first frame, deg.
+pub const APPROACH_STEP_DEG: f64 = 5.0;
+
+/// The result of running a compiled scenario.
+#[derive(Debug, Clone)]
+pub enum RunResult {
+    Flexion(FlexionRun),
+    Stability(StabilityRun),
+}
+
+/// Runs a compiled scenario.
+pub fn run(compiled: &Compiled) -> RunResult {
+    match &compiled.plan {
+        RunPlan::Flexion(p) => RunResult::Flexion(run_flexion(&compiled.model, p)),
+        RunPlan::Stability(p) => RunResult::Stability(run_stability(&compiled.model, p)),
+    }
+}
+
+/// Walks the patella from the rest pose at full extension to `knee` under `load`, in
+/// increments of at most [`APPROACH_STEP_DEG`], so the first reported frame starts warm.
+/// These frames are not reported.
+pub fn approach(model: &Model, data: &mut Data, knee: KneeAngles, load: QuadLoad) {
+    data.reset(model);
+    let n = (knee.flexion.abs().to_degrees() / APPROACH_STEP_DEG).ceil() as usize;
+    for i in 0..n {
+        let f = i as f64 / n as f64;
+        let k = KneeAngles { flexion: knee.flexion * f, varus: knee.varus * f, internal_rotation: knee.internal_rotation * f };
+        step(model, &FrameInput { knee: k, load, shift_mm: None }, data);
+    }
+}
+
+/// Order-preserving map, in parallel with the `parallel` feature. The result is identical
+/// for any thread count because every item is computed independently.
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        items.par_iter().map(f).collect()
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        items.iter().map(f).collect()
+    }
+}

@@ -1,0 +1,344 @@
+//! Parametric femoral articular surface (trochlea, notch, condyles) with an analytic,
+//! allocation-free signed distance.
+//!
+//! The surface is a radial height field around the flexion axis (femur Z):
+//! a point at angle θ (from +X toward −Y, i.e. 0 = anterior, 90° = distal) and
+//! medio-lateral position z lies on the surface when its distance from the axis is
+//! `R(θ, z) = R_s(θ) + s(θ)·Ĥ(u/s(θ)) − N(θ, u)`, with
+//! * `R_s(θ)` the groove floor radius (Lenhart 2015 cartilage, [`crate::anatomy::SULCUS_RADIUS`]),
+//! * `u = z_anat − z_groove` the anatomical (lateral-positive) distance from the groove,
+//! * `s(θ)` the depth scale along the groove (shallower proximally),
+//! * `Ĥ` the cross-section profile: a medial and a lateral facet line meeting in a rounded
+//!   sulcus, each ending in a rounded crest beyond which the condyle falls away,
+//! * `N` the intercondylar notch that opens distal of the trochlea.
+//!
+//! **How the clinical measures map onto the surface.** The lateral facet line rises at the
+//! lateral trochlear inclination (LTI); the medial facet line rises at
+//! `180° − sulcus angle − LTI`, so the sulcus angle is exactly the angle between the facet
+//! lines. The facets crest at fixed widths (lateral [`LATERAL_FACET_WIDTH_MM`], medial
+//! [`MEDIAL_FACET_WIDTH_MM`]), so the lateral crest stands higher. The trochlear depth (mean
+//! crest height above the floor) is then set by how much the sulcus is rounded off: a
+//! shallow groove with normal facet angles has a wide, rounded floor. Sulcus angle, LTI and
+//! depth are therefore independent, within one limit: the depth cannot exceed what the
+//! facet lines reach at the crests (compile reports the allowed maximum).
+//!
+//! The distance is the first-order signed distance `F/|∇F|` with `F = ρ − R(θ, z)`; it
+//! agrees with the exact point-to-surface distance within the tolerance stated and tested in
+//! `tests/kneetrack.rs` (`contact_distance_matches_exact_reference`).
+
+use crate::anatomy;
+use crate::math::{fast_atan2, smooth_max, smooth_min, smoothstep, Vec3};
+
+/// Lateral facet half-width from the groove to the lateral crest, mm. The lateral facet is
+/// the wider one (DESIGN.md §3); with the medial width it spans 34 mm, matching the L
+/// patella's facets (lateral 22.8–25.5 mm, medial 15.5–19 mm wide) that ride on it.
+pub const LATERAL_FACET_WIDTH_MM: f64 = 20.0;
+/// Medial facet half-width from the groove to the medial crest, mm.
+pub const MEDIAL_FACET_WIDTH_MM: f64 = 14.0;
+/// Crest rounding (hyperbola parameter), mm: cartilage has no sharp edges.
+pub const CREST_ROUNDING_MM: f64 = 0.6;
+/// Slope of the condylar flanks beyond the crests (40°), where the patella's edges overhang.
+pub const FLANK_SLOPE_DEG: f64 = 40.0;
+/// Smallest sulcus rounding, mm; it bounds the deepest groove that fits the facet lines.
+pub const MIN_SULCUS_ROUNDING_MM: f64 = 0.3;
+
+const TABLE_THETA0_DEG: f64 = -90.0;
+const TABLE_THETA1_DEG: f64 = 185.0;
+const TABLE_STEP_DEG: f64 = 0.25;
+
+/// One row of the along-groove table: floor radius and depth scale with their θ-derivatives.
+#[derive(Debug, Clone, Copy, Default)]
+struct Row {
+    /// Groove floor radius R_s, mm.
+    r: f64,
+    /// dR_s/dθ, mm/rad.
+    dr: f64,
+    /// Depth scale s, unitless.
+    s: f64,
+    /// ds/dθ, 1/rad.
+    ds: f64,
+}
+
+/// Geometry error from inconsistent trochlear parameters.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrochleaError {
+    /// `sulcus + LTI` leaves no room for a medial facet.
+    #[error("the medial facet would be inclined {medial_deg:.1}° (180° − sulcus angle − LTI); it must be at least 1°")]
+    NoMedialFacet { medial_deg: f64 },
+    /// Depth deeper than the facet lines reach.
+    #[error("a trochlear depth of {depth:.2} mm does not fit these facet angles; allowed {min:.2} to {max:.2} mm")]
+    TooDeep { depth: f64, min: f64, max: f64 },
+}
+
+/// The femoral articular surface in the femur frame. Immutable; built once per model.
+#[derive(Debug, Clone)]
+pub struct FemoralSurface {
+    /// +1 right knee, −1 left knee (femur-frame Z of the lateral direction).
+    lat: f64,
+    /// Groove medio-lateral position, anatomical (lateral +), mm.
+    pub groove_z: f64,
+    tan_lat: f64,
+    tan_med: f64,
+    crest_lat: f64,
+    crest_med: f64,
+    sulcus_rounding: f64,
+    tan_flank: f64,
+    inv_step: f64,
+    table: Vec<Row>,
+}
+
+/// Result of one distance query.
+#[derive(Debug, Clone, Copy)]
+pub struct SurfaceDistance {
+    /// Signed distance, mm: positive outside the femur (in the joint space), negative when
+    /// the point lies inside the femoral cartilage surface.
+    pub gap: f64,
+    /// Outward unit normal of the femoral surface near the point (femur frame).
+    pub normal: Vec3,
+    /// Angle along the groove, radians (0 anterior, π/2 distal).
+    pub theta: f64,
+}
+
+impl FemoralSurface {
+    /// Builds the surface from the clinical trochlear measures (degrees, mm).
+    pub fn new(
+        sulcus_angle_deg: f64,
+        lateral_inclination_deg: f64,
+        depth_mm: f64,
+        lat: f64,
+    ) -> Result<Self, TrochleaError> {
+        let medial_deg = 180.0 - sulcus_angle_deg - lateral_inclination_deg;
+        if medial_deg < 1.0 {
+            return Err(TrochleaError::NoMedialFacet { medial_deg });
+        }
+        let tan_lat = lateral_inclination_deg.to_radians().tan();
+        let tan_med = medial_deg.to_radians().tan();
+        let crest_lat = LATERAL_FACET_WIDTH_MM * tan_lat;
+        let crest_med = MEDIAL_FACET_WIDTH_MM * tan_med;
+        let max_depth = Self::max_depth_for(crest_lat, crest_med);
+        if !(depth_mm <= max_depth) {
+            return Err(TrochleaError::TooDeep { depth: depth_mm, min: 0.3, max: max_depth });
+        }
+        let sulcus_rounding = 0.5 * (crest_lat + crest_med) - CREST_ROUNDING_MM - depth_mm;
+        let n = ((TABLE_THETA1_DEG - TABLE_THETA0_DEG) / TABLE_STEP_DEG).round() as usize + 1;
+        let table = (0..n)
+            .map(|i| {
+                let th = TABLE_THETA0_DEG + i as f64 * TABLE_STEP_DEG;
+                let (r, dr_deg) = hermite(&anatomy::SULCUS_RADIUS, th);
+                let (s, ds_deg) = anatomy::depth_scale(th);
+                Row { r, dr: dr_deg.to_degrees(), s, ds: ds_deg }
+            })
+            .collect();
+        Ok(Self {
+            lat,
+            groove_z: anatomy::GROOVE_Z_MM,
+            tan_lat,
+            tan_med,
+            crest_lat,
+            crest_med,
+            sulcus_rounding,
+            tan_flank: FLANK_SLOPE_DEG.to_radians().tan(),
+            inv_step: 1.0 / TABLE_STEP_DEG.to_radians(),
+            table,
+        })
+    }
+
+    fn max_depth_for(crest_lat: f64, crest_med: f64) -> f64 {
+        0.5 * (crest_lat + crest_med) - CREST_ROUNDING_MM - MIN_SULCUS_ROUNDING_MM
+    }
+
+    /// Deepest groove (mm) that fits the given sulcus angle and LTI, for error messages.
+    pub fn max_depth(sulcus_angle_deg: f64, lateral_inclination_deg: f64) -> f64 {
+        let medial = (180.0 - sulcus_angle_deg - lateral_inclination_deg).max(0.0);
+        Self::max_depth_for(
+            LATERAL_FACET_WIDTH_MM * lateral_inclination_deg.to_radians().tan(),
+            MEDIAL_FACET_WIDTH_MM * medial.to_radians().tan(),
+        )
+    }
+
+    /// Cross-section profile Ĥ(v) at unit depth scale and its slope dĤ/dv.
+    #[inline]
+    fn profile(&self, v: f64) -> (f64, f64) {
+        let (vv, wl, wm) = smooth_max(self.tan_lat * v, -self.tan_med * v, self.sulcus_rounding);
+        let dv = wl * self.tan_lat - wm * self.tan_med;
+        let flank_l = self.crest_lat - self.tan_flank * (v - LATERAL_FACET_WIDTH_MM);
+        let (a, wa, wf) = smooth_min(vv, flank_l, CREST_ROUNDING_MM);
+        let da = wa * dv - wf * self.tan_flank;
+        let flank_m = self.crest_med + self.tan_flank * (v + MEDIAL_FACET_WIDTH_MM);
+        let (h, wa2, wf2) = smooth_min(a, flank_m, CREST_ROUNDING_MM);
+        (h, wa2 * da + wf2 * self.tan_flank)
+    }
+
+    /// Surface radius `R(θ, u)` and its partials `(∂R/∂θ [mm/rad], ∂R/∂u)` at angle θ
+    /// (radians) and anatomical distance u (mm, lateral +) from the groove.
+    #[inline]
+    pub fn radius(&self, theta: f64, u: f64) -> (f64, f64, f64) {
+        let f = (theta - TABLE_THETA0_DEG.to_radians()) * self.inv_step;
+        let last = self.table.len() - 2;
+        let (i, t) = if f <= 0.0 {
+            (0, 0.0)
+        } else if f >= last as f64 {
+            (last, 1.0)
+        } else {
+            let i = f as usize;
+            (i, f - i as f64)
+        };
+        let a = self.table[i];
+        let b = self.table[i + 1];
+        let rs = a.r + t * (b.r - a.r);
+        let drs = a.dr + t * (b.dr - a.dr);
+        let s = a.s + t * (b.s - a.s);
+        let ds = a.ds + t * (b.ds - a.ds);
+        let v = u / s;
+        let (h, dh) = self.profile(v);
+        let mut r = rs + s * h;
+        let mut r_theta = drs + ds * (h - v * dh);
+        let mut r_u = dh;
+        let theta_deg = theta.to_degrees();
+        if theta_deg > anatomy::NOTCH_START_DEG {
+            let (nd, dnd) = smoothstep(anatomy::NOTCH_START_DEG, 55.0, theta_deg);
+            let (nw, dnw) = smoothstep(anatomy::NOTCH_START_DEG, 90.0, theta_deg);
+            let depth = anatomy::NOTCH_DEPTH_MM * nd;
+            let half = 2.5 + 5.5 * nw;
+            let x = u / half;
+            if x.abs() < 1.0 {
+                let q = 1.0 - x * x;
+                let phi = q * q;
+                let dphi = -4.0 * x * q;
+                let deg_per_rad = 180.0 / std::f64::consts::PI;
+                let d_depth = anatomy::NOTCH_DEPTH_MM * dnd * deg_per_rad;
+                let d_half = 5.5 * dnw * deg_per_rad;
+                r -= depth * phi;
+                r_u -= depth * dphi / half;
+                r_theta -= d_depth * phi + depth * dphi * (-x * d_half / half);
+            }
+        }
+        (r, r_theta, r_u)
+    }
+
+    /// Signed distance from a femur-frame point (mm) to the surface, with the outward
+    /// normal. Allocation-free; this is the per-element kernel of the contact model.
+    #[inline]
+    pub fn distance(&self, p: &Vec3) -> SurfaceDistance {
+        let rho = (p.x * p.x + p.y * p.y).sqrt().max(1e-9);
+        let theta = fast_atan2(-p.y, p.x);
+        let u = self.lat * p.z - self.groove_z;
+        let (r, r_theta, r_u) = self.radius(theta, u);
+        let inv_rho = 1.0 / rho;
+        let (cx, cy) = (p.x * inv_rho, p.y * inv_rho);
+        // ∇F = e_ρ − (R_θ/ρ) e_θ − R_z e_z with e_ρ = (cx, cy, 0), e_θ = (cy, −cx, 0).
+        let a = r_theta * inv_rho;
+        let gx = cx - a * cy;
+        let gy = cy + a * cx;
+        let gz = -self.lat * r_u;
+        let g = (gx * gx + gy * gy + gz * gz).sqrt();
+        let inv_g = 1.0 / g;
+        SurfaceDistance { gap: (rho - r) * inv_g, normal: Vec3::new(gx * inv_g, gy * inv_g, gz * inv_g), theta }
+    }
+
+    /// The surface point at angle θ (radians) and anatomical ML offset u from the groove,
+    /// femur frame, mm. Used to tessellate the surface (exact reference, plots, viewer).
+    pub fn point(&self, theta: f64, u: f64) -> Vec3 {
+        let (r, _, _) = self.radius(theta, u);
+        Vec3::new(r * theta.cos(), -r * theta.sin(), self.lat * (u + self.groove_z))
+    }
+
+    /// Depth realised by the surface at angle θ (mean crest height above the groove floor),
+    /// found by scanning the profile: for checks and reports.
+    pub fn realised_depth(&self, theta: f64) -> f64 {
+        let floor = self.radius(theta, 0.0).0;
+        let scan = |sign: f64| {
+            (0..400).map(|i| self.radius(theta, sign * i as f64 * 0.1).0).fold(f64::MIN, f64::max)
+        };
+        0.5 * (scan(1.0) + scan(-1.0)) - floor
+    }
+}
+
+/// Cubic Hermite interpolation through `(x, y)` knots with centred-difference slopes;
+/// returns value and dy/dx. Outside the knots the end values are held.
+fn hermite(knots: &[(f64, f64)], x: f64) -> (f64, f64) {
+    let n = knots.len();
+    if x <= knots[0].0 {
+        return (knots[0].1, 0.0);
+    }
+    if x >= knots[n - 1].0 {
+        return (knots[n - 1].1, 0.0);
+    }
+    let slope = |i: usize| -> f64 {
+        if i == 0 || i == n - 1 {
+            0.0
+        } else {
+            (knots[i + 1].1 - knots[i - 1].1) / (knots[i + 1].0 - knots[i - 1].0)
+        }
+    };
+    let i = knots.windows(2).position(|w| x < w[1].0).unwrap_or(n - 2);
+    let (x0, y0) = knots[i];
+    let (x1, y1) = knots[i + 1];
+    let h = x1 - x0;
+    let t = (x - x0) / h;
+    let (m0, m1) = (slope(i) * h, slope(i + 1) * h);
+    let t2 = t * t;
+    let t3 = t2 * t;
+    let y = (2.0 * t3 - 3.0 * t2 + 1.0) * y0 + (t3 - 2.0 * t2 + t) * m0 + (-2.0 * t3 + 3.0 * t2) * y1 + (t3 - t2) * m1;
+    let dy = ((6.0 * t2 - 6.0 * t) * y0 + (3.0 * t2 - 4.0 * t + 1.0) * m0 + (-6.0 * t2 + 6.0 * t) * y1 + (3.0 * t2 - 2.0 * t) * m1) / h;
+    (y, dy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_surface() -> FemoralSurface {
+        FemoralSurface::new(138.0, 20.0, 5.5, 1.0).unwrap()
+    }
+
+    #[test]
+    fn realised_depth_matches_requested_at_mid_trochlea() {
+        for depth in [2.0, 4.0, 5.5] {
+            let s = FemoralSurface::new(138.0, 20.0, depth, 1.0).unwrap();
+            let got = s.realised_depth(15f64.to_radians());
+            assert!((got - depth * anatomy::depth_scale(15.0).0).abs() < 0.35, "depth {depth}: got {got}");
+        }
+    }
+
+    #[test]
+    fn too_deep_groove_is_rejected_with_the_allowed_range() {
+        let e = FemoralSurface::new(150.0, 11.0, 8.0, 1.0).unwrap_err();
+        assert!(matches!(e, TrochleaError::TooDeep { max, .. } if max < 8.0));
+        assert!(FemoralSurface::new(170.0, 20.0, 1.0, 1.0).is_err());
+    }
+
+    #[test]
+    fn radius_partials_match_finite_differences() {
+        let s = default_surface();
+        for &(th, u) in &[(0.1, 3.0), (0.5, -8.0), (0.8, 1.0), (1.2, -4.0), (-0.3, 15.0)] {
+            let (_, rt, ru) = s.radius(th, u);
+            let h = 1e-6;
+            let fd_t = (s.radius(th + h, u).0 - s.radius(th - h, u).0) / (2.0 * h);
+            let fd_u = (s.radius(th, u + h).0 - s.radius(th, u - h).0) / (2.0 * h);
+            assert!((rt - fd_t).abs() < 0.05 * fd_t.abs().max(1.0), "θ {th} u {u}: {rt} vs {fd_t}");
+            assert!((ru - fd_u).abs() < 1e-4, "θ {th} u {u}: {ru} vs {fd_u}");
+        }
+    }
+
+    #[test]
+    fn points_on_the_surface_have_zero_gap_and_a_left_knee_mirrors() {
+        let r = default_surface();
+        let l = FemoralSurface::new(138.0, 20.0, 5.5, -1.0).unwrap();
+        for &(th, u) in &[(0.0, 0.0), (0.4, 10.0), (0.9, -6.0)] {
+            let p = r.point(th, u);
+            assert!(r.distance(&p).gap.abs() < 1e-4);
+            let q = l.point(th, u);
+            assert!((q - Vec3::new(p.x, p.y, -p.z)).norm() < 1e-12);
+            let (dr, dl) = (r.distance(&(p + Vec3::new(1.0, 0.5, 2.0))), l.distance(&(q + Vec3::new(1.0, 0.5, -2.0))));
+            assert!((dr.gap - dl.gap).abs() < 1e-12 && (dr.normal.z + dl.normal.z).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn lateral_crest_stands_more_anterior_than_medial() {
+        let s = default_surface();
+        let th = 10f64.to_radians();
+        assert!(s.radius(th, LATERAL_FACET_WIDTH_MM).0 > s.radius(th, -MEDIAL_FACET_WIDTH_MM).0 + 1.0);
+    }
+}

@@ -1,0 +1,136 @@
+//! `kneetrack` command line: run, check and validate scenarios.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use kneetrack::experiment::{self, summarize, RunResult};
+use kneetrack::scenario::{self, ScenarioError};
+use kneetrack::{output, validation};
+
+const USAGE: &str = "\
+kneetrack — patellofemoral contact and patellar tracking simulator
+
+USAGE:
+    kneetrack run FILE [--out DIR]   run a scenario and write frames.csv, summary.json, plots
+    kneetrack check FILE             validate a scenario file without running it
+    kneetrack validate [--strict]    run the published validation cases and print the table
+                                     (--strict: exit 1 when a case fails)
+    kneetrack --help | --version
+
+Exit codes: 0 success, 1 failure while running or writing, 2 bad scenario or usage.
+Scenario keys are documented in README.md (section \"Scenario reference\").";
+
+enum Failure {
+    /// Bad input: exit code 2.
+    Input(String),
+    /// Anything else: exit code 1.
+    Run(anyhow::Error),
+}
+
+impl From<ScenarioError> for Failure {
+    fn from(e: ScenarioError) -> Self {
+        Failure::Input(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match dispatch(&args) {
+        Ok(code) => code,
+        Err(Failure::Input(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn dispatch(args: &[String]) -> Result<ExitCode, Failure> {
+    let usage = |m: &str| Failure::Input(format!("{m}\n\n{USAGE}"));
+    match args.first().map(String::as_str) {
+        None | Some("-h") | Some("--help") | Some("help") => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("-V") | Some("--version") => {
+            println!("kneetrack {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("check") => {
+            let [_, file] = args else { return Err(usage("check takes exactly one FILE")) };
+            let c = scenario::compile::load_and_compile(&PathBuf::from(file))?;
+            println!("{file}: ok ({:?}, {} contact elements, Q-angle {:.1}° with this tuberosity)", c.spec.scenario.kind, c.model.patella.len(), c.model.q_angle_effective_deg);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("run") => {
+            let (file, out) = match args {
+                [_, f] => (f, None),
+                [_, f, flag, d] if flag == "--out" => (f, Some(PathBuf::from(d))),
+                _ => return Err(usage("run takes FILE and optionally --out DIR")),
+            };
+            run(file, out)
+        }
+        Some("validate") => {
+            let strict = match args {
+                [_] => false,
+                [_, s] if s == "--strict" => true,
+                _ => return Err(usage("validate takes no arguments except --strict")),
+            };
+            let table = validation::run_all();
+            print!("{}", validation::format_table(&table));
+            let failed = table.iter().filter(|r| !r.pass).count();
+            println!("\n{} of {} rows pass.", table.len() - failed, table.len());
+            Ok(if strict && failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Some(other) => Err(usage(&format!("unknown command `{other}`"))),
+    }
+}
+
+fn run(file: &str, out: Option<PathBuf>) -> Result<ExitCode, Failure> {
+    let compiled = scenario::compile::load_and_compile(&PathBuf::from(file))?;
+    let dir = out.unwrap_or_else(|| compiled.out_dir.clone());
+    let started = std::time::Instant::now();
+    let result = experiment::run(&compiled);
+    let elapsed = started.elapsed();
+    let written = output::write_outputs(&compiled, &result, &dir).context("writing outputs").map_err(Failure::Run)?;
+    let m = summarize(&compiled.model, &result);
+    let frames: Vec<&kneetrack::FrameResult> = match &result {
+        RunResult::Flexion(f) => f.frames.iter().collect(),
+        RunResult::Stability(s) => s.rows.iter().flat_map(|r| [&r.neutral, &r.displaced]).collect(),
+    };
+    for (i, r) in frames.iter().enumerate() {
+        if !r.status.converged() {
+            let (f, mo) = r.status.residuals();
+            eprintln!(
+                "warning: frame {i} ({:.1}° flexion) did not converge: {} after {} iterations, residual {f:.3} N / {mo:.2} N·mm",
+                r.knee.flexion.to_degrees(),
+                r.status.name(),
+                r.status.iterations()
+            );
+        }
+    }
+    println!(
+        "{}: {} frames ({} converged) in {:.1} ms; peak PF force {:.0} N ({:.2} BW), peak pressure {:.2} MPa, max lateral shift {:.2} mm",
+        compiled.name,
+        m.frames_total,
+        m.frames_converged,
+        elapsed.as_secs_f64() * 1e3,
+        m.peak_pf_force_n,
+        m.peak_pf_force_bw,
+        m.peak_pressure_mpa,
+        m.max_lateral_shift_mm
+    );
+    if let Some(rows) = &m.restraining_force_n {
+        for r in rows {
+            println!("  {:>5.1}° {:>7}: restraining force {:.1} N", r.flexion_deg, if r.direction > 0.0 { "lateral" } else { "medial" }, r.restraining_force_n);
+        }
+    }
+    for p in written {
+        println!("wrote {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,297 @@
+//! Model parameters: plain `Default + serde` structs that mirror the scenario file's model
+//! sections. Each default says where it comes from. Ranges are checked once, in
+//! `scenario::compile`, against [`RANGES`].
+
+use serde::{Deserialize, Serialize};
+
+/// Which knee. The model is built for a right knee; a left knee mirrors every point across
+/// the sagittal plane (z → −z). Outputs stay anatomical (lateral positive) for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    #[default]
+    Right,
+    Left,
+}
+
+impl Side {
+    /// +1 for a right knee, −1 for a left knee: the femur-frame Z of the lateral direction.
+    pub fn lateral_sign(self) -> f64 {
+        match self {
+            Side::Right => 1.0,
+            Side::Left => -1.0,
+        }
+    }
+}
+
+/// `[subject]`: anatomy of the knee.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Subject {
+    /// Body mass, kg (default 70: a typical recreational runner). Used for BW outputs.
+    pub body_mass_kg: f64,
+    /// Knee side (default right).
+    pub side: Side,
+    /// Frontal-plane Q-angle at full extension, degrees (default 14: the normal adult mean,
+    /// e.g. Livingston 1998 reports 12–17°; the L model's inferred value is 14.6°).
+    pub q_angle_deg: f64,
+    /// Tibial tuberosity – trochlear groove distance, mm (default 11.6: the L model's
+    /// tuberosity (z = 13.4) minus its groove (z = 1.8); normal 10–13, > 20 pathological,
+    /// Dejour 1994).
+    pub tt_tg_mm: f64,
+    /// Insall–Salvati ratio, tendon length / patella height (default 1.20: L bone mesh,
+    /// apex→tuberosity 41.4 mm / bone height 34.4 mm; alta > 1.2, Insall & Salvati 1971).
+    pub insall_salvati: f64,
+    /// Sulcus angle, degrees: the angle between the medial and lateral trochlear facet
+    /// lines (default 138, Brattström 1964 normal; dysplastic > 145).
+    pub sulcus_angle_deg: f64,
+    /// Trochlear depth at mid-trochlea, mm: mean crest height minus groove floor (default
+    /// 5.5; normal 5–6, dysplastic < 3–4, Pfirrmann 2000). It shallows proximally.
+    pub trochlear_depth_mm: f64,
+    /// Lateral trochlear inclination, degrees: the lateral facet's slope to the
+    /// medio-lateral axis (default 20; dysplastic ≤ 11, Carrillon 2000).
+    pub lateral_trochlear_inclination_deg: f64,
+    /// Patella width, mm (default 44: L articular width 43.8).
+    pub patella_width_mm: f64,
+    /// Patella height, mm (default 34.4: L bone mesh).
+    pub patella_height_mm: f64,
+    /// Patella antero-posterior thickness including cartilage, mm (default 22, DESIGN.md).
+    pub patella_thickness_mm: f64,
+}
+
+impl Default for Subject {
+    fn default() -> Self {
+        Self {
+            body_mass_kg: 70.0,
+            side: Side::Right,
+            q_angle_deg: 14.0,
+            tt_tg_mm: 11.6,
+            insall_salvati: 1.20,
+            sulcus_angle_deg: 138.0,
+            trochlear_depth_mm: 5.5,
+            lateral_trochlear_inclination_deg: 20.0,
+            patella_width_mm: 44.0,
+            patella_height_mm: 34.4,
+            patella_thickness_mm: 22.0,
+        }
+    }
+}
+
+/// Pressure–overlap law of the elastic foundation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ContactLawKind {
+    /// p = k·d (Bei & Fregly 2004).
+    #[default]
+    Linear,
+    /// p = −(1−ν)E/((1+ν)(1−2ν)) · ln(1 − d/h) (Blankevoort et al. 1991).
+    Log,
+}
+
+/// `[cartilage]`: the elastic foundation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Cartilage {
+    /// Young's modulus, MPa (default 10: Lenhart 2015 knee model).
+    pub modulus_mpa: f64,
+    /// Poisson's ratio (default 0.45: Lenhart 2015).
+    pub poisson: f64,
+    /// Combined cartilage thickness h of the foundation, mm (default 3: DESIGN.md, after
+    /// Lenhart 2015).
+    pub thickness_mm: f64,
+    /// Pressure law (default linear).
+    pub law: ContactLawKind,
+    /// Patella contact element size, mm (default 1.0: about 1,040 elements on the default
+    /// articular surface, DESIGN.md §3).
+    pub element_size_mm: f64,
+}
+
+impl Default for Cartilage {
+    fn default() -> Self {
+        Self { modulus_mpa: 10.0, poisson: 0.45, thickness_mm: 3.0, law: ContactLawKind::Linear, element_size_mm: 1.0 }
+    }
+}
+
+/// `[muscles]`: strength factors of the quadriceps heads (1 = normal, 0 = unloaded).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Muscles {
+    /// Rectus femoris.
+    pub rf: f64,
+    /// Vastus intermedius.
+    pub vi: f64,
+    /// Vastus lateralis, both its longus part and the oblique VLO.
+    pub vl: f64,
+    /// Vastus medialis longus.
+    pub vml: f64,
+    /// Vastus medialis obliquus (VMO weakness = `vmo < 1`).
+    pub vmo: f64,
+}
+
+impl Default for Muscles {
+    fn default() -> Self {
+        Self { rf: 1.0, vi: 1.0, vl: 1.0, vml: 1.0, vmo: 1.0 }
+    }
+}
+
+impl Muscles {
+    /// Strength factor of the head with the given name (`vlo` follows `vl`).
+    pub fn factor(&self, head: &str) -> f64 {
+        match head {
+            "rf" => self.rf,
+            "vi" => self.vi,
+            "vl" | "vlo" => self.vl,
+            "vml" => self.vml,
+            "vmo" => self.vmo,
+            _ => 1.0,
+        }
+    }
+}
+
+/// `[ligaments]`: stiffness scales (1 = normal, 0 = cut, > 1 = tight/stiff).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ligaments {
+    /// Medial patellofemoral ligament.
+    pub mpfl: f64,
+    /// Lateral retinaculum / lateral patellofemoral ligament.
+    pub lateral_retinaculum: f64,
+    /// Patellar tendon (0 = ruptured: the solve then reports non-convergence).
+    pub patellar_tendon: f64,
+}
+
+impl Default for Ligaments {
+    fn default() -> Self {
+        Self { mpfl: 1.0, lateral_retinaculum: 1.0, patellar_tendon: 1.0 }
+    }
+}
+
+/// `[itb]`: iliotibial band.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Itb {
+    /// Static IT-band tension, N (default 0: cadaver flexion rigs leave the ITB unloaded;
+    /// Kwak et al. 2000 and Merican & Amis 2009 load it with 30–100 N to study tightness).
+    pub tension_n: f64,
+    /// Fraction of the ITB tension that reaches the lateral patella through the
+    /// iliopatellar band (default 0.2: a model assumption — Merican & Amis 2009 show the
+    /// iliopatellar band transmits part of ITB tension to the patella; no direct
+    /// measurement of the fraction exists).
+    pub patellar_fraction: f64,
+}
+
+impl Default for Itb {
+    fn default() -> Self {
+        Self { tension_n: 0.0, patellar_fraction: 0.2 }
+    }
+}
+
+/// `[solver]`: the per-frame damped Newton solve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Solver {
+    /// Iteration limit per frame (default 60).
+    pub max_iterations: u32,
+    /// Converged when the net force on the patella is below this, N (default 0.05).
+    pub force_tolerance_n: f64,
+    /// … and the net moment (and the extensor-moment error) below this, N·mm (default 2).
+    pub moment_tolerance_nmm: f64,
+}
+
+impl Default for Solver {
+    fn default() -> Self {
+        Self { max_iterations: 60, force_tolerance_n: 0.05, moment_tolerance_nmm: 2.0 }
+    }
+}
+
+/// Everything that defines a knee: the sections a `Model` is compiled from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ModelParams {
+    pub subject: Subject,
+    pub cartilage: Cartilage,
+    pub muscles: Muscles,
+    pub ligaments: Ligaments,
+    pub itb: Itb,
+    pub solver: Solver,
+}
+
+/// One range rule: dotted key, inclusive bounds, unit for the message.
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    pub key: &'static str,
+    pub min: f64,
+    pub max: f64,
+    pub unit: &'static str,
+}
+
+/// Allowed ranges of the numeric model keys. Wide enough for pathology, narrow enough that
+/// the geometry stays valid.
+pub const RANGES: &[Range] = &[
+    Range { key: "subject.body_mass_kg", min: 20.0, max: 250.0, unit: "kg" },
+    Range { key: "subject.q_angle_deg", min: -10.0, max: 40.0, unit: "degrees" },
+    Range { key: "subject.tt_tg_mm", min: -5.0, max: 35.0, unit: "mm" },
+    Range { key: "subject.insall_salvati", min: 0.6, max: 2.0, unit: "" },
+    Range { key: "subject.sulcus_angle_deg", min: 110.0, max: 175.0, unit: "degrees" },
+    Range { key: "subject.trochlear_depth_mm", min: 0.3, max: 10.0, unit: "mm" },
+    Range { key: "subject.lateral_trochlear_inclination_deg", min: 0.0, max: 45.0, unit: "degrees" },
+    Range { key: "subject.patella_width_mm", min: 30.0, max: 60.0, unit: "mm" },
+    Range { key: "subject.patella_height_mm", min: 25.0, max: 50.0, unit: "mm" },
+    Range { key: "subject.patella_thickness_mm", min: 15.0, max: 30.0, unit: "mm" },
+    Range { key: "cartilage.modulus_mpa", min: 0.5, max: 100.0, unit: "MPa" },
+    Range { key: "cartilage.poisson", min: 0.0, max: 0.49, unit: "" },
+    Range { key: "cartilage.thickness_mm", min: 0.5, max: 10.0, unit: "mm" },
+    Range { key: "cartilage.element_size_mm", min: 0.3, max: 3.0, unit: "mm" },
+    Range { key: "muscles.rf", min: 0.0, max: 3.0, unit: "" },
+    Range { key: "muscles.vi", min: 0.0, max: 3.0, unit: "" },
+    Range { key: "muscles.vl", min: 0.0, max: 3.0, unit: "" },
+    Range { key: "muscles.vml", min: 0.0, max: 3.0, unit: "" },
+    Range { key: "muscles.vmo", min: 0.0, max: 3.0, unit: "" },
+    Range { key: "ligaments.mpfl", min: 0.0, max: 5.0, unit: "" },
+    Range { key: "ligaments.lateral_retinaculum", min: 0.0, max: 5.0, unit: "" },
+    Range { key: "ligaments.patellar_tendon", min: 0.0, max: 5.0, unit: "" },
+    Range { key: "itb.tension_n", min: 0.0, max: 1000.0, unit: "N" },
+    Range { key: "itb.patellar_fraction", min: 0.0, max: 1.0, unit: "" },
+    Range { key: "solver.max_iterations", min: 1.0, max: 10000.0, unit: "" },
+    Range { key: "solver.force_tolerance_n", min: 1e-6, max: 10.0, unit: "N" },
+    Range { key: "solver.moment_tolerance_nmm", min: 1e-6, max: 1000.0, unit: "N·mm" },
+];
+
+impl ModelParams {
+    /// The value of a numeric model key, for range checks.
+    pub fn numeric(&self, key: &str) -> Option<f64> {
+        let s = &self.subject;
+        let c = &self.cartilage;
+        let m = &self.muscles;
+        let l = &self.ligaments;
+        Some(match key {
+            "subject.body_mass_kg" => s.body_mass_kg,
+            "subject.q_angle_deg" => s.q_angle_deg,
+            "subject.tt_tg_mm" => s.tt_tg_mm,
+            "subject.insall_salvati" => s.insall_salvati,
+            "subject.sulcus_angle_deg" => s.sulcus_angle_deg,
+            "subject.trochlear_depth_mm" => s.trochlear_depth_mm,
+            "subject.lateral_trochlear_inclination_deg" => s.lateral_trochlear_inclination_deg,
+            "subject.patella_width_mm" => s.patella_width_mm,
+            "subject.patella_height_mm" => s.patella_height_mm,
+            "subject.patella_thickness_mm" => s.patella_thickness_mm,
+            "cartilage.modulus_mpa" => c.modulus_mpa,
+            "cartilage.poisson" => c.poisson,
+            "cartilage.thickness_mm" => c.thickness_mm,
+            "cartilage.element_size_mm" => c.element_size_mm,
+            "muscles.rf" => m.rf,
+            "muscles.vi" => m.vi,
+            "muscles.vl" => m.vl,
+            "muscles.vml" => m.vml,
+            "muscles.vmo" => m.vmo,
+            "ligaments.mpfl" => l.mpfl,
+            "ligaments.lateral_retinaculum" => l.lateral_retinaculum,
+            "ligaments.patellar_tendon" => l.patellar_tendon,
+            "itb.tension_n" => self.itb.tension_n,
+            "itb.patellar_fraction" => self.itb.patellar_fraction,
+            "solver.max_iterations" => self.solver.max_iterations as f64,
+            "solver.force_tolerance_n" => self.solver.force_tolerance_n,
+            "solver.moment_tolerance_nmm" => self.solver.moment_tolerance_nmm,
+            _ => return None,
+        })
+    }
+}

@@ -1,0 +1,222 @@
+//! Validate once: turn a [`ScenarioSpec`] into an immutable, shared [`Model`] and a typed
+//! run plan. Every check happens here; nothing downstream re-validates.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::spec::{Direction, Format, Kind, PerAngle, ScenarioSpec};
+use super::{locate, ScenarioError};
+use crate::model::{Model, ModelError};
+use crate::params::{ModelParams, RANGES};
+use crate::step::{KneeAngles, QuadLoad};
+
+/// Default quadriceps force of a flexion sweep when none is given, N.
+pub const DEFAULT_QUADRICEPS_N: f64 = 400.0;
+
+/// A flexion sweep, ready to run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlexionPlan {
+    /// Knee angles of each frame (radians).
+    pub frames: Vec<KneeAngles>,
+    /// Quadriceps load of each frame.
+    pub loads: Vec<QuadLoad>,
+}
+
+/// A stability test, ready to run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StabilityPlan {
+    /// Knee flexion angles, radians.
+    pub flexion: Vec<f64>,
+    /// Displacement, mm.
+    pub displacement_mm: f64,
+    /// Signed directions to test: +1 lateral, −1 medial.
+    pub directions: Vec<f64>,
+    /// Quadriceps force, N.
+    pub quadriceps_n: f64,
+}
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum RunPlan {
+    Flexion(FlexionPlan),
+    Stability(StabilityPlan),
+}
+
+/// A compiled scenario.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// Scenario name.
+    pub name: String,
+    /// The spec with every default resolved (echoed in summary.json).
+    pub spec: ScenarioSpec,
+    /// The knee, shared across threads.
+    pub model: Arc<Model>,
+    /// What to run.
+    pub plan: RunPlan,
+    /// Where outputs go (before any `--out` override).
+    pub out_dir: PathBuf,
+    /// Which files to write.
+    pub formats: Vec<Format>,
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn range(&self, key: &str, value: f64, min: f64, max: f64, unit: &str) -> Result<(), ScenarioError> {
+        if value >= min && value <= max {
+            return Ok(());
+        }
+        Err(ScenarioError::Range {
+            path: self.path.into(),
+            line: locate(self.text, key),
+            key: key.into(),
+            value,
+            min,
+            max,
+            unit: if unit.is_empty() { String::new() } else { format!(" {unit}") },
+        })
+    }
+
+    fn invalid(&self, key: &str, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::Invalid { path: self.path.into(), line: locate(self.text, key), key: key.into(), message: message.into() }
+    }
+
+    fn per_angle(&self, key: &str, v: &PerAngle, n: usize, min: f64, max: f64, unit: &str) -> Result<Vec<f64>, ScenarioError> {
+        let values = match v {
+            PerAngle::One(x) => vec![*x; n],
+            PerAngle::Each(xs) if xs.len() == n => xs.clone(),
+            PerAngle::Each(xs) => {
+                return Err(self.invalid(key, format!("has {} values but there are {n} angles (give one value, or one per angle)", xs.len())))
+            }
+        };
+        for &x in &values {
+            self.range(key, x, min, max, unit)?;
+        }
+        Ok(values)
+    }
+}
+
+/// Checks every value and builds the model and plan. `text` is the file's text (for line
+/// numbers), `path` its name (for messages).
+pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, ScenarioError> {
+    let cx = Ctx { path, text };
+    let params = ModelParams {
+        subject: spec.subject.clone(),
+        cartilage: spec.cartilage.clone(),
+        muscles: spec.muscles.clone(),
+        ligaments: spec.ligaments.clone(),
+        itb: spec.itb.clone(),
+        solver: spec.solver.clone(),
+    };
+    for r in RANGES {
+        let v = params.numeric(r.key).expect("every range key has a value");
+        cx.range(r.key, v, r.min, r.max, r.unit)?;
+    }
+    let model = Model::new(&params).map_err(|e| match e {
+        ModelError::Trochlea { key, source } => cx.invalid(key, source.to_string()),
+    })?;
+
+    let plan = match spec.scenario.kind {
+        Kind::Flexion => RunPlan::Flexion(flexion_plan(&cx, &spec)?),
+        Kind::Stability => RunPlan::Stability(stability_plan(&cx, &spec)?),
+    };
+    let name = spec
+        .scenario
+        .name
+        .clone()
+        .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scenario".into()));
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(cx.invalid("scenario.name", format!("\"{name}\" cannot name an output folder (no slashes, not empty, not starting with '.')")));
+    }
+    if spec.output.formats.is_empty() {
+        return Err(cx.invalid("output.formats", "is empty: list at least one of \"csv\", \"json\", \"svg\""));
+    }
+    let out_dir = spec.output.dir.clone().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("out").join(&name));
+    let formats = spec.output.formats.clone();
+    let mut spec = spec;
+    spec.scenario.name = Some(name.clone());
+    Ok(Compiled { name, spec, model: Arc::new(model), plan, out_dir, formats })
+}
+
+fn flexion_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<FlexionPlan, ScenarioError> {
+    let f = &spec.flexion;
+    let angles = match &f.angles_deg {
+        Some(list) => {
+            if list.is_empty() {
+                return Err(cx.invalid("flexion.angles_deg", "is empty: give at least one angle"));
+            }
+            for &a in list {
+                cx.range("flexion.angles_deg", a, -5.0, 140.0, "degrees")?;
+            }
+            if list.windows(2).any(|w| w[1] <= w[0]) {
+                return Err(cx.invalid("flexion.angles_deg", "must be strictly increasing"));
+            }
+            list.clone()
+        }
+        None => {
+            cx.range("flexion.from_deg", f.from_deg, -5.0, 140.0, "degrees")?;
+            cx.range("flexion.to_deg", f.to_deg, f.from_deg, 140.0, "degrees")?;
+            cx.range("flexion.step_deg", f.step_deg, 0.5, 45.0, "degrees")?;
+            let n = ((f.to_deg - f.from_deg) / f.step_deg + 1e-9).floor() as usize + 1;
+            (0..n).map(|i| f.from_deg + i as f64 * f.step_deg).collect()
+        }
+    };
+    cx.range("flexion.tibial_rotation_deg", f.tibial_rotation_deg, -30.0, 30.0, "degrees")?;
+    cx.range("flexion.varus_deg", f.varus_deg, -15.0, 15.0, "degrees")?;
+    let n = angles.len();
+    let loads = match (&f.quadriceps_n, &f.extensor_moment_nm) {
+        (Some(_), Some(_)) => {
+            return Err(cx.invalid("flexion.extensor_moment_nm", "give either quadriceps_n or extensor_moment_nm, not both"))
+        }
+        (Some(q), None) => cx.per_angle("flexion.quadriceps_n", q, n, 0.0, 10000.0, "N")?.into_iter().map(QuadLoad::Force).collect(),
+        (None, Some(m)) => cx
+            .per_angle("flexion.extensor_moment_nm", m, n, 0.0, 400.0, "N·m")?
+            .into_iter()
+            .map(|nm| QuadLoad::ExtensorMoment(nm * 1000.0))
+            .collect(),
+        (None, None) => vec![QuadLoad::Force(DEFAULT_QUADRICEPS_N); n],
+    };
+    let frames = angles
+        .iter()
+        .map(|a| KneeAngles {
+            flexion: a.to_radians(),
+            varus: f.varus_deg.to_radians(),
+            internal_rotation: f.tibial_rotation_deg.to_radians(),
+        })
+        .collect();
+    Ok(FlexionPlan { frames, loads })
+}
+
+fn stability_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<StabilityPlan, ScenarioError> {
+    let s = &spec.stability;
+    if s.flexion_deg.is_empty() {
+        return Err(cx.invalid("stability.flexion_deg", "is empty: give at least one angle"));
+    }
+    for &a in &s.flexion_deg {
+        cx.range("stability.flexion_deg", a, -5.0, 120.0, "degrees")?;
+    }
+    cx.range("stability.displacement_mm", s.displacement_mm, 0.5, 25.0, "mm")?;
+    cx.range("stability.quadriceps_n", s.quadriceps_n, 0.0, 3000.0, "N")?;
+    let directions = match s.direction {
+        Direction::Lateral => vec![1.0],
+        Direction::Medial => vec![-1.0],
+        Direction::Both => vec![1.0, -1.0],
+    };
+    Ok(StabilityPlan {
+        flexion: s.flexion_deg.iter().map(|a| a.to_radians()).collect(),
+        displacement_mm: s.displacement_mm,
+        directions,
+        quadriceps_n: s.quadriceps_n,
+    })
+}
+
+/// Reads, parses and compiles a scenario file.
+pub fn load_and_compile(path: &Path) -> Result<Compiled, ScenarioError> {
+    let (spec, text) = super::load(path)?;
+    compile(spec, path, &text)
+}

@@ -1,0 +1,105 @@
+//! One frame of the simulation: a short driver of named stages in a fixed order.
+//!
+//! ```text
+//! kinematics  -> tibia pose and tuberosity in the femur frame            (kinematics.rs)
+//! warm start  -> predicted patella pose and quadriceps scale             (solve.rs)
+//! solve       -> damped Newton on the patella pose (+ quadriceps scale);
+//!                each trial pose evaluates tissues (tissues.rs) and the
+//!                elastic-foundation contact (crate::contact)             (solve.rs)
+//! report      -> tracking, forces and contact metrics of the solution    (report.rs)
+//! ```
+
+pub mod kinematics;
+pub mod report;
+pub mod solve;
+pub mod tissues;
+
+use nalgebra::Isometry3;
+use serde::Serialize;
+
+use crate::math::Vec3;
+use crate::model::{Data, Model};
+
+pub use report::{ContactMetrics, Tracking};
+pub use solve::SolveStatus;
+
+/// Tibiofemoral angles after Grood & Suntay (1983), radians, anatomical signs.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct KneeAngles {
+    /// Flexion about the femoral medio-lateral axis (+ flexion).
+    pub flexion: f64,
+    /// Ab/adduction about the floating axis (+ varus / adduction).
+    pub varus: f64,
+    /// Rotation about the tibial long axis (+ internal rotation of the tibia).
+    pub internal_rotation: f64,
+}
+
+/// How the quadriceps is loaded in a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum QuadLoad {
+    /// Total quadriceps force with every head at full strength, N; each head carries its
+    /// PCSA share × strength factor of it (a cadaver rig's hanging weights).
+    Force(f64),
+    /// Knee extensor moment through the patellar tendon about the flexion axis, N·mm; the
+    /// quadriceps scale is solved (the other heads make up for a weak one).
+    ExtensorMoment(f64),
+}
+
+/// Everything that drives one frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameInput {
+    /// Knee angles.
+    pub knee: KneeAngles,
+    /// Quadriceps load.
+    pub load: QuadLoad,
+    /// Prescribed medio-lateral position of the patella origin, anatomical (lateral +),
+    /// femur frame, mm. `None` = free. Set for stability tests.
+    pub shift_mm: Option<f64>,
+}
+
+/// The solved state and everything reported for one frame.
+#[derive(Debug, Clone)]
+pub struct FrameResult {
+    /// Knee angles of the frame.
+    pub knee: KneeAngles,
+    /// Solved patella pose.
+    pub femur_from_patella: Isometry3<f64>,
+    /// Tibia pose.
+    pub femur_from_tibia: Isometry3<f64>,
+    /// Quadriceps scale, N (the total force of full-strength heads).
+    pub quad_scale_n: f64,
+    /// Force of each head (rf, vi, vl, vlo, vml, vmo), N.
+    pub head_forces_n: [f64; 6],
+    /// Sum of the head forces, N.
+    pub quadriceps_force_n: f64,
+    /// Patellar tendon tension, N.
+    pub patellar_tendon_n: f64,
+    /// MPFL tension, N.
+    pub mpfl_n: f64,
+    /// Lateral retinaculum tension, N.
+    pub lateral_retinaculum_n: f64,
+    /// Iliopatellar band tension, N.
+    pub itb_patellar_n: f64,
+    /// Knee extensor moment through the patellar tendon, N·mm (+ extension).
+    pub extensor_moment_nmm: f64,
+    /// Contact force on the patella, femur frame, N.
+    pub contact_force: Vec3,
+    /// Contact metrics.
+    pub contact: ContactMetrics,
+    /// Bull (2002) tracking.
+    pub tracking: Tracking,
+    /// Medio-lateral force that must hold the patella where it is (stability tests),
+    /// anatomical (lateral +), N; ≈ 0 when the shift is free.
+    pub holding_force_n: f64,
+    /// Solve outcome.
+    pub status: SolveStatus,
+}
+
+/// Advances one frame: solves the patella's equilibrium for `input` and reports it.
+/// Never panics on a hard frame: non-convergence is `FrameResult::status`.
+pub fn step(model: &Model, input: &FrameInput, data: &mut Data) -> FrameResult {
+    let joint = kinematics::kinematics(model, &input.knee);
+    let guess = solve::warm_start(model, input, data);
+    let solution = solve::solve(model, input, &joint, guess, data);
+    report::report(model, input, &joint, &solution, data)
+}

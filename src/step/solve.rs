@@ -1,0 +1,269 @@
+//! Stage 3 — solve: damped Newton (Levenberg–Marquardt) on the patella pose and, when an
+//! extensor moment is prescribed, the quadriceps scale.
+//!
+//! Unknowns: patella translation δt (mm) and rotation vector δω (rad, femur frame, applied
+//! as `R ← exp(δω)·R` about the patella origin), plus the quadriceps scale (N). Residuals:
+//! net force on the patella (N), net moment / [`MOMENT_SCALE_MM`] (N), and the extensor
+//! moment error / [`EXTENSOR_SCALE_MM`] (N). A prescribed medio-lateral shift removes δt_z
+//! and the ML force row (that force is what holds the patella: the stability output).
+//! Steps are limited (trust region) and accepted only if they reduce the residual norm;
+//! otherwise the damping grows. The outcome is a [`SolveStatus`]: never a panic, never a
+//! silent fallback.
+
+use nalgebra::{DMatrix, DVector, Isometry3, Translation3, UnitQuaternion, Vector6};
+use serde::Serialize;
+
+use super::kinematics::Joint;
+use super::tissues::{tissues, TissueLoads};
+use super::{FrameInput, QuadLoad};
+use crate::contact::{elastic_foundation, ContactResult};
+use crate::math::{rot_vec, rot_z, Vec3};
+use crate::model::{Data, Model};
+
+/// Moment residuals are divided by this lever (mm) so they weigh like forces.
+pub const MOMENT_SCALE_MM: f64 = 20.0;
+/// The extensor-moment residual is divided by this lever (mm), about a PT moment arm.
+pub const EXTENSOR_SCALE_MM: f64 = 50.0;
+/// Largest translation per iteration, mm.
+const MAX_STEP_MM: f64 = 2.0;
+/// Largest rotation per iteration, rad.
+const MAX_STEP_RAD: f64 = 0.08;
+/// Patellar flexion per unit knee flexion used by the warm-start predictor (patellar
+/// flexion lags knee flexion at about 0.6–0.7; e.g. Amis 2007 review).
+const PREDICTOR_RATIO: f64 = 0.65;
+
+/// How a frame's solve ended (argmin-style termination reason).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SolveStatus {
+    /// Residuals within tolerance.
+    Converged { iterations: u32, force_residual_n: f64, moment_residual_nmm: f64 },
+    /// Iteration limit reached; residuals at the last iterate.
+    MaxIterations { iterations: u32, force_residual_n: f64, moment_residual_nmm: f64 },
+    /// No step reduced the residual even with heavy damping.
+    Stalled { iterations: u32, force_residual_n: f64, moment_residual_nmm: f64 },
+    /// A trial state produced a non-finite number.
+    NonFinite { iterations: u32 },
+}
+
+impl SolveStatus {
+    /// True for [`SolveStatus::Converged`].
+    pub fn converged(&self) -> bool {
+        matches!(self, SolveStatus::Converged { .. })
+    }
+    /// Iterations used.
+    pub fn iterations(&self) -> u32 {
+        match *self {
+            SolveStatus::Converged { iterations, .. }
+            | SolveStatus::MaxIterations { iterations, .. }
+            | SolveStatus::Stalled { iterations, .. }
+            | SolveStatus::NonFinite { iterations } => iterations,
+        }
+    }
+    /// Short name for tables.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SolveStatus::Converged { .. } => "converged",
+            SolveStatus::MaxIterations { .. } => "max_iterations",
+            SolveStatus::Stalled { .. } => "stalled",
+            SolveStatus::NonFinite { .. } => "non_finite",
+        }
+    }
+    /// (force residual N, moment residual N·mm); NaN when non-finite.
+    pub fn residuals(&self) -> (f64, f64) {
+        match *self {
+            SolveStatus::Converged { force_residual_n, moment_residual_nmm, .. }
+            | SolveStatus::MaxIterations { force_residual_n, moment_residual_nmm, .. }
+            | SolveStatus::Stalled { force_residual_n, moment_residual_nmm, .. } => (force_residual_n, moment_residual_nmm),
+            SolveStatus::NonFinite { .. } => (f64::NAN, f64::NAN),
+        }
+    }
+}
+
+/// Starting point of a solve.
+#[derive(Debug, Clone, Copy)]
+pub struct Guess {
+    pub pose: Isometry3<f64>,
+    pub scale: f64,
+}
+
+/// The solution with everything evaluated at it.
+#[derive(Debug, Clone)]
+pub struct Solution {
+    pub pose: Isometry3<f64>,
+    pub scale: f64,
+    pub tissues: TissueLoads,
+    pub contact: ContactResult,
+    pub status: SolveStatus,
+}
+
+/// Warm start: the previous frame's pose rotated about the flexion axis by the predicted
+/// patellar flexion for the change of knee flexion, and the previous quadriceps scale.
+pub fn warm_start(model: &Model, input: &FrameInput, data: &Data) -> Guess {
+    let mut pose = data.femur_from_patella;
+    if let Some(prev) = data.last_flexion {
+        let turn = rot_z(-PREDICTOR_RATIO * (input.knee.flexion - prev));
+        let q = UnitQuaternion::from_rotation_matrix(&turn);
+        pose = Isometry3::from_parts(Translation3::from(q * pose.translation.vector), q * pose.rotation);
+    }
+    if let Some(shift) = input.shift_mm {
+        pose.translation.vector.z = model.lat * shift;
+    }
+    let scale = match input.load {
+        QuadLoad::Force(f) => f,
+        QuadLoad::ExtensorMoment(m) => {
+            if data.quad_scale_n > 0.0 {
+                data.quad_scale_n
+            } else {
+                (m / 45.0).max(0.0)
+            }
+        }
+    };
+    Guess { pose, scale }
+}
+
+struct Eval {
+    r: DVector<f64>,
+    j: DMatrix<f64>,
+    tissues: TissueLoads,
+    contact: ContactResult,
+    force_res: f64,
+    moment_res: f64,
+}
+
+/// Which unknowns and residual rows are active.
+struct Layout {
+    /// Active pose components (0..6) in order.
+    pose: Vec<usize>,
+    /// Whether the quadriceps scale is unknown.
+    scale: bool,
+}
+
+fn evaluate(model: &Model, input: &FrameInput, joint: &Joint, pose: &Isometry3<f64>, scale: f64, lay: &Layout, data: &mut Data) -> Eval {
+    let tis = tissues(model, joint, pose, scale);
+    data.contact_evaluations += 1;
+    let con = elastic_foundation(pose, &model.femur, &model.patella, &model.law, &mut data.pressure, true);
+    let f = tis.force + con.force;
+    let m = tis.moment + con.moment;
+    let jac = tis.jacobian + con.jacobian;
+    let w = Vector6::new(f.x, f.y, f.z, m.x / MOMENT_SCALE_MM, m.y / MOMENT_SCALE_MM, m.z / MOMENT_SCALE_MM);
+    let n = lay.pose.len() + lay.scale as usize;
+    let mut r = DVector::zeros(n);
+    let mut j = DMatrix::zeros(n, n);
+    let row_scale = |row: usize| if row >= 3 { 1.0 / MOMENT_SCALE_MM } else { 1.0 };
+    for (a, &row) in lay.pose.iter().enumerate() {
+        r[a] = w[row];
+        for (b, &col) in lay.pose.iter().enumerate() {
+            j[(a, b)] = jac[(row, col)] * row_scale(row);
+        }
+        if lay.scale {
+            j[(a, n - 1)] = tis.d_quad_scale[row] * row_scale(row);
+        }
+    }
+    let mut ext_err = 0.0;
+    if let (true, QuadLoad::ExtensorMoment(target)) = (lay.scale, input.load) {
+        ext_err = tis.extensor_moment - target;
+        r[n - 1] = ext_err / EXTENSOR_SCALE_MM;
+        for (b, &col) in lay.pose.iter().enumerate() {
+            j[(n - 1, b)] = tis.d_extensor_moment[col] / EXTENSOR_SCALE_MM;
+        }
+        // The extensor moment depends on the scale only through the pose.
+    }
+    let mut fres = Vec3::new(f.x, f.y, f.z);
+    if input.shift_mm.is_some() {
+        fres.z = 0.0;
+    }
+    Eval {
+        r,
+        j,
+        tissues: tis,
+        contact: con,
+        force_res: fres.norm(),
+        moment_res: m.norm().max(ext_err.abs()),
+    }
+}
+
+fn apply(pose: &Isometry3<f64>, scale: f64, lay: &Layout, delta: &DVector<f64>) -> (Isometry3<f64>, f64) {
+    let mut d6 = [0.0; 6];
+    for (a, &k) in lay.pose.iter().enumerate() {
+        d6[k] = delta[a];
+    }
+    let dt = Vec3::new(d6[0], d6[1], d6[2]);
+    let dw = Vec3::new(d6[3], d6[4], d6[5]);
+    let q = UnitQuaternion::from_rotation_matrix(&rot_vec(&dw));
+    let new_pose = Isometry3::from_parts(Translation3::from(pose.translation.vector + dt), q * pose.rotation);
+    let new_scale = if lay.scale { (scale + delta[delta.len() - 1]).max(0.0) } else { scale };
+    (new_pose, new_scale)
+}
+
+/// Solves the frame from `guess`. Leaves the pressure field of the solution in `data`.
+pub fn solve(model: &Model, input: &FrameInput, joint: &Joint, guess: Guess, data: &mut Data) -> Solution {
+    let tol = &model.params.solver;
+    let lay = Layout {
+        pose: if input.shift_mm.is_some() { vec![0, 1, 3, 4, 5] } else { vec![0, 1, 2, 3, 4, 5] },
+        scale: matches!(input.load, QuadLoad::ExtensorMoment(_)),
+    };
+    let (mut pose, mut scale) = (guess.pose, guess.scale);
+    let mut ev = evaluate(model, input, joint, &pose, scale, &lay, data);
+    let mut lambda = 1e-6;
+    let mut iterations = 0u32;
+    let status = loop {
+        if !ev.r.iter().all(|x| x.is_finite()) {
+            break SolveStatus::NonFinite { iterations };
+        }
+        if ev.force_res <= tol.force_tolerance_n && ev.moment_res <= tol.moment_tolerance_nmm {
+            break SolveStatus::Converged { iterations, force_residual_n: ev.force_res, moment_residual_nmm: ev.moment_res };
+        }
+        if iterations >= tol.max_iterations {
+            break SolveStatus::MaxIterations { iterations, force_residual_n: ev.force_res, moment_residual_nmm: ev.moment_res };
+        }
+        iterations += 1;
+        let jt = ev.j.transpose();
+        let a = &jt * &ev.j;
+        let g = &jt * &ev.r;
+        let merit = ev.r.norm_squared();
+        let mut accepted = false;
+        while lambda < 1e12 {
+            let mut damped = a.clone();
+            for i in 0..damped.nrows() {
+                damped[(i, i)] += lambda * (a[(i, i)] + 1e-9);
+            }
+            let Some(mut delta) = damped.lu().solve(&(-&g)) else {
+                lambda *= 10.0;
+                continue;
+            };
+            // Trust region on the physical step.
+            let mut limit: f64 = 1.0;
+            for (k, &c) in lay.pose.iter().enumerate() {
+                let cap = if c < 3 { MAX_STEP_MM } else { MAX_STEP_RAD };
+                limit = limit.max(delta[k].abs() / cap);
+            }
+            if lay.scale {
+                let cap = (0.5 * scale).max(200.0);
+                limit = limit.max(delta[delta.len() - 1].abs() / cap);
+            }
+            delta /= limit;
+            let (p2, s2) = apply(&pose, scale, &lay, &delta);
+            let ev2 = evaluate(model, input, joint, &p2, s2, &lay, data);
+            let m2 = ev2.r.norm_squared();
+            if m2.is_finite() && m2 < merit {
+                pose = p2;
+                scale = s2;
+                ev = ev2;
+                lambda = (lambda * 0.2).max(1e-9);
+                accepted = true;
+                break;
+            }
+            lambda *= 8.0;
+        }
+        if !accepted {
+            // Re-evaluate at the kept iterate so the pressure field matches the result.
+            ev = evaluate(model, input, joint, &pose, scale, &lay, data);
+            break SolveStatus::Stalled { iterations, force_residual_n: ev.force_res, moment_residual_nmm: ev.moment_res };
+        }
+    };
+    data.femur_from_patella = pose;
+    data.quad_scale_n = scale;
+    data.last_flexion = Some(input.knee.flexion);
+    Solution { pose, scale, tissues: ev.tissues, contact: ev.contact, status }
+}

@@ -1,0 +1,118 @@
+//! Stage 2 — tissues: forces of the quadriceps heads, patellar tendon, MPFL, lateral
+//! retinaculum and iliopatellar band on the patella at a trial pose, with their Jacobian.
+//!
+//! For a line from patella point p (r = p − t from the patella origin) toward anchor o with
+//! tension T(L): f = T·u, u = (o − p)/L. With K = T'·u uᵀ + (T/L)(I − u uᵀ),
+//! `∂f/∂(δt, δω) = [−K, K[r]×]` and `∂m/∂(δt, δω) = [−[r]×K, [f]×[r]× + [r]×K[r]×]`.
+
+use nalgebra::{Isometry3, Matrix6, Point3, Vector6};
+
+use super::kinematics::Joint;
+use crate::math::{skew, Mat3, Vec3};
+use crate::model::Model;
+use crate::tissues::{wrapped_direction, Anchor, Ligament};
+
+/// Tissue loads on the patella at one pose.
+#[derive(Debug, Clone, Default)]
+pub struct TissueLoads {
+    /// Net tissue force on the patella, femur frame, N.
+    pub force: Vec3,
+    /// Net tissue moment about the patella origin, femur frame, N·mm.
+    pub moment: Vec3,
+    /// ∂(force, moment)/∂(δt, δω).
+    pub jacobian: Matrix6<f64>,
+    /// ∂(force, moment)/∂(quadriceps scale), per N of scale.
+    pub d_quad_scale: Vector6<f64>,
+    /// Head tensions (rf, vi, vl, vlo, vml, vmo), N.
+    pub heads_n: [f64; 6],
+    /// Patellar tendon tension, N.
+    pub patellar_tendon_n: f64,
+    /// MPFL tension, N.
+    pub mpfl_n: f64,
+    /// Lateral retinaculum tension, N.
+    pub lateral_retinaculum_n: f64,
+    /// Iliopatellar band tension, N.
+    pub itb_n: f64,
+    /// Knee extensor moment of the patellar tendon on the tibia about the flexion axis, N·mm.
+    pub extensor_moment: f64,
+    /// ∂(extensor moment)/∂(δt, δω).
+    pub d_extensor_moment: Vector6<f64>,
+}
+
+struct Line {
+    f: Vec3,
+    /// ∂f/∂(δt, δω), 3×6.
+    df: nalgebra::Matrix3x6<f64>,
+}
+
+/// Adds a line's wrench and Jacobian; returns its force and force Jacobian.
+fn add_line(acc: &mut TissueLoads, r: &Vec3, u: &Vec3, len: f64, tension: f64, dtension: f64) -> Line {
+    let f = u * tension;
+    let uu = u * u.transpose();
+    let k: Mat3 = uu * dtension + (Mat3::identity() - uu) * (tension / len);
+    let rx = skew(r);
+    let kr = k * rx;
+    let mut df = nalgebra::Matrix3x6::zeros();
+    df.fixed_view_mut::<3, 3>(0, 0).copy_from(&(-k));
+    df.fixed_view_mut::<3, 3>(0, 3).copy_from(&kr);
+    acc.force += f;
+    acc.moment += r.cross(&f);
+    let j = &mut acc.jacobian;
+    j.fixed_view_mut::<3, 6>(0, 0).add_assign(&df);
+    let dm_dt = -rx * k;
+    let dm_dw = skew(&f) * rx + rx * kr;
+    j.fixed_view_mut::<3, 3>(3, 0).add_assign(&dm_dt);
+    j.fixed_view_mut::<3, 3>(3, 3).add_assign(&dm_dw);
+    Line { f, df }
+}
+
+use std::ops::AddAssign;
+
+fn ligament(acc: &mut TissueLoads, pose: &Isometry3<f64>, lig: &Ligament, anchor: &Vec3) -> (f64, Line) {
+    let p = pose * Point3::from(lig.patella);
+    let r = p.coords - pose.translation.vector;
+    let d = anchor - p.coords;
+    let len = d.norm();
+    let (t, dt) = lig.tension(len);
+    (t, add_line(acc, &r, &(d / len), len, t, dt))
+}
+
+/// Evaluates every tissue at `pose` (femur_from_patella) with quadriceps scale `scale` (N).
+pub fn tissues(model: &Model, joint: &Joint, pose: &Isometry3<f64>, scale: f64) -> TissueLoads {
+    let mut acc = TissueLoads::default();
+    let t = pose.translation.vector;
+    for (i, h) in model.heads.iter().enumerate() {
+        let p = pose * Point3::from(h.insertion);
+        let r = p.coords - t;
+        let (u, len) = wrapped_direction(&p.coords, &h.origin, model.wrap_radius);
+        let tension = scale * h.weight;
+        acc.heads_n[i] = tension;
+        add_line(&mut acc, &r, &u, len, tension, 0.0);
+        acc.d_quad_scale.fixed_rows_mut::<3>(0).add_assign(&(u * h.weight));
+        acc.d_quad_scale.fixed_rows_mut::<3>(3).add_assign(&(r.cross(&u) * h.weight));
+    }
+    let femur_anchor = |a: &Anchor| match a {
+        Anchor::Femur(p) => *p,
+        Anchor::Tibia(p) => (joint.femur_from_tibia * Point3::from(*p)).coords,
+    };
+    let (pt, line) = ligament(&mut acc, pose, &model.patellar_tendon, &joint.tuberosity);
+    acc.patellar_tendon_n = pt;
+    // Force on the tibia is −f at the tuberosity; extensor moment = ẑ·(tub × (−f)).
+    let tub = joint.tuberosity;
+    let zrow = Vec3::new(-tub.y, tub.x, 0.0); // ẑᵀ[tub]×
+    acc.extensor_moment = -zrow.dot(&line.f);
+    acc.d_extensor_moment = -(line.df.transpose() * zrow);
+    let mpfl_anchor = femur_anchor(&model.mpfl.anchor);
+    acc.mpfl_n = ligament(&mut acc, pose, &model.mpfl, &mpfl_anchor).0;
+    let lr_anchor = femur_anchor(&model.lateral_retinaculum.anchor);
+    acc.lateral_retinaculum_n = ligament(&mut acc, pose, &model.lateral_retinaculum, &lr_anchor).0;
+    let band = &model.itb_band;
+    if band.tension_n > 0.0 {
+        let p = pose * Point3::from(band.patella);
+        let d = band.anchor - p.coords;
+        let len = d.norm();
+        add_line(&mut acc, &(p.coords - t), &(d / len), len, band.tension_n, 0.0);
+    }
+    acc.itb_n = band.tension_n;
+    acc
+}
