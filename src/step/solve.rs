@@ -98,13 +98,22 @@ pub struct Solution {
 }
 
 /// Warm start: the previous frame's pose rotated about the flexion axis by the predicted
-/// patellar flexion for the change of knee flexion, and the previous quadriceps scale.
+/// patellar flexion for the change of knee flexion and moved radially with the groove floor
+/// (the groove spirals in toward the condyles), and the previous quadriceps scale.
 pub fn warm_start(model: &Model, input: &FrameInput, data: &Data) -> Guess {
     let mut pose = data.femur_from_patella;
     if let Some(prev) = data.last_flexion {
+        let t0 = pose.translation.vector;
+        let theta0 = (-t0.y).atan2(t0.x);
         let turn = rot_z(-PREDICTOR_RATIO * (input.knee.flexion - prev));
         let q = UnitQuaternion::from_rotation_matrix(&turn);
-        pose = Isometry3::from_parts(Translation3::from(q * pose.translation.vector), q * pose.rotation);
+        let mut t = q * t0;
+        let theta1 = (-t.y).atan2(t.x);
+        let dr = model.femur.radius(theta1, 0.0).0 - model.femur.radius(theta0, 0.0).0;
+        let rho = (t.x * t.x + t.y * t.y).sqrt().max(1e-9);
+        t.x += dr * t.x / rho;
+        t.y += dr * t.y / rho;
+        pose = Isometry3::from_parts(Translation3::from(t), q * pose.rotation);
     }
     if let Some(shift) = input.shift_mm {
         pose.translation.vector.z = model.lat * shift;
