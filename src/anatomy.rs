@@ -98,10 +98,17 @@ pub fn depth_scale(theta_deg: f64) -> (f64, f64) {
 
 /// Intercondylar notch: it opens distal of the trochlea (L: no groove for θ ≥ 40°, central
 /// gap 5 mm at 40° widening to 16 mm at 90°). Depth and half-width ramp in with smoothsteps
-/// over θ = 35…55° (depth) and 35…90° (half-width 2.5 → 8 mm).
+/// over θ = 35…65° (depth, to [`NOTCH_DEPTH_MM`]) and 35…90° (half-width, see
+/// [`NOTCH_HALF_WIDTH_MM`]); the profile across is `(1 − x²)²`, so the rim is smooth
+/// cartilage rather than a sharp edge.
 pub const NOTCH_START_DEG: f64 = 35.0;
+/// Angle where the notch reaches full depth, degrees.
+pub const NOTCH_FULL_DEPTH_DEG: f64 = 65.0;
 /// Full notch depth below the groove floor, mm.
 pub const NOTCH_DEPTH_MM: f64 = 8.0;
+/// Notch half-width at its start and at θ = 90°, mm (the (1 − x²)² profile's visible gap is
+/// about its half-width: L gaps 5 → 16 mm).
+pub const NOTCH_HALF_WIDTH_MM: (f64, f64) = (4.0, 9.0);
 
 /// Lenhart patella articular surface: width 43.8 mm, height 29.9 mm (0.87 of the 34.4 mm
 /// bone height), spanning y = −8.3…21.6 mm in the femur frame and centred 1.0 mm medial of

@@ -42,6 +42,12 @@ pub const FLANK_SLOPE_DEG: f64 = 40.0;
 /// Smallest sulcus rounding, mm; it bounds the deepest groove that fits the facet lines.
 pub const MIN_SULCUS_ROUNDING_MM: f64 = 0.3;
 
+/// Points nearer the surface than this (mm) get the refined distance; farther points
+/// cannot be in contact in one solver step.
+pub const REFINE_BELOW_MM: f64 = 0.5;
+/// Most projection steps of the refinement (it stops early once a step moves < 0.1 µm).
+pub const REFINE_STEPS: usize = 3;
+
 const TABLE_THETA0_DEG: f64 = -90.0;
 const TABLE_THETA1_DEG: f64 = 185.0;
 const TABLE_STEP_DEG: f64 = 0.25;
@@ -115,11 +121,22 @@ impl FemoralSurface {
         let tan_med = medial_deg.to_radians().tan();
         let crest_lat = LATERAL_FACET_WIDTH_MM * tan_lat;
         let crest_med = MEDIAL_FACET_WIDTH_MM * tan_med;
-        let max_depth = Self::max_depth_for(crest_lat, crest_med);
+        let depth_with = |rounding: f64| unit_profile_depth(tan_lat, tan_med, crest_lat, crest_med, rounding);
+        let max_depth = depth_with(MIN_SULCUS_ROUNDING_MM);
         if !(depth_mm <= max_depth) {
             return Err(TrochleaError::TooDeep { depth: depth_mm, min: 0.3, max: max_depth });
         }
-        let sulcus_rounding = 0.5 * (crest_lat + crest_med) - CREST_ROUNDING_MM - depth_mm;
+        // The realised depth falls monotonically as the sulcus rounding grows: bisect.
+        let (mut lo, mut hi) = (MIN_SULCUS_ROUNDING_MM, 0.5 * (crest_lat + crest_med) + 20.0);
+        for _ in 0..60 {
+            let mid = 0.5 * (lo + hi);
+            if depth_with(mid) > depth_mm {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let sulcus_rounding = 0.5 * (lo + hi);
         let n = ((TABLE_THETA1_DEG - TABLE_THETA0_DEG) / TABLE_STEP_DEG).round() as usize + 1;
         let table = (0..n)
             .map(|i| {
@@ -143,30 +160,17 @@ impl FemoralSurface {
         })
     }
 
-    fn max_depth_for(crest_lat: f64, crest_med: f64) -> f64 {
-        0.5 * (crest_lat + crest_med) - CREST_ROUNDING_MM - MIN_SULCUS_ROUNDING_MM
-    }
-
     /// Deepest groove (mm) that fits the given sulcus angle and LTI, for error messages.
     pub fn max_depth(sulcus_angle_deg: f64, lateral_inclination_deg: f64) -> f64 {
         let medial = (180.0 - sulcus_angle_deg - lateral_inclination_deg).max(0.0);
-        Self::max_depth_for(
-            LATERAL_FACET_WIDTH_MM * lateral_inclination_deg.to_radians().tan(),
-            MEDIAL_FACET_WIDTH_MM * medial.to_radians().tan(),
-        )
+        let (tl, tm) = (lateral_inclination_deg.to_radians().tan(), medial.to_radians().tan());
+        unit_profile_depth(tl, tm, LATERAL_FACET_WIDTH_MM * tl, MEDIAL_FACET_WIDTH_MM * tm, MIN_SULCUS_ROUNDING_MM)
     }
 
     /// Cross-section profile Ĥ(v) at unit depth scale and its slope dĤ/dv.
     #[inline]
     fn profile(&self, v: f64) -> (f64, f64) {
-        let (vv, wl, wm) = smooth_max(self.tan_lat * v, -self.tan_med * v, self.sulcus_rounding);
-        let dv = wl * self.tan_lat - wm * self.tan_med;
-        let flank_l = self.crest_lat - self.tan_flank * (v - LATERAL_FACET_WIDTH_MM);
-        let (a, wa, wf) = smooth_min(vv, flank_l, CREST_ROUNDING_MM);
-        let da = wa * dv - wf * self.tan_flank;
-        let flank_m = self.crest_med + self.tan_flank * (v + MEDIAL_FACET_WIDTH_MM);
-        let (h, wa2, wf2) = smooth_min(a, flank_m, CREST_ROUNDING_MM);
-        (h, wa2 * da + wf2 * self.tan_flank)
+        unit_profile(self.tan_lat, self.tan_med, self.crest_lat, self.crest_med, self.sulcus_rounding, self.tan_flank, v)
     }
 
     /// Surface radius `R(θ, u)` and its partials `(∂R/∂θ [mm/rad], ∂R/∂u)` at angle θ
@@ -196,10 +200,10 @@ impl FemoralSurface {
         let mut r_u = dh;
         let theta_deg = theta.to_degrees();
         if theta_deg > anatomy::NOTCH_START_DEG {
-            let (nd, dnd) = smoothstep(anatomy::NOTCH_START_DEG, 55.0, theta_deg);
+            let (nd, dnd) = smoothstep(anatomy::NOTCH_START_DEG, anatomy::NOTCH_FULL_DEPTH_DEG, theta_deg);
             let (nw, dnw) = smoothstep(anatomy::NOTCH_START_DEG, 90.0, theta_deg);
             let depth = anatomy::NOTCH_DEPTH_MM * nd;
-            let half = 2.5 + 5.5 * nw;
+            let half = anatomy::NOTCH_HALF_WIDTH_MM.0 + (anatomy::NOTCH_HALF_WIDTH_MM.1 - anatomy::NOTCH_HALF_WIDTH_MM.0) * nw;
             let x = u / half;
             if x.abs() < 1.0 {
                 let q = 1.0 - x * x;
@@ -207,7 +211,7 @@ impl FemoralSurface {
                 let dphi = -4.0 * x * q;
                 let deg_per_rad = 180.0 / std::f64::consts::PI;
                 let d_depth = anatomy::NOTCH_DEPTH_MM * dnd * deg_per_rad;
-                let d_half = 5.5 * dnw * deg_per_rad;
+                let d_half = (anatomy::NOTCH_HALF_WIDTH_MM.1 - anatomy::NOTCH_HALF_WIDTH_MM.0) * dnw * deg_per_rad;
                 r -= depth * phi;
                 r_u -= depth * dphi / half;
                 r_theta -= d_depth * phi + depth * dphi * (-x * d_half / half);
@@ -218,8 +222,34 @@ impl FemoralSurface {
 
     /// Signed distance from a femur-frame point (mm) to the surface, with the outward
     /// normal. Allocation-free; this is the per-element kernel of the contact model.
+    ///
+    /// First the first-order estimate `F/|∇F|`; for points closer than
+    /// [`REFINE_BELOW_MM`] (everything that can be in contact) projection steps follow
+    /// (at most [`REFINE_STEPS`]): from the estimated foot point `q = p − gap·n` the
+    /// residual distance of `q` is added and the normal is taken at `q`. That removes the
+    /// curvature error of the first-order estimate in the rounded sulcus and the notch.
     #[inline]
     pub fn distance(&self, p: &Vec3) -> SurfaceDistance {
+        let s = self.distance_first_order(p);
+        if s.gap >= REFINE_BELOW_MM {
+            return s;
+        }
+        let mut gap = s.gap;
+        let mut t = s;
+        for _ in 0..REFINE_STEPS {
+            let q = p - t.normal * gap;
+            t = self.distance_first_order(&q);
+            gap += t.gap;
+            if t.gap.abs() < 1e-4 {
+                break;
+            }
+        }
+        SurfaceDistance { gap, normal: t.normal, theta: t.theta }
+    }
+
+    /// The first-order signed distance `F/|∇F|` alone.
+    #[inline]
+    pub fn distance_first_order(&self, p: &Vec3) -> SurfaceDistance {
         let rho = (p.x * p.x + p.y * p.y).sqrt().max(1e-9);
         let theta = fast_atan2(-p.y, p.x);
         let u = self.lat * p.z - self.groove_z;
@@ -252,6 +282,29 @@ impl FemoralSurface {
         };
         0.5 * (scan(1.0) + scan(-1.0)) - floor
     }
+}
+
+/// The cross-section profile Ĥ(v) (mm above the groove line) and dĤ/dv: facet lines
+/// meeting in a sulcus rounded by `rounding`, cut by the condylar flanks beyond the crests.
+#[inline]
+fn unit_profile(tan_lat: f64, tan_med: f64, crest_lat: f64, crest_med: f64, rounding: f64, tan_flank: f64, v: f64) -> (f64, f64) {
+    let (vv, wl, wm) = smooth_max(tan_lat * v, -tan_med * v, rounding);
+    let dv = wl * tan_lat - wm * tan_med;
+    let flank_l = crest_lat - tan_flank * (v - LATERAL_FACET_WIDTH_MM);
+    let (a, wa, wf) = smooth_min(vv, flank_l, CREST_ROUNDING_MM);
+    let da = wa * dv - wf * tan_flank;
+    let flank_m = crest_med + tan_flank * (v + MEDIAL_FACET_WIDTH_MM);
+    let (h, wa2, wf2) = smooth_min(a, flank_m, CREST_ROUNDING_MM);
+    (h, wa2 * da + wf2 * tan_flank)
+}
+
+/// Depth of the unit profile: mean of the two crest heights minus the floor, found by
+/// scanning each side at 0.02 mm.
+fn unit_profile_depth(tan_lat: f64, tan_med: f64, crest_lat: f64, crest_med: f64, rounding: f64) -> f64 {
+    let tf = FLANK_SLOPE_DEG.to_radians().tan();
+    let h = |v: f64| unit_profile(tan_lat, tan_med, crest_lat, crest_med, rounding, tf, v).0;
+    let crest = |sign: f64, width: f64| (0..=((width + 5.0) / 0.02) as usize).map(|i| h(sign * i as f64 * 0.02)).fold(f64::MIN, f64::max);
+    0.5 * (crest(1.0, LATERAL_FACET_WIDTH_MM) + crest(-1.0, MEDIAL_FACET_WIDTH_MM)) - h(0.0)
 }
 
 /// Cubic Hermite interpolation through `(x, y)` knots with centred-difference slopes;
