@@ -89,11 +89,10 @@ pub fn elastic_foundation(
         let ry = m[(1, 0)] * ex + m[(1, 1)] * ey + m[(1, 2)] * ez;
         let rz = m[(2, 0)] * ex + m[(2, 1)] * ey + m[(2, 2)] * ez;
         let p = Vec3::new(rx + t.x, ry + t.y, rz + t.z);
-        let s = femur.distance(&p);
-        if s.gap >= 0.0 {
+        let Some(s) = femur.contact(&p) else {
             pressure[i] = 0.0;
             continue;
-        }
+        };
         let d = -s.gap;
         let (pr, dpr) = law.pressure(d);
         pressure[i] = pr;

@@ -42,9 +42,9 @@ pub const FLANK_SLOPE_DEG: f64 = 40.0;
 /// Smallest sulcus rounding, mm; it bounds the deepest groove that fits the facet lines.
 pub const MIN_SULCUS_ROUNDING_MM: f64 = 0.3;
 
-/// Points nearer the surface than this (mm) get the refined distance; farther points
-/// cannot be in contact in one solver step.
-pub const REFINE_BELOW_MM: f64 = 0.5;
+/// Points whose first-order distance is below this (mm) get the refined distance: every
+/// point in contact, plus a thin margin so none is misclassified at the contact edge.
+pub const REFINE_BELOW_MM: f64 = 0.05;
 /// Most projection steps of the refinement (it stops early once a step moves < 0.1 µm).
 pub const REFINE_STEPS: usize = 3;
 
@@ -89,6 +89,9 @@ pub struct FemoralSurface {
     crest_med: f64,
     sulcus_rounding: f64,
     tan_flank: f64,
+    /// Highest point of the unit cross-section profile above the groove floor line, mm:
+    /// `R_s(θ) + s(θ)·crest_envelope` bounds the surface radius from above.
+    crest_envelope: f64,
     inv_step: f64,
     table: Vec<Row>,
 }
@@ -155,6 +158,10 @@ impl FemoralSurface {
             crest_med,
             sulcus_rounding,
             tan_flank: FLANK_SLOPE_DEG.to_radians().tan(),
+            crest_envelope: (-600..=600)
+                .map(|i| unit_profile(tan_lat, tan_med, crest_lat, crest_med, sulcus_rounding, FLANK_SLOPE_DEG.to_radians().tan(), i as f64 * 0.05).0)
+                .fold(f64::MIN, f64::max)
+                + 0.01,
             inv_step: 1.0 / TABLE_STEP_DEG.to_radians(),
             table,
         })
@@ -177,22 +184,7 @@ impl FemoralSurface {
     /// (radians) and anatomical distance u (mm, lateral +) from the groove.
     #[inline]
     pub fn radius(&self, theta: f64, u: f64) -> (f64, f64, f64) {
-        let f = (theta - TABLE_THETA0_DEG.to_radians()) * self.inv_step;
-        let last = self.table.len() - 2;
-        let (i, t) = if f <= 0.0 {
-            (0, 0.0)
-        } else if f >= last as f64 {
-            (last, 1.0)
-        } else {
-            let i = f as usize;
-            (i, f - i as f64)
-        };
-        let a = self.table[i];
-        let b = self.table[i + 1];
-        let rs = a.r + t * (b.r - a.r);
-        let drs = a.dr + t * (b.dr - a.dr);
-        let s = a.s + t * (b.s - a.s);
-        let ds = a.ds + t * (b.ds - a.ds);
+        let (rs, drs, s, ds) = self.along_groove(theta);
         let v = u / s;
         let (h, dh) = self.profile(v);
         let mut r = rs + s * h;
@@ -218,6 +210,39 @@ impl FemoralSurface {
             }
         }
         (r, r_theta, r_u)
+    }
+
+    /// Groove floor radius, its θ-derivative, depth scale and its θ-derivative at θ (rad).
+    #[inline]
+    fn along_groove(&self, theta: f64) -> (f64, f64, f64, f64) {
+        let f = (theta - TABLE_THETA0_DEG.to_radians()) * self.inv_step;
+        let last = self.table.len() - 2;
+        let (i, t) = if f <= 0.0 {
+            (0, 0.0)
+        } else if f >= last as f64 {
+            (last, 1.0)
+        } else {
+            let i = f as usize;
+            (i, f - i as f64)
+        };
+        let a = self.table[i];
+        let b = self.table[i + 1];
+        (a.r + t * (b.r - a.r), a.dr + t * (b.dr - a.dr), a.s + t * (b.s - a.s), a.ds + t * (b.ds - a.ds))
+    }
+
+    /// The contact query: `None` when the point is outside the surface (a cheap envelope
+    /// test rejects most such points before the profile is evaluated), otherwise the
+    /// refined distance (negative = overlap) and normal.
+    #[inline]
+    pub fn contact(&self, p: &Vec3) -> Option<SurfaceDistance> {
+        let rho = (p.x * p.x + p.y * p.y).sqrt();
+        let theta = fast_atan2(-p.y, p.x);
+        let (rs, _, s, _) = self.along_groove(theta);
+        if rho > rs + s * self.crest_envelope {
+            return None;
+        }
+        let d = self.distance(p);
+        (d.gap < 0.0).then_some(d)
     }
 
     /// Signed distance from a femur-frame point (mm) to the surface, with the outward
