@@ -84,9 +84,11 @@ pub const SULCUS_RADIUS: [(f64, f64); 17] = [
     (180.0, 17.0),
 ];
 
-/// Relative trochlear depth along the groove (1 at mid-trochlea, θ = 10–20°), from the L
+/// Relative trochlear height along the groove (≈1 at mid-trochlea, θ = 10°), from the L
 /// cartilage depths 4.1, 4.4, 3.4, 4.9, 6.0, 6.2, 7.2 mm at θ = −30…30: a linear fit
-/// 0.925 + 0.0085·θ°, clamped to [0.6, 1.2]. "Shallowing proximally", as DESIGN.md asks.
+/// 0.925 + 0.0085·θ°, clamped to [0.6, 1.2]. The cross-section's heights scale with it at
+/// constant width, so the facets flatten proximally as the L sulcus angle does
+/// (151° proximally, 133° distally). "Shallowing proximally", as DESIGN.md asks.
 pub fn depth_scale(theta_deg: f64) -> (f64, f64) {
     let v = 0.925 + 0.0085 * theta_deg;
     if (0.6..=1.2).contains(&v) {
@@ -166,10 +168,6 @@ pub const HEADS: [HeadRef; 6] = [
     HeadRef { name: "vml", share: 0.1775, frontal_deg: -22.5, sagittal_deg: -9.1, insertion: [52.6, 20.7, -5.3], line_length_mm: 98.0 },
     HeadRef { name: "vmo", share: 0.0725, frontal_deg: -50.0, sagittal_deg: -9.1, insertion: [53.0, 14.0, -15.0], line_length_mm: 60.0 },
 ];
-
-/// Radius of the cylinder about the flexion axis over which the quadriceps tendon wraps
-/// at deep flexion: the L sulcus radius of the proximal trochlea (θ ≤ 0°, 37.4–38.6 mm).
-pub const QUAD_WRAP_RADIUS_MM: f64 = 38.0;
 
 /// Standard gravity, m/s², for body weight.
 pub const GRAVITY: f64 = 9.81;

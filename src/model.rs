@@ -64,8 +64,6 @@ pub struct Model {
     pub lateral_retinaculum: Ligament,
     /// Iliopatellar band (constant tension = ITB tension × patellar fraction).
     pub itb_band: ConstantLine,
-    /// Quadriceps wrap radius about the flexion axis, mm.
-    pub wrap_radius: f64,
     /// The extended-knee patella pose used to start a run (femur_from_patella).
     pub patella_rest: Isometry3<f64>,
     /// Frontal-plane Q-angle the model actually has at full extension with its tuberosity,
@@ -195,7 +193,6 @@ impl Model {
             mpfl,
             lateral_retinaculum,
             itb_band,
-            wrap_radius: anatomy::QUAD_WRAP_RADIUS_MM,
             patella_rest,
             q_angle_effective_deg: q_eff,
             hash,

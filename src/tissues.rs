@@ -2,8 +2,12 @@
 //! tendon, MPFL, lateral retinaculum) and the iliopatellar band of the IT band.
 //!
 //! Each element is a straight line from a patella point (patella frame) to an anchor (femur
-//! or tibia frame); the quadriceps may wrap over the trochlea. Their tension laws live here;
-//! their evaluation at a pose lives in `step::tissues`.
+//! or tibia frame). Their tension laws live here; their evaluation at a pose lives in
+//! `step::tissues`. The quadriceps tendon's wrap over the trochlea in deep flexion
+//! (tendofemoral contact, beyond ~90°) is not modelled: the heads pull straight toward
+//! their origins and that load is carried by the patellofemoral contact instead. (A fixed
+//! wrapping cylinder was tried and removed: the patella itself moves inside any cylinder
+//! large enough to matter, which makes the line of action jump.)
 
 use crate::math::Vec3;
 
@@ -77,49 +81,6 @@ pub struct ConstantLine {
     pub tension_n: f64,
 }
 
-/// Direction (unit, from `p` toward `o`) and free length of a quadriceps line that may wrap
-/// over a cylinder of radius `r` about the flexion axis (femur Z). In the sagittal
-/// projection, when the straight segment would cut the cylinder, the line leaves `p`
-/// tangent to it on the side the segment cut through; the z slope is spread over the
-/// wrapped path length. A cylinder wrap stands in for the L model's quadriceps wrapping
-/// surfaces over the distal femur.
-pub fn wrapped_direction(p: &Vec3, o: &Vec3, r: f64) -> (Vec3, f64) {
-    let straight = || {
-        let d = o - p;
-        let l = d.norm();
-        (d / l, l)
-    };
-    let (px, py, ox, oy) = (p.x, p.y, o.x, o.y);
-    let rp = (px * px + py * py).sqrt();
-    if rp <= r {
-        return straight();
-    }
-    let (dx, dy) = (ox - px, oy - py);
-    let dd = dx * dx + dy * dy;
-    let tc = (-(px * dx + py * dy) / dd).clamp(0.0, 1.0);
-    let (cx, cy) = (px + tc * dx, py + tc * dy);
-    if tc <= 0.0 || tc >= 1.0 || (cx * cx + cy * cy).sqrt() >= r {
-        return straight();
-    }
-    // Tangent points from p: angle ±acos(r/|p|) from p's direction.
-    let alpha = (r / rp).acos();
-    let base = py.atan2(px);
-    let cang = cy.atan2(cx);
-    let diff = |a: f64| ((a - cang + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI).abs();
-    let (a1, a2) = (base + alpha, base - alpha);
-    let ta = if diff(a1) < diff(a2) { a1 } else { a2 };
-    let (tx, ty) = (r * ta.cos(), r * ta.sin());
-    let (ux, uy) = (tx - px, ty - py);
-    let lt = (ux * ux + uy * uy).sqrt();
-    // Rest of the path: arc to the tangent point from o, then straight to o (approximated
-    // by the chord to o, adequate for spreading the z slope).
-    let rest = ((ox - tx).powi(2) + (oy - ty).powi(2)).sqrt();
-    let dz = (o.z - p.z) / (lt + rest).max(1e-9);
-    let u = Vec3::new(ux / lt, uy / lt, dz);
-    let n = u.norm();
-    (u / n, lt)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,20 +101,5 @@ mod tests {
         let (b, db) = l.tension(at + 1e-9);
         assert!((a - b).abs() < 1e-6 && (da - db).abs() < 1e-6);
         assert!((db - 42.5).abs() < 1e-9, "linear-region stiffness is the N/mm given");
-    }
-
-    #[test]
-    fn wrap_engages_only_when_the_line_cuts_the_cylinder() {
-        let (u, l) = wrapped_direction(&Vec3::new(50.0, 0.0, 0.0), &Vec3::new(50.0, 150.0, 0.0), 38.0);
-        assert!((u - Vec3::new(0.0, 1.0, 0.0)).norm() < 1e-12 && (l - 150.0).abs() < 1e-9);
-        // a deep-flexion patella below the trochlea pulling toward a proximal origin
-        let p = Vec3::new(30.0, -35.0, 0.0);
-        let (u, _) = wrapped_direction(&p, &Vec3::new(38.0, 150.0, 0.0), 38.0);
-        let straight = (Vec3::new(38.0, 150.0, 0.0) - p).normalize();
-        assert!(u.x > straight.x, "wrapped line leaves more anteriorly");
-        // tangent: the line from p along u stays outside the cylinder
-        let t = -(p.x * u.x + p.y * u.y) / (u.x * u.x + u.y * u.y);
-        let c = p + u * t;
-        assert!((c.x * c.x + c.y * c.y).sqrt() > 38.0 - 1e-6);
     }
 }

@@ -4,10 +4,12 @@
 //! The surface is a radial height field around the flexion axis (femur Z):
 //! a point at angle θ (from +X toward −Y, i.e. 0 = anterior, 90° = distal) and
 //! medio-lateral position z lies on the surface when its distance from the axis is
-//! `R(θ, z) = R_s(θ) + s(θ)·Ĥ(u/s(θ)) − N(θ, u)`, with
+//! `R(θ, z) = R_s(θ) + s(θ)·Ĥ(u) − N(θ, u)`, with
 //! * `R_s(θ)` the groove floor radius (Lenhart 2015 cartilage, [`crate::anatomy::SULCUS_RADIUS`]),
 //! * `u = z_anat − z_groove` the anatomical (lateral-positive) distance from the groove,
-//! * `s(θ)` the depth scale along the groove (shallower proximally),
+//! * `s(θ)` the height scale along the groove: the cross-section keeps its width and its
+//!   facets steepen distally, as in the L cartilage (sulcus angle 151° at θ = −30…−20°,
+//!   138° at 10°, 133° at 30°; depth 4.1 → 7.2 mm),
 //! * `Ĥ` the cross-section profile: a medial and a lateral facet line meeting in a rounded
 //!   sulcus, each ending in a rounded crest beyond which the condyle falls away,
 //! * `N` the intercondylar notch that opens distal of the trochlea.
@@ -45,8 +47,8 @@ pub const MIN_SULCUS_ROUNDING_MM: f64 = 0.3;
 /// Points whose first-order distance is below this (mm) get the refined distance: every
 /// point in contact, plus a thin margin so none is misclassified at the contact edge.
 pub const REFINE_BELOW_MM: f64 = 0.05;
-/// Most projection steps of the refinement (it stops early once a step moves < 0.1 µm).
-pub const REFINE_STEPS: usize = 3;
+/// Projection steps of the refinement (two reach the exact-reference tolerance).
+pub const REFINE_STEPS: usize = 2;
 
 const TABLE_THETA0_DEG: f64 = -90.0;
 const TABLE_THETA1_DEG: f64 = 185.0;
@@ -185,11 +187,10 @@ impl FemoralSurface {
     #[inline]
     pub fn radius(&self, theta: f64, u: f64) -> (f64, f64, f64) {
         let (rs, drs, s, ds) = self.along_groove(theta);
-        let v = u / s;
-        let (h, dh) = self.profile(v);
+        let (h, dh) = self.profile(u);
         let mut r = rs + s * h;
-        let mut r_theta = drs + ds * (h - v * dh);
-        let mut r_u = dh;
+        let mut r_theta = drs + ds * h;
+        let mut r_u = s * dh;
         let theta_deg = theta.to_degrees();
         if theta_deg > anatomy::NOTCH_START_DEG {
             let (nd, dnd) = smoothstep(anatomy::NOTCH_START_DEG, anatomy::NOTCH_FULL_DEPTH_DEG, theta_deg);
@@ -249,8 +250,8 @@ impl FemoralSurface {
     /// normal. Allocation-free; this is the per-element kernel of the contact model.
     ///
     /// First the first-order estimate `F/|∇F|`; for points closer than
-    /// [`REFINE_BELOW_MM`] (everything that can be in contact) projection steps follow
-    /// (at most [`REFINE_STEPS`]): from the estimated foot point `q = p − gap·n` the
+    /// [`REFINE_BELOW_MM`] (everything that can be in contact) [`REFINE_STEPS`] projection
+    /// steps follow: from the estimated foot point `q = p − gap·n` the
     /// residual distance of `q` is added and the normal is taken at `q`. That removes the
     /// curvature error of the first-order estimate in the rounded sulcus and the notch.
     #[inline]
@@ -261,13 +262,12 @@ impl FemoralSurface {
         }
         let mut gap = s.gap;
         let mut t = s;
+        // A fixed number of steps (no early exit) keeps the distance a smooth function of
+        // the point, which the Newton solve needs.
         for _ in 0..REFINE_STEPS {
             let q = p - t.normal * gap;
             t = self.distance_first_order(&q);
             gap += t.gap;
-            if t.gap.abs() < 1e-4 {
-                break;
-            }
         }
         SurfaceDistance { gap, normal: t.normal, theta: t.theta }
     }

@@ -7,7 +7,10 @@
 //! moment error / [`EXTENSOR_SCALE_MM`] (N). A prescribed medio-lateral shift removes δt_z
 //! and the ML force row (that force is what holds the patella: the stability output).
 //! Steps are limited (trust region) and accepted only if they reduce the residual norm;
-//! otherwise the damping grows. The outcome is a [`SolveStatus`]: never a panic, never a
+//! otherwise the damping grows. The Jacobian is analytic; if it stops giving descent (heavy
+//! damping needed, or no progress for three iterations — it omits the surface-curvature
+//! term, which matters in the intercondylar notch) the frame continues with a
+//! forward-difference Jacobian. The outcome is a [`SolveStatus`]: never a panic, never a
 //! silent fallback.
 
 use nalgebra::{DMatrix, DVector, Isometry3, Translation3, UnitQuaternion, Vector6};
@@ -28,6 +31,8 @@ pub const EXTENSOR_SCALE_MM: f64 = 50.0;
 const MAX_STEP_MM: f64 = 2.0;
 /// Largest rotation per iteration, rad.
 const MAX_STEP_RAD: f64 = 0.08;
+/// Damping beyond which the analytic Jacobian is judged unhelpful for the frame.
+const SWITCH_TO_FD_LAMBDA: f64 = 1e3;
 /// Patellar flexion per unit knee flexion used by the warm-start predictor (patellar
 /// flexion lags knee flexion at about 0.6–0.7; e.g. Amis 2007 review).
 const PREDICTOR_RATIO: f64 = 0.65;
@@ -192,6 +197,30 @@ fn evaluate(model: &Model, input: &FrameInput, joint: &Joint, pose: &Isometry3<f
     }
 }
 
+/// Forward-difference Jacobian of the residual at (pose, scale), for frames where the
+/// analytic Jacobian's neglected surface-curvature term stalls the solve (the notch).
+fn fd_jacobian(model: &Model, input: &FrameInput, joint: &Joint, pose: &Isometry3<f64>, scale: f64, lay: &Layout, base: &DVector<f64>, data: &mut Data) -> DMatrix<f64> {
+    let n = base.len();
+    let mut j = DMatrix::zeros(n, n);
+    for k in 0..n {
+        let mut delta = DVector::zeros(n);
+        let h = if k < lay.pose.len() {
+            if lay.pose[k] < 3 {
+                1e-5
+            } else {
+                1e-6
+            }
+        } else {
+            1e-6 * scale.max(1.0)
+        };
+        delta[k] = h;
+        let (p2, s2) = apply(pose, scale, lay, &delta);
+        let e = evaluate(model, input, joint, &p2, s2, lay, data);
+        j.set_column(k, &((e.r - base) / h));
+    }
+    j
+}
+
 fn apply(pose: &Isometry3<f64>, scale: f64, lay: &Layout, delta: &DVector<f64>) -> (Isometry3<f64>, f64) {
     let mut d6 = [0.0; 6];
     for (a, &k) in lay.pose.iter().enumerate() {
@@ -216,6 +245,8 @@ pub fn solve(model: &Model, input: &FrameInput, joint: &Joint, guess: Guess, dat
     let mut ev = evaluate(model, input, joint, &pose, scale, &lay, data);
     let mut lambda = 1e-6;
     let mut iterations = 0u32;
+    let mut finite_differences = false;
+    let mut stagnant = 0u32;
     let status = loop {
         if !ev.r.iter().all(|x| x.is_finite()) {
             break SolveStatus::NonFinite { iterations };
@@ -227,12 +258,18 @@ pub fn solve(model: &Model, input: &FrameInput, joint: &Joint, guess: Guess, dat
             break SolveStatus::MaxIterations { iterations, force_residual_n: ev.force_res, moment_residual_nmm: ev.moment_res };
         }
         iterations += 1;
+        if finite_differences {
+            ev.j = fd_jacobian(model, input, joint, &pose, scale, &lay, &ev.r, data);
+        }
         let jt = ev.j.transpose();
         let a = &jt * &ev.j;
         let g = &jt * &ev.r;
         let merit = ev.r.norm_squared();
         let mut accepted = false;
         while lambda < 1e12 {
+            if lambda > SWITCH_TO_FD_LAMBDA && !finite_differences {
+                break;
+            }
             let mut damped = a.clone();
             for i in 0..damped.nrows() {
                 damped[(i, i)] += lambda * (a[(i, i)] + 1e-9);
@@ -256,6 +293,7 @@ pub fn solve(model: &Model, input: &FrameInput, joint: &Joint, guess: Guess, dat
             let ev2 = evaluate(model, input, joint, &p2, s2, &lay, data);
             let m2 = ev2.r.norm_squared();
             if m2.is_finite() && m2 < merit {
+                stagnant = if m2 > merit * (1.0 - 1e-6) { stagnant + 1 } else { 0 };
                 pose = p2;
                 scale = s2;
                 ev = ev2;
@@ -264,6 +302,17 @@ pub fn solve(model: &Model, input: &FrameInput, joint: &Joint, guess: Guess, dat
                 break;
             }
             lambda *= 8.0;
+        }
+        if !finite_differences && (!accepted || stagnant >= 3) {
+            // The analytic Jacobian no longer gives a descent direction: continue this
+            // frame with finite differences from where it is.
+            finite_differences = true;
+            lambda = 1e-6;
+            stagnant = 0;
+            if !accepted {
+                ev = evaluate(model, input, joint, &pose, scale, &lay, data);
+            }
+            continue;
         }
         if !accepted {
             // Re-evaluate at the kept iterate so the pressure field matches the result.

@@ -10,7 +10,7 @@ use nalgebra::{Isometry3, Matrix6, Point3, Vector6};
 use super::kinematics::Joint;
 use crate::math::{skew, Mat3, Vec3};
 use crate::model::Model;
-use crate::tissues::{wrapped_direction, Anchor, Ligament};
+use crate::tissues::{Anchor, Ligament};
 
 /// Tissue loads on the patella at one pose.
 #[derive(Debug, Clone, Default)]
@@ -84,7 +84,9 @@ pub fn tissues(model: &Model, joint: &Joint, pose: &Isometry3<f64>, scale: f64) 
     for (i, h) in model.heads.iter().enumerate() {
         let p = pose * Point3::from(h.insertion);
         let r = p.coords - t;
-        let (u, len) = wrapped_direction(&p.coords, &h.origin, model.wrap_radius);
+        let d = h.origin - p.coords;
+        let len = d.norm();
+        let u = d / len;
         let tension = scale * h.weight;
         acc.heads_n[i] = tension;
         add_line(&mut acc, &r, &u, len, tension, 0.0);
