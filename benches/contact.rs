@@ -9,18 +9,50 @@ use kneetrack::{step, Data, FrameInput, KneeAngles, Model, ModelParams, QuadLoad
 fn bench(c: &mut Criterion) {
     let model = Model::new(&ModelParams::default()).unwrap();
     let mut data = Data::new(&model);
-    let knee = KneeAngles { flexion: 30f64.to_radians(), ..Default::default() };
+    let knee = KneeAngles {
+        flexion: 30f64.to_radians(),
+        ..Default::default()
+    };
     let load = QuadLoad::Force(400.0);
     approach(&model, &mut data, knee, load);
-    let r = step(&model, &FrameInput { knee, load, shift_mm: None }, &mut data);
+    let r = step(
+        &model,
+        &FrameInput {
+            knee,
+            load,
+            shift_mm: None,
+        },
+        &mut data,
+    );
     let pose = r.femur_from_patella;
     let n = model.patella.len();
-    let mut g = c.benchmark_group(format!("contact_{n}_elements_{}_in_contact", r.contact.elements));
+    let mut g = c.benchmark_group(format!(
+        "contact_{n}_elements_{}_in_contact",
+        r.contact.elements
+    ));
     g.bench_function("wrench", |b| {
-        b.iter(|| elastic_foundation(std::hint::black_box(&pose), &model.femur, &model.patella, &model.law, &mut data.pressure, false))
+        b.iter(|| {
+            elastic_foundation(
+                std::hint::black_box(&pose),
+                &model.femur,
+                &model.patella,
+                &model.law,
+                &mut data.pressure,
+                false,
+            )
+        })
     });
     g.bench_function("wrench_and_jacobian", |b| {
-        b.iter(|| elastic_foundation(std::hint::black_box(&pose), &model.femur, &model.patella, &model.law, &mut data.pressure, true))
+        b.iter(|| {
+            elastic_foundation(
+                std::hint::black_box(&pose),
+                &model.femur,
+                &model.patella,
+                &model.law,
+                &mut data.pressure,
+                true,
+            )
+        })
     });
     g.finish();
 }

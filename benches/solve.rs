@@ -8,15 +8,37 @@ use kneetrack::{step, Data, FrameInput, KneeAngles, Model, ModelParams, QuadLoad
 
 fn bench(c: &mut Criterion) {
     let model = Model::new(&ModelParams::default()).unwrap();
-    let knee = |deg: f64| KneeAngles { flexion: deg.to_radians(), ..Default::default() };
+    let knee = |deg: f64| KneeAngles {
+        flexion: deg.to_radians(),
+        ..Default::default()
+    };
     let mut g = c.benchmark_group("frame_solve_warm");
-    for (name, load) in [("quadriceps_400n", QuadLoad::Force(400.0)), ("extensor_moment_30nm", QuadLoad::ExtensorMoment(30_000.0))] {
+    for (name, load) in [
+        ("quadriceps_400n", QuadLoad::Force(400.0)),
+        ("extensor_moment_30nm", QuadLoad::ExtensorMoment(30_000.0)),
+    ] {
         let mut warm = Data::new(&model);
         approach(&model, &mut warm, knee(30.0), load);
-        step(&model, &FrameInput { knee: knee(30.0), load, shift_mm: None }, &mut warm);
-        let next = FrameInput { knee: knee(31.0), load, shift_mm: None };
+        step(
+            &model,
+            &FrameInput {
+                knee: knee(30.0),
+                load,
+                shift_mm: None,
+            },
+            &mut warm,
+        );
+        let next = FrameInput {
+            knee: knee(31.0),
+            load,
+            shift_mm: None,
+        };
         g.bench_function(name, |b| {
-            b.iter_batched_ref(|| warm.clone(), |d| step(&model, &next, d), BatchSize::SmallInput)
+            b.iter_batched_ref(
+                || warm.clone(),
+                |d| step(&model, &next, d),
+                BatchSize::SmallInput,
+            )
         });
     }
     g.finish();

@@ -126,7 +126,11 @@ pub const PATELLA_REF_SIZE: [f64; 3] = [22.0, 34.4, 44.0];
 
 /// Converts a femur-frame point at the default pose to the patella frame.
 pub fn to_patella_frame(p: [f64; 3]) -> Vec3 {
-    Vec3::new(p[0] - PATELLA_ORIGIN[0], p[1] - PATELLA_ORIGIN[1], p[2] - PATELLA_ORIGIN[2])
+    Vec3::new(
+        p[0] - PATELLA_ORIGIN[0],
+        p[1] - PATELLA_ORIGIN[1],
+        p[2] - PATELLA_ORIGIN[2],
+    )
 }
 
 /// One quadriceps head: name, PCSA share of the whole quadriceps, frontal-plane angle from
@@ -161,12 +165,54 @@ pub struct HeadRef {
 /// * Line lengths: L distance from the patellar point to the previous path point (RF 399,
 ///   VI 161, VL 119, VM 98 mm); the short oblique heads use 60 mm (assumption).
 pub const HEADS: [HeadRef; 6] = [
-    HeadRef { name: "rf", share: 0.1575, frontal_deg: 2.0, sagittal_deg: -2.1, insertion: [56.5, 17.6, 4.8], line_length_mm: 399.0 },
-    HeadRef { name: "vi", share: 0.1925, frontal_deg: 8.4, sagittal_deg: -5.4, insertion: [49.2, 23.1, 3.6], line_length_mm: 161.0 },
-    HeadRef { name: "vl", share: 0.30, frontal_deg: 15.0, sagittal_deg: -12.8, insertion: [54.7, 20.1, 15.9], line_length_mm: 119.0 },
-    HeadRef { name: "vlo", share: 0.10, frontal_deg: 35.0, sagittal_deg: -12.8, insertion: [52.0, 12.0, 21.0], line_length_mm: 60.0 },
-    HeadRef { name: "vml", share: 0.1775, frontal_deg: -22.5, sagittal_deg: -9.1, insertion: [52.6, 20.7, -5.3], line_length_mm: 98.0 },
-    HeadRef { name: "vmo", share: 0.0725, frontal_deg: -50.0, sagittal_deg: -9.1, insertion: [53.0, 14.0, -15.0], line_length_mm: 60.0 },
+    HeadRef {
+        name: "rf",
+        share: 0.1575,
+        frontal_deg: 2.0,
+        sagittal_deg: -2.1,
+        insertion: [56.5, 17.6, 4.8],
+        line_length_mm: 399.0,
+    },
+    HeadRef {
+        name: "vi",
+        share: 0.1925,
+        frontal_deg: 8.4,
+        sagittal_deg: -5.4,
+        insertion: [49.2, 23.1, 3.6],
+        line_length_mm: 161.0,
+    },
+    HeadRef {
+        name: "vl",
+        share: 0.30,
+        frontal_deg: 15.0,
+        sagittal_deg: -12.8,
+        insertion: [54.7, 20.1, 15.9],
+        line_length_mm: 119.0,
+    },
+    HeadRef {
+        name: "vlo",
+        share: 0.10,
+        frontal_deg: 35.0,
+        sagittal_deg: -12.8,
+        insertion: [52.0, 12.0, 21.0],
+        line_length_mm: 60.0,
+    },
+    HeadRef {
+        name: "vml",
+        share: 0.1775,
+        frontal_deg: -22.5,
+        sagittal_deg: -9.1,
+        insertion: [52.6, 20.7, -5.3],
+        line_length_mm: 98.0,
+    },
+    HeadRef {
+        name: "vmo",
+        share: 0.0725,
+        frontal_deg: -50.0,
+        sagittal_deg: -9.1,
+        insertion: [53.0, 14.0, -15.0],
+        line_length_mm: 60.0,
+    },
 ];
 
 /// Standard gravity, m/s², for body weight.

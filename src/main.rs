@@ -61,9 +61,16 @@ fn dispatch(args: &[String]) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Some("check") => {
-            let [_, file] = args else { return Err(usage("check takes exactly one FILE")) };
+            let [_, file] = args else {
+                return Err(usage("check takes exactly one FILE"));
+            };
             let c = scenario::compile::load_and_compile(&PathBuf::from(file))?;
-            println!("{file}: ok ({:?}, {} contact elements, Q-angle {:.1}° with this tuberosity)", c.spec.scenario.kind, c.model.patella.len(), c.model.q_angle_effective_deg);
+            println!(
+                "{file}: ok ({:?}, {} contact elements, Q-angle {:.1}° with this tuberosity)",
+                c.spec.scenario.kind,
+                c.model.patella.len(),
+                c.model.q_angle_effective_deg
+            );
             Ok(ExitCode::SUCCESS)
         }
         Some("run") => {
@@ -84,7 +91,11 @@ fn dispatch(args: &[String]) -> Result<ExitCode, Failure> {
             print!("{}", validation::format_table(&table));
             let failed = table.iter().filter(|r| !r.pass).count();
             println!("\n{} of {} rows pass.", table.len() - failed, table.len());
-            Ok(if strict && failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if strict && failed > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Some(other) => Err(usage(&format!("unknown command `{other}`"))),
     }
@@ -96,11 +107,17 @@ fn run(file: &str, out: Option<PathBuf>) -> Result<ExitCode, Failure> {
     let started = std::time::Instant::now();
     let result = experiment::run(&compiled);
     let elapsed = started.elapsed();
-    let written = output::write_outputs(&compiled, &result, &dir).context("writing outputs").map_err(Failure::Run)?;
+    let written = output::write_outputs(&compiled, &result, &dir)
+        .context("writing outputs")
+        .map_err(Failure::Run)?;
     let m = summarize(&compiled.model, &result);
     let frames: Vec<&kneetrack::FrameResult> = match &result {
         RunResult::Flexion(f) => f.frames.iter().collect(),
-        RunResult::Stability(s) => s.rows.iter().flat_map(|r| [&r.neutral, &r.displaced]).collect(),
+        RunResult::Stability(s) => s
+            .rows
+            .iter()
+            .flat_map(|r| [&r.neutral, &r.displaced])
+            .collect(),
     };
     for (i, r) in frames.iter().enumerate() {
         if !r.status.converged() {
@@ -126,7 +143,16 @@ fn run(file: &str, out: Option<PathBuf>) -> Result<ExitCode, Failure> {
     );
     if let Some(rows) = &m.restraining_force_n {
         for r in rows {
-            println!("  {:>5.1}° {:>7}: restraining force {:.1} N", r.flexion_deg, if r.direction > 0.0 { "lateral" } else { "medial" }, r.restraining_force_n);
+            println!(
+                "  {:>5.1}° {:>7}: restraining force {:.1} N",
+                r.flexion_deg,
+                if r.direction > 0.0 {
+                    "lateral"
+                } else {
+                    "medial"
+                },
+                r.restraining_force_n
+            );
         }
     }
     for p in written {

@@ -67,7 +67,11 @@ pub fn decompose_zxy(r: &Rot3) -> (f64, f64, f64) {
 pub fn fast_atan2(y: f64, x: f64) -> f64 {
     let ax = x.abs();
     let ay = y.abs();
-    let (num, den, swap) = if ay > ax { (ax, ay, true) } else { (ay, ax, false) };
+    let (num, den, swap) = if ay > ax {
+        (ax, ay, true)
+    } else {
+        (ay, ax, false)
+    };
     if den == 0.0 {
         return 0.0;
     }
@@ -76,7 +80,8 @@ pub fn fast_atan2(y: f64, x: f64) -> f64 {
     let mut r = t
         * (0.999_977_26
             + t2 * (-0.332_623_47
-                + t2 * (0.193_543_46 + t2 * (-0.116_432_87 + t2 * (0.052_653_32 + t2 * -0.011_721_20)))));
+                + t2 * (0.193_543_46
+                    + t2 * (-0.116_432_87 + t2 * (0.052_653_32 + t2 * -0.011_721_20)))));
     if swap {
         r = std::f64::consts::FRAC_PI_2 - r;
     }
@@ -114,7 +119,11 @@ pub fn smooth_min(p: f64, q: f64, k: f64) -> (f64, f64, f64) {
 pub fn smoothstep(a: f64, b: f64, x: f64) -> (f64, f64) {
     let t = ((x - a) / (b - a)).clamp(0.0, 1.0);
     let v = t * t * (3.0 - 2.0 * t);
-    let d = if t > 0.0 && t < 1.0 { 6.0 * t * (1.0 - t) / (b - a) } else { 0.0 };
+    let d = if t > 0.0 && t < 1.0 {
+        6.0 * t * (1.0 - t) / (b - a)
+    } else {
+        0.0
+    };
     (v, d)
 }
 

@@ -85,21 +85,36 @@ impl Model {
         let side = s.side;
         let lat = side.lateral_sign();
         let mirror = |v: Vec3| Vec3::new(v.x, v.y, lat * v.z);
-        let femur = FemoralSurface::new(s.sulcus_angle_deg, s.lateral_trochlear_inclination_deg, s.trochlear_depth_mm, lat)
-            .map_err(|source| ModelError::Trochlea {
-                key: match source {
-                    TrochleaError::NoMedialFacet { .. } => "subject.sulcus_angle_deg",
-                    TrochleaError::TooDeep { .. } => "subject.trochlear_depth_mm",
-                },
-                source,
-            })?;
+        let femur = FemoralSurface::new(
+            s.sulcus_angle_deg,
+            s.lateral_trochlear_inclination_deg,
+            s.trochlear_depth_mm,
+            lat,
+        )
+        .map_err(|source| ModelError::Trochlea {
+            key: match source {
+                TrochleaError::NoMedialFacet { .. } => "subject.sulcus_angle_deg",
+                TrochleaError::TooDeep { .. } => "subject.trochlear_depth_mm",
+            },
+            source,
+        })?;
         let c = &params.cartilage;
-        let patella = PatellaMesh::new(s.patella_width_mm, s.patella_height_mm, s.patella_thickness_mm, c.element_size_mm, lat);
+        let patella = PatellaMesh::new(
+            s.patella_width_mm,
+            s.patella_height_mm,
+            s.patella_thickness_mm,
+            c.element_size_mm,
+            lat,
+        );
         let law = ContactLaw::new(c);
 
         // Patella attachments scale with the patella's size about its origin.
         let [t0, h0, w0] = anatomy::PATELLA_REF_SIZE;
-        let scale = Vec3::new(s.patella_thickness_mm / t0, s.patella_height_mm / h0, s.patella_width_mm / w0);
+        let scale = Vec3::new(
+            s.patella_thickness_mm / t0,
+            s.patella_height_mm / h0,
+            s.patella_width_mm / w0,
+        );
         let on_patella = |p: [f64; 3]| mirror(anatomy::to_patella_frame(p).component_mul(&scale));
         let origin = Vec3::from(anatomy::PATELLA_ORIGIN);
 
@@ -109,7 +124,8 @@ impl Model {
             t.z = anatomy::GROOVE_Z_MM + tt_tg;
             t
         };
-        let pt_pat_rest = origin + anatomy::to_patella_frame(anatomy::PT_PATELLA).component_mul(&scale);
+        let pt_pat_rest =
+            origin + anatomy::to_patella_frame(anatomy::PT_PATELLA).component_mul(&scale);
         let pt_up_deg = |tt_tg: f64| frontal_deg(&(pt_pat_rest - tub_at(tt_tg)));
 
         // Q-angle placement. The quadriceps resultant is aimed so that the Q-angle measured
@@ -122,7 +138,14 @@ impl Model {
         let reference_tt_tg = crate::params::Subject::default().tt_tg_mm;
         let head_dirs: Vec<Vec3> = HEADS
             .iter()
-            .map(|h| Vec3::new(h.sagittal_deg.to_radians().tan(), 1.0, h.frontal_deg.to_radians().tan()).normalize())
+            .map(|h| {
+                Vec3::new(
+                    h.sagittal_deg.to_radians().tan(),
+                    1.0,
+                    h.frontal_deg.to_radians().tan(),
+                )
+                .normalize()
+            })
             .collect();
         let resultant: Vec3 = HEADS.iter().zip(&head_dirs).map(|(h, u)| u * h.share).sum();
         let target_deg = s.q_angle_deg + pt_up_deg(reference_tt_tg);
@@ -173,11 +196,16 @@ impl Model {
             anchor: mirror(Vec3::from(anatomy::ITB_PATELLAR_ANCHOR)),
             tension_n: params.itb.tension_n * params.itb.patellar_fraction,
         };
-        let patella_rest = Isometry3::from_parts(Translation3::from(mirror(origin)), UnitQuaternion::identity());
+        let patella_rest = Isometry3::from_parts(
+            Translation3::from(mirror(origin)),
+            UnitQuaternion::identity(),
+        );
         let hash = {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
-            serde_json::to_string(params).unwrap_or_default().hash(&mut h);
+            serde_json::to_string(params)
+                .unwrap_or_default()
+                .hash(&mut h);
             h.finish()
         };
         Ok(Self {
@@ -264,7 +292,11 @@ mod tests {
             let mut p = ModelParams::default();
             p.subject.q_angle_deg = q;
             let m = Model::new(&p).unwrap();
-            assert!((m.measured_q_angle_deg() - q).abs() < 0.3, "q {q}: {}", m.measured_q_angle_deg());
+            assert!(
+                (m.measured_q_angle_deg() - q).abs() < 0.3,
+                "q {q}: {}",
+                m.measured_q_angle_deg()
+            );
             p.subject.side = Side::Left;
             let m = Model::new(&p).unwrap();
             assert!((m.measured_q_angle_deg() - q).abs() < 0.3);

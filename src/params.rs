@@ -108,7 +108,13 @@ pub struct Cartilage {
 
 impl Default for Cartilage {
     fn default() -> Self {
-        Self { modulus_mpa: 10.0, poisson: 0.45, thickness_mm: 3.0, law: ContactLawKind::Linear, element_size_mm: 1.0 }
+        Self {
+            modulus_mpa: 10.0,
+            poisson: 0.45,
+            thickness_mm: 3.0,
+            law: ContactLawKind::Linear,
+            element_size_mm: 1.0,
+        }
     }
 }
 
@@ -130,7 +136,13 @@ pub struct Muscles {
 
 impl Default for Muscles {
     fn default() -> Self {
-        Self { rf: 1.0, vi: 1.0, vl: 1.0, vml: 1.0, vmo: 1.0 }
+        Self {
+            rf: 1.0,
+            vi: 1.0,
+            vl: 1.0,
+            vml: 1.0,
+            vmo: 1.0,
+        }
     }
 }
 
@@ -162,7 +174,11 @@ pub struct Ligaments {
 
 impl Default for Ligaments {
     fn default() -> Self {
-        Self { mpfl: 1.0, lateral_retinaculum: 1.0, patellar_tendon: 1.0 }
+        Self {
+            mpfl: 1.0,
+            lateral_retinaculum: 1.0,
+            patellar_tendon: 1.0,
+        }
     }
 }
 
@@ -182,7 +198,10 @@ pub struct Itb {
 
 impl Default for Itb {
     fn default() -> Self {
-        Self { tension_n: 0.0, patellar_fraction: 0.2 }
+        Self {
+            tension_n: 0.0,
+            patellar_fraction: 0.2,
+        }
     }
 }
 
@@ -200,7 +219,11 @@ pub struct Solver {
 
 impl Default for Solver {
     fn default() -> Self {
-        Self { max_iterations: 60, force_tolerance_n: 0.05, moment_tolerance_nmm: 2.0 }
+        Self {
+            max_iterations: 60,
+            force_tolerance_n: 0.05,
+            moment_tolerance_nmm: 2.0,
+        }
     }
 }
 
@@ -227,33 +250,168 @@ pub struct Range {
 /// Allowed ranges of the numeric model keys. Wide enough for pathology, narrow enough that
 /// the geometry stays valid.
 pub const RANGES: &[Range] = &[
-    Range { key: "subject.body_mass_kg", min: 20.0, max: 250.0, unit: "kg" },
-    Range { key: "subject.q_angle_deg", min: -10.0, max: 40.0, unit: "degrees" },
-    Range { key: "subject.tt_tg_mm", min: -5.0, max: 35.0, unit: "mm" },
-    Range { key: "subject.insall_salvati", min: 0.6, max: 2.0, unit: "" },
-    Range { key: "subject.sulcus_angle_deg", min: 110.0, max: 175.0, unit: "degrees" },
-    Range { key: "subject.trochlear_depth_mm", min: 0.3, max: 10.0, unit: "mm" },
-    Range { key: "subject.lateral_trochlear_inclination_deg", min: 0.0, max: 45.0, unit: "degrees" },
-    Range { key: "subject.patella_width_mm", min: 30.0, max: 60.0, unit: "mm" },
-    Range { key: "subject.patella_height_mm", min: 25.0, max: 50.0, unit: "mm" },
-    Range { key: "subject.patella_thickness_mm", min: 15.0, max: 30.0, unit: "mm" },
-    Range { key: "cartilage.modulus_mpa", min: 0.5, max: 100.0, unit: "MPa" },
-    Range { key: "cartilage.poisson", min: 0.0, max: 0.49, unit: "" },
-    Range { key: "cartilage.thickness_mm", min: 0.5, max: 10.0, unit: "mm" },
-    Range { key: "cartilage.element_size_mm", min: 0.3, max: 3.0, unit: "mm" },
-    Range { key: "muscles.rf", min: 0.0, max: 3.0, unit: "" },
-    Range { key: "muscles.vi", min: 0.0, max: 3.0, unit: "" },
-    Range { key: "muscles.vl", min: 0.0, max: 3.0, unit: "" },
-    Range { key: "muscles.vml", min: 0.0, max: 3.0, unit: "" },
-    Range { key: "muscles.vmo", min: 0.0, max: 3.0, unit: "" },
-    Range { key: "ligaments.mpfl", min: 0.0, max: 5.0, unit: "" },
-    Range { key: "ligaments.lateral_retinaculum", min: 0.0, max: 5.0, unit: "" },
-    Range { key: "ligaments.patellar_tendon", min: 0.0, max: 5.0, unit: "" },
-    Range { key: "itb.tension_n", min: 0.0, max: 1000.0, unit: "N" },
-    Range { key: "itb.patellar_fraction", min: 0.0, max: 1.0, unit: "" },
-    Range { key: "solver.max_iterations", min: 1.0, max: 10000.0, unit: "" },
-    Range { key: "solver.force_tolerance_n", min: 1e-6, max: 10.0, unit: "N" },
-    Range { key: "solver.moment_tolerance_nmm", min: 1e-6, max: 1000.0, unit: "N·mm" },
+    Range {
+        key: "subject.body_mass_kg",
+        min: 20.0,
+        max: 250.0,
+        unit: "kg",
+    },
+    Range {
+        key: "subject.q_angle_deg",
+        min: -10.0,
+        max: 40.0,
+        unit: "degrees",
+    },
+    Range {
+        key: "subject.tt_tg_mm",
+        min: -5.0,
+        max: 35.0,
+        unit: "mm",
+    },
+    Range {
+        key: "subject.insall_salvati",
+        min: 0.6,
+        max: 2.0,
+        unit: "",
+    },
+    Range {
+        key: "subject.sulcus_angle_deg",
+        min: 110.0,
+        max: 175.0,
+        unit: "degrees",
+    },
+    Range {
+        key: "subject.trochlear_depth_mm",
+        min: 0.3,
+        max: 10.0,
+        unit: "mm",
+    },
+    Range {
+        key: "subject.lateral_trochlear_inclination_deg",
+        min: 0.0,
+        max: 45.0,
+        unit: "degrees",
+    },
+    Range {
+        key: "subject.patella_width_mm",
+        min: 30.0,
+        max: 60.0,
+        unit: "mm",
+    },
+    Range {
+        key: "subject.patella_height_mm",
+        min: 25.0,
+        max: 50.0,
+        unit: "mm",
+    },
+    Range {
+        key: "subject.patella_thickness_mm",
+        min: 15.0,
+        max: 30.0,
+        unit: "mm",
+    },
+    Range {
+        key: "cartilage.modulus_mpa",
+        min: 0.5,
+        max: 100.0,
+        unit: "MPa",
+    },
+    Range {
+        key: "cartilage.poisson",
+        min: 0.0,
+        max: 0.49,
+        unit: "",
+    },
+    Range {
+        key: "cartilage.thickness_mm",
+        min: 0.5,
+        max: 10.0,
+        unit: "mm",
+    },
+    Range {
+        key: "cartilage.element_size_mm",
+        min: 0.3,
+        max: 3.0,
+        unit: "mm",
+    },
+    Range {
+        key: "muscles.rf",
+        min: 0.0,
+        max: 3.0,
+        unit: "",
+    },
+    Range {
+        key: "muscles.vi",
+        min: 0.0,
+        max: 3.0,
+        unit: "",
+    },
+    Range {
+        key: "muscles.vl",
+        min: 0.0,
+        max: 3.0,
+        unit: "",
+    },
+    Range {
+        key: "muscles.vml",
+        min: 0.0,
+        max: 3.0,
+        unit: "",
+    },
+    Range {
+        key: "muscles.vmo",
+        min: 0.0,
+        max: 3.0,
+        unit: "",
+    },
+    Range {
+        key: "ligaments.mpfl",
+        min: 0.0,
+        max: 5.0,
+        unit: "",
+    },
+    Range {
+        key: "ligaments.lateral_retinaculum",
+        min: 0.0,
+        max: 5.0,
+        unit: "",
+    },
+    Range {
+        key: "ligaments.patellar_tendon",
+        min: 0.0,
+        max: 5.0,
+        unit: "",
+    },
+    Range {
+        key: "itb.tension_n",
+        min: 0.0,
+        max: 1000.0,
+        unit: "N",
+    },
+    Range {
+        key: "itb.patellar_fraction",
+        min: 0.0,
+        max: 1.0,
+        unit: "",
+    },
+    Range {
+        key: "solver.max_iterations",
+        min: 1.0,
+        max: 10000.0,
+        unit: "",
+    },
+    Range {
+        key: "solver.force_tolerance_n",
+        min: 1e-6,
+        max: 10.0,
+        unit: "N",
+    },
+    Range {
+        key: "solver.moment_tolerance_nmm",
+        min: 1e-6,
+        max: 1000.0,
+        unit: "N·mm",
+    },
 ];
 
 impl ModelParams {

@@ -100,6 +100,9 @@ mod tests {
         let (a, da) = l.tension(at - 1e-9);
         let (b, db) = l.tension(at + 1e-9);
         assert!((a - b).abs() < 1e-6 && (da - db).abs() < 1e-6);
-        assert!((db - 42.5).abs() < 1e-9, "linear-region stiffness is the N/mm given");
+        assert!(
+            (db - 42.5).abs() < 1e-9,
+            "linear-region stiffness is the N/mm given"
+        );
     }
 }

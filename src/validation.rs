@@ -13,7 +13,7 @@
 //!   quadriceps force of a quasi-static half squat at 30–60°, e.g. Wretenberg 1996 order).
 //! * Stability (S1–S3): 175 N quadriceps, 10 mm displacement (Senavongse & Amis 2005).
 
-use crate::experiment::{run_flexion, run_stability, par_map};
+use crate::experiment::{par_map, run_flexion, run_stability};
 use crate::model::Model;
 use crate::params::ModelParams;
 use crate::scenario::{FlexionPlan, StabilityPlan};
@@ -73,7 +73,8 @@ flat, nearly conforming facets on a stiff foundation, so unloading it moves the 
 load share by 2-5 pp; cadaver knees (curved, deformable cartilage; patella not yet engaged at 0-15°) respond 2-3x more";
 const GAP_AREA: &str = "with the design's foundation (E 10 MPa, nu 0.45, h 3 mm) and flat facets the contact is a \
 ~10 mm proximo-distal band: 124 / 240 / 228 mm² at 0 / 30 / 60°, 40-50 % of Besier's weight-bearing areas";
-const GAP_AREA_PEAK: &str = "area keeps growing past 60° (peak at 90°): distal of the trochlea both facets ride on the \
+const GAP_AREA_PEAK: &str =
+    "area keeps growing past 60° (peak at 90°): distal of the trochlea both facets ride on the \
 condyles either side of the notch, and the model's notch removes only the central strip";
 const GAP_KINEMATICS: &str = "the groove's medio-lateral position is constant (Lenhart: 1.5-2.5 mm lateral) and the \
 fixed-axis tibia has no screw-home rotation, so after engaging (medial drift 0-30°) the patella keeps drifting \
@@ -81,12 +82,14 @@ medially and its tilt barely changes; the in-vivo lateral drift and tilt reducti
 const GAP_PATELLAR_FLEXION: &str = "patellar flexion runs ahead of knee flexion to about 60° (12° at 10°, 33° at \
 30°) and lags only beyond: the Lenhart groove floor spirals in tightly (38 -> 26 mm over θ = 0-30°), which the \
 patella follows by flexing";
-const GAP_PT_RATIO: &str = "PT / quadriceps force is 0.9 at 0-20°: near extension the contact sits on the distal \
+const GAP_PT_RATIO: &str =
+    "PT / quadriceps force is 0.9 at 0-20°: near extension the contact sits on the distal \
 patella, where the tendon's lever about it exceeds the quadriceps'";
 const GAP_RESTRAINT: &str = "lateral restraint 150-310 N: the MPFL (measured 42.5 N/mm, Criscenti 2015) pulls the \
 displaced patella posteriorly into the lateral facet, adding ~120 N of contact load; at 90° the patella rides on the \
 condyles with a large contact force";
-const GAP_VMO_STABILITY: &str = "relaxing the VMO removes 12.7 N of a 175 N load; with a restraint of ~190 N \
+const GAP_VMO_STABILITY: &str =
+    "relaxing the VMO removes 12.7 N of a 175 N load; with a restraint of ~190 N \
 that changes it by ~1 %, not -30 %";
 const GAP_FLAT_TROCHLEA: &str = "flattening the lateral facet cuts the restraint by ~41 %, not 50-85 %: the \
 flattened knee's patella already sits laterally at neutral with a taut MPFL, which then restrains the further 10 mm";
@@ -107,10 +110,20 @@ pub fn huberti_moment_nm(angle_deg: f64) -> f64 {
 }
 
 /// Runs a flexion sweep of the knee `params` at `angles` (degrees) with per-angle loads.
-pub fn sweep(params: &ModelParams, angles: &[f64], load: impl Fn(f64) -> QuadLoad) -> Vec<FrameResult> {
+pub fn sweep(
+    params: &ModelParams,
+    angles: &[f64],
+    load: impl Fn(f64) -> QuadLoad,
+) -> Vec<FrameResult> {
     let model = Model::new(params).expect("validation knees are valid");
     let plan = FlexionPlan {
-        frames: angles.iter().map(|a| KneeAngles { flexion: a.to_radians(), ..Default::default() }).collect(),
+        frames: angles
+            .iter()
+            .map(|a| KneeAngles {
+                flexion: a.to_radians(),
+                ..Default::default()
+            })
+            .collect(),
         loads: angles.iter().map(|&a| load(a)).collect(),
     };
     run_flexion(&model, &plan).frames
@@ -125,7 +138,11 @@ pub fn lateral_restraint(params: &ModelParams, angles: &[f64]) -> Vec<f64> {
         directions: vec![1.0],
         quadriceps_n: 175.0,
     };
-    run_stability(&model, &plan).rows.iter().map(|r| r.restraining_force_n).collect()
+    run_stability(&model, &plan)
+        .rows
+        .iter()
+        .map(|r| r.restraining_force_n)
+        .collect()
 }
 
 fn moment(a: f64) -> QuadLoad {
@@ -141,7 +158,11 @@ fn pct(new: f64, old: f64) -> f64 {
 }
 
 fn list(v: &[f64], unit: &str) -> String {
-    v.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(" / ") + unit
+    v.iter()
+        .map(|x| format!("{x:.1}"))
+        .collect::<Vec<_>>()
+        .join(" / ")
+        + unit
 }
 
 fn within(v: f64, lo: f64, hi: f64) -> bool {
@@ -149,19 +170,54 @@ fn within(v: f64, lo: f64, hi: f64) -> bool {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn row(id: &'static str, what: &'static str, source: &'static str, published: &str, simulated: String, tolerance: &str, pass: bool) -> Row {
-    Row { id, what, source, published: published.into(), simulated, tolerance: tolerance.into(), pass }
+fn row(
+    id: &'static str,
+    what: &'static str,
+    source: &'static str,
+    published: &str,
+    simulated: String,
+    tolerance: &str,
+    pass: bool,
+) -> Row {
+    Row {
+        id,
+        what,
+        source,
+        published: published.into(),
+        simulated,
+        tolerance: tolerance.into(),
+        pass,
+    }
 }
 
 fn f1() -> Vec<Row> {
     let angles = [20.0, 30.0, 60.0, 90.0];
     let fr = sweep(&ModelParams::default(), &angles, moment);
     let f: Vec<f64> = fr.iter().map(|r| r.contact.force_n).collect();
-    let (imax, fmax) = f.iter().enumerate().fold((0, f64::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+    let (imax, fmax) = f
+        .iter()
+        .enumerate()
+        .fold((0, f64::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
     let src = "Huberti & Hayes 1984";
     vec![
-        row("F1a", "angle of peak PF force", src, "60–90° (paper: 90°)", format!("{:.0}° ({})", angles[imax], list(&f, " N")), "60 or 90°", imax >= 2),
-        row("F1b", "PF force at 20° / max", src, "< 0.6", format!("{:.2}", f[0] / fmax), "< 0.60", f[0] / fmax < 0.6),
+        row(
+            "F1a",
+            "angle of peak PF force",
+            src,
+            "60–90° (paper: 90°)",
+            format!("{:.0}° ({})", angles[imax], list(&f, " N")),
+            "60 or 90°",
+            imax >= 2,
+        ),
+        row(
+            "F1b",
+            "PF force at 20° / max",
+            src,
+            "< 0.6",
+            format!("{:.2}", f[0] / fmax),
+            "< 0.60",
+            f[0] / fmax < 0.6,
+        ),
     ]
 }
 
@@ -174,11 +230,34 @@ fn q_params(dq: f64) -> ModelParams {
 fn f2() -> Vec<Row> {
     let base = sweep(&ModelParams::default(), &[20.0, 40.0, 60.0], moment);
     let wide = sweep(&q_params(10.0), &[20.0, 40.0, 60.0], moment);
-    let dp = pct(wide[0].contact.peak_pressure_mpa, base[0].contact.peak_pressure_mpa);
-    let ds: Vec<f64> = base.iter().zip(&wide).map(|(b, w)| w.tracking.shift_mm - b.tracking.shift_mm).collect();
+    let dp = pct(
+        wide[0].contact.peak_pressure_mpa,
+        base[0].contact.peak_pressure_mpa,
+    );
+    let ds: Vec<f64> = base
+        .iter()
+        .zip(&wide)
+        .map(|(b, w)| w.tracking.shift_mm - b.tracking.shift_mm)
+        .collect();
     vec![
-        row("F2a", "Q +10°: peak pressure at 20°", "Huberti & Hayes 1984", "+45 %", format!("{dp:+.1} %"), "+20 … +70 %", within(dp, 20.0, 70.0)),
-        row("F2b", "Q +10°: lateral shift at 20/40/60°", "Mizuno et al. 2001", "> 0 mm", list(&ds, " mm"), "> 0 at each", ds.iter().all(|&d| d > 0.0)),
+        row(
+            "F2a",
+            "Q +10°: peak pressure at 20°",
+            "Huberti & Hayes 1984",
+            "+45 %",
+            format!("{dp:+.1} %"),
+            "+20 … +70 %",
+            within(dp, 20.0, 70.0),
+        ),
+        row(
+            "F2b",
+            "Q +10°: lateral shift at 20/40/60°",
+            "Mizuno et al. 2001",
+            "> 0 mm",
+            list(&ds, " mm"),
+            "> 0 at each",
+            ds.iter().all(|&d| d > 0.0),
+        ),
     ]
 }
 
@@ -187,13 +266,36 @@ fn f3() -> Vec<Row> {
     let runs = par_map(&qs, |&dq| sweep(&q_params(dq), &[20.0], moment).remove(0));
     let (narrow, base) = (&runs[0], &runs[2]);
     let dshare = 100.0 * (narrow.contact.lateral_share - base.contact.lateral_share);
-    let dp = pct(narrow.contact.peak_pressure_mpa, base.contact.peak_pressure_mpa);
+    let dp = pct(
+        narrow.contact.peak_pressure_mpa,
+        base.contact.peak_pressure_mpa,
+    );
     let peaks: Vec<f64> = runs.iter().map(|r| r.contact.peak_pressure_mpa).collect();
-    let imin = peaks.iter().enumerate().fold((0, f64::MAX), |a, (i, &v)| if v < a.1 { (i, v) } else { a }).0;
+    let imin = peaks
+        .iter()
+        .enumerate()
+        .fold((0, f64::MAX), |a, (i, &v)| if v < a.1 { (i, v) } else { a })
+        .0;
     let src = "Huberti & Hayes 1984";
     vec![
-        row("F3a", "Q −10°: lateral share change at 20°", src, "falls", format!("{dshare:+.1} pp"), "< 0", dshare < 0.0),
-        row("F3b", "Q −10°: peak pressure at 20°", src, "rises", format!("{dp:+.1} %"), "+20 … +80 %", within(dp, 20.0, 80.0)),
+        row(
+            "F3a",
+            "Q −10°: lateral share change at 20°",
+            src,
+            "falls",
+            format!("{dshare:+.1} pp"),
+            "< 0",
+            dshare < 0.0,
+        ),
+        row(
+            "F3b",
+            "Q −10°: peak pressure at 20°",
+            src,
+            "rises",
+            format!("{dp:+.1} %"),
+            "+20 … +80 %",
+            within(dp, 20.0, 80.0),
+        ),
         row(
             "F3c",
             "peak pressure vs Q (−10…+10°): minimum",
@@ -212,17 +314,66 @@ fn f4() -> Vec<Row> {
     let mut p = ModelParams::default();
     p.muscles.vmo = 0.0;
     let weak = sweep(&p, &angles, rig);
-    let ds: Vec<f64> = base.iter().zip(&weak).map(|(b, w)| w.tracking.shift_mm - b.tracking.shift_mm).collect();
-    let dt: Vec<f64> = base.iter().zip(&weak).map(|(b, w)| (w.tracking.tilt - b.tracking.tilt).to_degrees()).collect();
-    let dshare: Vec<f64> = base.iter().zip(&weak).map(|(b, w)| 100.0 * (w.contact.lateral_share - b.contact.lateral_share)).collect();
-    let dmed: Vec<f64> = base.iter().zip(&weak).map(|(b, w)| pct(w.contact.medial_mean_pressure_mpa, b.contact.medial_mean_pressure_mpa)).collect();
-    let imax = ds.iter().enumerate().fold((0, f64::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a }).0;
+    let ds: Vec<f64> = base
+        .iter()
+        .zip(&weak)
+        .map(|(b, w)| w.tracking.shift_mm - b.tracking.shift_mm)
+        .collect();
+    let dt: Vec<f64> = base
+        .iter()
+        .zip(&weak)
+        .map(|(b, w)| (w.tracking.tilt - b.tracking.tilt).to_degrees())
+        .collect();
+    let dshare: Vec<f64> = base
+        .iter()
+        .zip(&weak)
+        .map(|(b, w)| 100.0 * (w.contact.lateral_share - b.contact.lateral_share))
+        .collect();
+    let dmed: Vec<f64> = base
+        .iter()
+        .zip(&weak)
+        .map(|(b, w)| {
+            pct(
+                w.contact.medial_mean_pressure_mpa,
+                b.contact.medial_mean_pressure_mpa,
+            )
+        })
+        .collect();
+    let imax = ds
+        .iter()
+        .enumerate()
+        .fold((0, f64::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a })
+        .0;
     let max_ds = ds[imax];
     let src = "Goh 1995; Sakai 2000";
     vec![
-        row("F4a", "VMO unloaded: max lateral shift change, 0–30°", src, "+4.2 mm", format!("{max_ds:+.2} mm ({})", list(&ds, " mm")), "+2 … +6 mm", within(max_ds, 2.0, 6.0)),
-        row("F4b", "VMO unloaded: lateral tilt change at that angle", src, "+2.8°", format!("{:+.2}° ({})", dt[imax], list(&dt, "°")), "+1 … +5°", within(dt[imax], 1.0, 5.0)),
-        row("F4c", "VMO unloaded: lateral share change", src, "rises", list(&dshare, " pp"), "> 0 at each", dshare.iter().all(|&d| d > 0.0)),
+        row(
+            "F4a",
+            "VMO unloaded: max lateral shift change, 0–30°",
+            src,
+            "+4.2 mm",
+            format!("{max_ds:+.2} mm ({})", list(&ds, " mm")),
+            "+2 … +6 mm",
+            within(max_ds, 2.0, 6.0),
+        ),
+        row(
+            "F4b",
+            "VMO unloaded: lateral tilt change at that angle",
+            src,
+            "+2.8°",
+            format!("{:+.2}° ({})", dt[imax], list(&dt, "°")),
+            "+1 … +5°",
+            within(dt[imax], 1.0, 5.0),
+        ),
+        row(
+            "F4c",
+            "VMO unloaded: lateral share change",
+            src,
+            "rises",
+            list(&dshare, " pp"),
+            "> 0 at each",
+            dshare.iter().all(|&d| d > 0.0),
+        ),
         row(
             "F4d",
             "VMO unloaded: medial-facet mean pressure",
@@ -232,7 +383,15 @@ fn f4() -> Vec<Row> {
             "< −50 % at each",
             dmed.iter().all(|&d| d < -50.0),
         ),
-        row("F4e", "VMO unloaded: shift largest at", "Sakai 2000", "0–15°", format!("{:.0}°", angles[imax]), "0 or 15°", imax <= 1),
+        row(
+            "F4e",
+            "VMO unloaded: shift largest at",
+            "Sakai 2000",
+            "0–15°",
+            format!("{:.0}°", angles[imax]),
+            "0 or 15°",
+            imax <= 1,
+        ),
     ]
 }
 
@@ -242,26 +401,71 @@ fn f5() -> Vec<Row> {
     let mut p = ModelParams::default();
     p.muscles.vmo = 0.5;
     let weak = sweep(&p, &angles, rig);
-    let dshare: Vec<f64> = base.iter().zip(&weak).map(|(b, w)| 100.0 * (w.contact.lateral_share - b.contact.lateral_share)).collect();
-    let dpl: Vec<f64> = base.iter().zip(&weak).map(|(b, w)| pct(w.contact.peak_lateral_pressure_mpa, b.contact.peak_lateral_pressure_mpa)).collect();
+    let dshare: Vec<f64> = base
+        .iter()
+        .zip(&weak)
+        .map(|(b, w)| 100.0 * (w.contact.lateral_share - b.contact.lateral_share))
+        .collect();
+    let dpl: Vec<f64> = base
+        .iter()
+        .zip(&weak)
+        .map(|(b, w)| {
+            pct(
+                w.contact.peak_lateral_pressure_mpa,
+                b.contact.peak_lateral_pressure_mpa,
+            )
+        })
+        .collect();
     let src = "Elias et al. 2009";
     vec![
-        row("F5a", "VMO −50 %: lateral share change at 40/60/80°", src, "≈ +10 pp", list(&dshare, " pp"), "+5 … +15 pp at each", dshare.iter().all(|&d| within(d, 5.0, 15.0))),
-        row("F5b", "VMO −50 %: peak lateral pressure change", src, "0 … +15 %", list(&dpl, " %"), "0 … +15 % at each", dpl.iter().all(|&d| within(d, 0.0, 15.0))),
+        row(
+            "F5a",
+            "VMO −50 %: lateral share change at 40/60/80°",
+            src,
+            "≈ +10 pp",
+            list(&dshare, " pp"),
+            "+5 … +15 pp at each",
+            dshare.iter().all(|&d| within(d, 5.0, 15.0)),
+        ),
+        row(
+            "F5b",
+            "VMO −50 %: peak lateral pressure change",
+            src,
+            "0 … +15 %",
+            list(&dpl, " %"),
+            "0 … +15 % at each",
+            dpl.iter().all(|&d| within(d, 0.0, 15.0)),
+        ),
     ]
 }
 
 fn f6() -> Vec<Row> {
     let angles = [0.0, 30.0, 60.0, 90.0, 120.0];
-    let fr = sweep(&ModelParams::default(), &angles, |_| QuadLoad::Force(SQUAT_QUADRICEPS_N));
+    let fr = sweep(&ModelParams::default(), &angles, |_| {
+        QuadLoad::Force(SQUAT_QUADRICEPS_N)
+    });
     let area: Vec<f64> = fr.iter().map(|r| r.contact.area_mm2).collect();
     let published = [260.0, 510.0, 640.0];
     let ok = (0..3).all(|i| within(area[i], 0.65 * published[i], 1.35 * published[i]));
-    let imax = area.iter().enumerate().fold((0, f64::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a }).0;
-    let lat_gt_med = fr.iter().all(|r| r.contact.lateral_area_mm2 > r.contact.area_mm2 - r.contact.lateral_area_mm2);
+    let imax = area
+        .iter()
+        .enumerate()
+        .fold((0, f64::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a })
+        .0;
+    let lat_gt_med = fr
+        .iter()
+        .all(|r| r.contact.lateral_area_mm2 > r.contact.area_mm2 - r.contact.lateral_area_mm2);
     let src = "Besier et al. 2005";
     vec![
-        row("F6a", "contact area at 0/30/60° (700 N quads)", src, "260 / 510 / 640 mm²", list(&area[..3], " mm²"), "±35 % each", ok),
+        row(
+            "F6a",
+            "contact area at 0/30/60° (700 N quads)",
+            src,
+            "260 / 510 / 640 mm²",
+            list(&area[..3], " mm²"),
+            "±35 % each",
+            ok,
+        ),
         row(
             "F6b",
             "area peaks near 60°, falls toward 90–120°",
@@ -271,7 +475,15 @@ fn f6() -> Vec<Row> {
             "peak at 60°, area(120°) < area(60°)",
             imax == 2 && area[4] < area[2],
         ),
-        row("F6c", "lateral area exceeds medial", src, "lateral > medial", format!("{}", if lat_gt_med { "yes, all angles" } else { "no" }), "at every angle", lat_gt_med),
+        row(
+            "F6c",
+            "lateral area exceeds medial",
+            src,
+            "lateral > medial",
+            (if lat_gt_med { "yes, all angles" } else { "no" }).to_string(),
+            "at every angle",
+            lat_gt_med,
+        ),
     ]
 }
 
@@ -285,17 +497,63 @@ fn f7() -> Vec<Row> {
     let medial_then_lateral = early_min < shift[0] && shift[i90] > early_min;
     let dshift = shift[i90] - shift[i30];
     let dtilt = tilt[i30] - tilt[i90];
-    let lag = fr.iter().skip(1).all(|r| r.tracking.flexion < r.knee.flexion);
+    let lag = fr
+        .iter()
+        .skip(1)
+        .all(|r| r.tracking.flexion < r.knee.flexion);
     let pflex: Vec<f64> = fr.iter().map(|r| r.tracking.flexion.to_degrees()).collect();
-    let ratio: Vec<f64> = fr.iter().map(|r| r.patellar_tendon_n / r.quadriceps_force_n).collect();
+    let ratio: Vec<f64> = fr
+        .iter()
+        .map(|r| r.patellar_tendon_n / r.quadriceps_force_n)
+        .collect();
     let ratio_ok = ratio[..=2].iter().any(|&x| x > 1.0) && ratio[3..].iter().all(|&x| x < 1.0);
     let src = "in vivo / cadaver kinematics (cases.md F7)";
     vec![
-        row("F7a", "shift: medial first ~20°, then lateral", src, "medial then lateral", list(&shift[..4], " mm (0–30°)"), "dip below 0° value, then rises", medial_then_lateral),
-        row("F7b", "lateral shift gain 30° → 90°", src, "+1.8 mm (1.6 → 3.4)", format!("{dshift:+.2} mm"), "+1 … +3 mm", within(dshift, 1.0, 3.0)),
-        row("F7c", "lateral tilt fall 30° → 90°", src, "≈ 4° (8.8 → 4.6)", format!("{dtilt:.2}°"), "2 … 6°", within(dtilt, 2.0, 6.0)),
-        row("F7d", "patellar flexion lags knee flexion", src, "lags", list(&pflex[1..], "° at 10…90°"), "below knee angle", lag),
-        row("F7e", "PT / quadriceps force ratio", src, "> 1 only at ≤ ~20°", list(&ratio, ""), "> 1 at some ≤ 20°, < 1 from 30°", ratio_ok),
+        row(
+            "F7a",
+            "shift: medial first ~20°, then lateral",
+            src,
+            "medial then lateral",
+            list(&shift[..4], " mm (0–30°)"),
+            "dip below 0° value, then rises",
+            medial_then_lateral,
+        ),
+        row(
+            "F7b",
+            "lateral shift gain 30° → 90°",
+            src,
+            "+1.8 mm (1.6 → 3.4)",
+            format!("{dshift:+.2} mm"),
+            "+1 … +3 mm",
+            within(dshift, 1.0, 3.0),
+        ),
+        row(
+            "F7c",
+            "lateral tilt fall 30° → 90°",
+            src,
+            "≈ 4° (8.8 → 4.6)",
+            format!("{dtilt:.2}°"),
+            "2 … 6°",
+            within(dtilt, 2.0, 6.0),
+        ),
+        row(
+            "F7d",
+            "patellar flexion lags knee flexion",
+            src,
+            "lags",
+            list(&pflex[1..], "° at 10…90°"),
+            "below knee angle",
+            lag,
+        ),
+        row(
+            "F7e",
+            "PT / quadriceps force ratio",
+            src,
+            "> 1 only at ≤ ~20°",
+            list(&ratio, ""),
+            "> 1 at some ≤ 20°, < 1 from 30°",
+            ratio_ok,
+        ),
     ]
 }
 
@@ -313,17 +571,39 @@ fn s1() -> Vec<Row> {
     )]
 }
 
-fn s_change(id: &'static str, what: &'static str, published: &str, lo: f64, hi: f64, modify: impl Fn(&mut ModelParams)) -> Vec<Row> {
+fn s_change(
+    id: &'static str,
+    what: &'static str,
+    published: &str,
+    lo: f64,
+    hi: f64,
+    modify: impl Fn(&mut ModelParams),
+) -> Vec<Row> {
     let base = lateral_restraint(&ModelParams::default(), &[30.0])[0];
     let mut p = ModelParams::default();
     modify(&mut p);
     let f = lateral_restraint(&p, &[30.0])[0];
     let d = pct(f, base);
-    vec![row(id, what, "Senavongse & Amis 2005", published, format!("{d:+.1} % ({base:.1} → {f:.1} N)"), &format!("{lo:+} … {hi:+} %"), within(d, lo, hi))]
+    vec![row(
+        id,
+        what,
+        "Senavongse & Amis 2005",
+        published,
+        format!("{d:+.1} % ({base:.1} → {f:.1} N)"),
+        &format!("{lo:+} … {hi:+} %"),
+        within(d, lo, hi),
+    )]
 }
 
 fn s2() -> Vec<Row> {
-    s_change("S2", "VMO relaxed: lateral restraint at 30°", "−30 %", -45.0, -15.0, |p| p.muscles.vmo = 0.0)
+    s_change(
+        "S2",
+        "VMO relaxed: lateral restraint at 30°",
+        "−30 %",
+        -45.0,
+        -15.0,
+        |p| p.muscles.vmo = 0.0,
+    )
 }
 
 /// The flat lateral trochlea of S3: the lateral facet flattened to 2° (the medial facet
@@ -335,16 +615,40 @@ pub fn flat_lateral_trochlea(p: &mut ModelParams) {
 }
 
 fn s3() -> Vec<Row> {
-    s_change("S3", "flat lateral trochlea: lateral restraint at 30°", "−70 %", -85.0, -50.0, flat_lateral_trochlea)
+    s_change(
+        "S3",
+        "flat lateral trochlea: lateral restraint at 30°",
+        "−70 %",
+        -85.0,
+        -50.0,
+        flat_lateral_trochlea,
+    )
 }
 
+/// A case's function: runs its experiments and returns its rows.
+pub type CaseFn = fn() -> Vec<Row>;
+
 /// Every case: (id, function).
-pub const CASES: &[(&str, fn() -> Vec<Row>)] =
-    &[("F1", f1), ("F2", f2), ("F3", f3), ("F4", f4), ("F5", f5), ("F6", f6), ("F7", f7), ("S1", s1), ("S2", s2), ("S3", s3)];
+pub const CASES: &[(&str, CaseFn)] = &[
+    ("F1", f1),
+    ("F2", f2),
+    ("F3", f3),
+    ("F4", f4),
+    ("F5", f5),
+    ("F6", f6),
+    ("F7", f7),
+    ("S1", s1),
+    ("S2", s2),
+    ("S3", s3),
+];
 
 /// Runs one case by id (`F1` … `S3`).
 pub fn run_case(id: &str) -> Vec<Row> {
-    CASES.iter().find(|(k, _)| *k == id).map(|(_, f)| f()).unwrap_or_default()
+    CASES
+        .iter()
+        .find(|(k, _)| *k == id)
+        .map(|(_, f)| f())
+        .unwrap_or_default()
 }
 
 /// Runs every case (in parallel with the `parallel` feature) and returns all rows in order.
@@ -355,7 +659,15 @@ pub fn run_all() -> Vec<Row> {
 /// Formats the table for the terminal.
 pub fn format_table(rows: &[Row]) -> String {
     let mut out = String::new();
-    let header = ["case", "what", "source", "published", "simulated", "tolerance", "result"];
+    let header = [
+        "case",
+        "what",
+        "source",
+        "published",
+        "simulated",
+        "tolerance",
+        "result",
+    ];
     let cells: Vec<[String; 7]> = rows
         .iter()
         .map(|r| {
@@ -377,18 +689,40 @@ pub fn format_table(rows: &[Row]) -> String {
         }
     }
     let line = |c: &[String]| -> String {
-        c.iter().enumerate().map(|(i, s)| format!("{s}{}", " ".repeat(w[i] - s.chars().count()))).collect::<Vec<_>>().join(" | ").trim_end().to_string() + "\n"
+        c.iter()
+            .enumerate()
+            .map(|(i, s)| format!("{s}{}", " ".repeat(w[i] - s.chars().count())))
+            .collect::<Vec<_>>()
+            .join(" | ")
+            .trim_end()
+            .to_string()
+            + "\n"
     };
     out.push_str(&line(&header.map(String::from)));
-    out.push_str(&(w.iter().map(|&n| "-".repeat(n)).collect::<Vec<_>>().join("-+-") + "\n"));
+    out.push_str(
+        &(w.iter()
+            .map(|&n| "-".repeat(n))
+            .collect::<Vec<_>>()
+            .join("-+-")
+            + "\n"),
+    );
     for c in &cells {
         out.push_str(&line(c));
     }
-    let gaps: Vec<String> = rows.iter().filter(|r| !r.pass).map(|r| format!("  {}: {}", r.id, known_gap(r.id).unwrap_or("no diagnosis yet"))).collect();
-    if !gaps.is_empty() {
+    // One note per distinct reason, listing its rows.
+    let mut notes: Vec<(Vec<&str>, &str)> = Vec::new();
+    for r in rows.iter().filter(|r| !r.pass) {
+        let why = known_gap(r.id).unwrap_or("no diagnosis yet");
+        match notes.iter_mut().find(|(_, w)| *w == why) {
+            Some((ids, _)) => ids.push(r.id),
+            None => notes.push((vec![r.id], why)),
+        }
+    }
+    if !notes.is_empty() {
         out.push_str("\nFailing rows:\n");
-        out.push_str(&gaps.join("\n"));
-        out.push('\n');
+        for (ids, why) in notes {
+            out.push_str(&format!("  {}: {why}\n", ids.join(", ")));
+        }
     }
     out
 }

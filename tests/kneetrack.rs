@@ -18,7 +18,10 @@ use nalgebra::{Isometry3, Translation3, UnitQuaternion};
 use proptest::prelude::*;
 
 fn knee(deg: f64) -> KneeAngles {
-    KneeAngles { flexion: deg.to_radians(), ..Default::default() }
+    KneeAngles {
+        flexion: deg.to_radians(),
+        ..Default::default()
+    }
 }
 
 /// Solves a short flexion approach to `deg` and returns the last frame and its Data.
@@ -26,7 +29,15 @@ fn solved(params: &ModelParams, deg: f64, load: QuadLoad) -> (Model, Data, Frame
     let m = Model::new(params).unwrap();
     let mut d = Data::new(&m);
     experiment::approach(&m, &mut d, knee(deg), load);
-    let r = step(&m, &FrameInput { knee: knee(deg), load, shift_mm: None }, &mut d);
+    let r = step(
+        &m,
+        &FrameInput {
+            knee: knee(deg),
+            load,
+            shift_mm: None,
+        },
+        &mut d,
+    );
     (m, d, r)
 }
 
@@ -112,7 +123,10 @@ fn contact_distance_matches_exact_reference() {
         let fast = model.femur.distance(&p).gap;
         let exact = reference.signed_distance(&p);
         if fast >= kneetrack::geometry::femur::REFINE_BELOW_MM {
-            assert!(exact > 0.0, "outside point reported inside: fast {fast:.4} exact {exact:.4}");
+            assert!(
+                exact > 0.0,
+                "outside point reported inside: fast {fast:.4} exact {exact:.4}"
+            );
             assert!(model.femur.contact(&p).is_none());
             continue;
         }
@@ -120,7 +134,11 @@ fn contact_distance_matches_exact_reference() {
         let err = (fast - exact).abs();
         let tol = 0.01 + 0.02 * exact.abs();
         worst = worst.max(err / tol);
-        assert!(err <= tol, "θ {:.1}° u {u:.2} depth {depth:.3}: fast {fast:.4} exact {exact:.4}", th.to_degrees());
+        assert!(
+            err <= tol,
+            "θ {:.1}° u {u:.2} depth {depth:.3}: fast {fast:.4} exact {exact:.4}",
+            th.to_degrees()
+        );
     }
     eprintln!("worst error / tolerance: {worst:.3}");
 }
@@ -138,7 +156,11 @@ fn jacobian_matches_finite_differences() {
     let wrench = |p: &Isometry3<f64>, d: &mut Data| {
         let t = tissues(&m, &joint, p, r.quad_scale_n);
         let c = elastic_foundation(p, &m.femur, &m.patella, &m.law, &mut d.pressure, true);
-        (t.force + c.force, t.moment + c.moment, t.jacobian + c.jacobian)
+        (
+            t.force + c.force,
+            t.moment + c.moment,
+            t.jacobian + c.jacobian,
+        )
     };
     let (_, _, jac) = wrench(&pose, &mut d);
     for k in 0..6 {
@@ -147,7 +169,10 @@ fn jacobian_matches_finite_differences() {
         e[k % 3] = h;
         let shifted = |sign: f64| {
             if k < 3 {
-                Isometry3::from_parts(Translation3::from(pose.translation.vector + e * sign), pose.rotation)
+                Isometry3::from_parts(
+                    Translation3::from(pose.translation.vector + e * sign),
+                    pose.rotation,
+                )
             } else {
                 let q = UnitQuaternion::from_rotation_matrix(&rot_vec(&(e * sign)));
                 Isometry3::from_parts(pose.translation, q * pose.rotation)
@@ -155,12 +180,20 @@ fn jacobian_matches_finite_differences() {
         };
         let (fp, mp, _) = wrench(&shifted(1.0), &mut d);
         let (fm, mm, _) = wrench(&shifted(-1.0), &mut d);
-        let col: Vec<f64> = (0..3).map(|i| (fp[i] - fm[i]) / (2.0 * h)).chain((0..3).map(|i| (mp[i] - mm[i]) / (2.0 * h))).collect();
+        let col: Vec<f64> = (0..3)
+            .map(|i| (fp[i] - fm[i]) / (2.0 * h))
+            .chain((0..3).map(|i| (mp[i] - mm[i]) / (2.0 * h)))
+            .collect();
         for (rows, scale) in [(0..3, 1.0), (3..6, 1.0 / 20.0)] {
             let big = rows.clone().map(|i| col[i].abs()).fold(0.0, f64::max) * scale;
             for i in rows {
                 let err = (jac[(i, k)] - col[i]).abs() * scale;
-                assert!(err <= 0.10 * big + 1e-6, "J[{i},{k}] analytic {:.3} vs fd {:.3}", jac[(i, k)], col[i]);
+                assert!(
+                    err <= 0.10 * big + 1e-6,
+                    "J[{i},{k}] analytic {:.3} vs fd {:.3}",
+                    jac[(i, k)],
+                    col[i]
+                );
             }
         }
     }
@@ -301,18 +334,29 @@ fn malformed_scenarios_get_a_clear_error_and_exit_code_2() {
             let o = c.output().unwrap();
             let err = String::from_utf8_lossy(&o.stderr);
             assert_eq!(o.status.code(), Some(2), "{name} {cmd}: {err}");
-            assert_eq!(err.trim_end().lines().count(), 1, "{name}: one line expected, got: {err}");
+            assert_eq!(
+                err.trim_end().lines().count(),
+                1,
+                "{name}: one line expected, got: {err}"
+            );
             for e in *expect {
                 assert!(err.contains(e), "{name}: `{e}` missing from: {err}");
             }
         }
-        assert!(!out_dir.exists(), "{name}: output folder created for a bad file");
+        assert!(
+            !out_dir.exists(),
+            "{name}: output folder created for a bad file"
+        );
     }
 }
 
 fn scenarios() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
     v.sort();
     v
 }
@@ -326,20 +370,46 @@ fn shipped_scenarios_run_and_write_outputs() {
         let c = scenario::compile::load_and_compile(&path).unwrap_or_else(|e| panic!("{e}"));
         let run = experiment::run(&c);
         let m = experiment::summarize(&c.model, &run);
-        assert_eq!(m.frames_converged, m.frames_total, "{}: unconverged frames", path.display());
+        assert_eq!(
+            m.frames_converged,
+            m.frames_total,
+            "{}: unconverged frames",
+            path.display()
+        );
         let dir = tmp(&c.name);
         let written = kneetrack::output::write_outputs(&c, &run, &dir).unwrap();
-        let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-        assert!(names.contains(&"frames.csv".into()) && names.contains(&"summary.json".into()), "{names:?}");
+        let names: Vec<String> = written
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.contains(&"frames.csv".into()) && names.contains(&"summary.json".into()),
+            "{names:?}"
+        );
         match run {
-            RunResult::Flexion(_) => assert!(["tracking.svg", "forces.svg", "pressure_map.svg"].iter().all(|n| names.contains(&n.to_string()))),
-            RunResult::Stability(_) => assert!(names.contains(&"restraint.svg".into()) && names.contains(&"stability.csv".into())),
+            RunResult::Flexion(_) => assert!(["tracking.svg", "forces.svg", "pressure_map.svg"]
+                .iter()
+                .all(|n| names.contains(&n.to_string()))),
+            RunResult::Stability(_) => assert!(
+                names.contains(&"restraint.svg".into()) && names.contains(&"stability.csv".into())
+            ),
         }
-        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
-        for key in ["peak_pf_force_n", "peak_pf_force_bw", "lateral_share_at_peak", "frames_converged", "frames_total"] {
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+        for key in [
+            "peak_pf_force_n",
+            "peak_pf_force_bw",
+            "lateral_share_at_peak",
+            "frames_converged",
+            "frames_total",
+        ] {
             assert!(json["metrics"].get(key).is_some(), "{key} missing");
         }
-        assert!(!std::fs::read_dir(&dir).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".tmp")));
+        assert!(!std::fs::read_dir(&dir).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".tmp")));
     }
 }
 
@@ -348,21 +418,40 @@ fn shipped_scenarios_run_and_write_outputs() {
 fn cli_runs_the_baseline_scenario() {
     let out = tmp("cli-baseline");
     let scen = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/baseline_flexion.toml");
-    let o = bin().arg("run").arg(&scen).arg("--out").arg(&out).output().unwrap();
+    let o = bin()
+        .arg("run")
+        .arg(&scen)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for f in ["frames.csv", "summary.json", "tracking.svg", "forces.svg", "pressure_map.svg"] {
+    for f in [
+        "frames.csv",
+        "summary.json",
+        "tracking.svg",
+        "forces.svg",
+        "pressure_map.svg",
+    ] {
         assert!(out.join(f).exists(), "{f}");
     }
     let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
     let header = csv.lines().next().unwrap();
-    assert!(header.contains("pf_force_n") && header.contains("lateral_shift_mm") && header.contains("status"));
+    assert!(
+        header.contains("pf_force_n")
+            && header.contains("lateral_shift_mm")
+            && header.contains("status")
+    );
     assert_eq!(csv.lines().count(), 1 + 10, "0…90° in 10° steps");
 }
 
 // ---------------------------------------------------------------- determinism
 
 fn render_with_threads(path: &Path, threads: usize) -> Vec<(String, Vec<u8>)> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     pool.install(|| {
         let c = scenario::compile::load_and_compile(path).unwrap();
         let run = experiment::run(&c);
@@ -376,10 +465,17 @@ fn render_with_threads(path: &Path, threads: usize) -> Vec<(String, Vec<u8>)> {
 fn outputs_are_identical_for_any_thread_count() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     for name in ["stability_lateral.toml", "baseline_flexion.toml"] {
-        assert_eq!(render_with_threads(&root.join(name), 1), render_with_threads(&root.join(name), 2), "{name}");
+        assert_eq!(
+            render_with_threads(&root.join(name), 1),
+            render_with_threads(&root.join(name), 2),
+            "{name}"
+        );
     }
     let table = |n: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap();
         pool.install(|| validation::format_table(&validation::run_all()))
     };
     assert_eq!(table(1), table(2));
@@ -393,15 +489,29 @@ fn outputs_are_identical_for_any_thread_count() {
 #[test]
 fn known_gaps_are_exactly_the_failing_rows() {
     for row in validation::run_all() {
-        assert_eq!(row.pass, validation::known_gap(row.id).is_none(), "{}: pass = {}, simulated {}", row.id, row.pass, row.simulated);
+        assert_eq!(
+            row.pass,
+            validation::known_gap(row.id).is_none(),
+            "{}: pass = {}, simulated {}",
+            row.id,
+            row.pass,
+            row.simulated
+        );
     }
 }
 
 fn check_row(id: &str) {
     let case = &id[..2];
     let rows = validation::run_case(case);
-    let row = rows.iter().find(|r| r.id == id).unwrap_or_else(|| panic!("no row {id}"));
-    assert!(row.pass, "{id} {}: published {}, simulated {}, tolerance {}", row.what, row.published, row.simulated, row.tolerance);
+    let row = rows
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("no row {id}"));
+    assert!(
+        row.pass,
+        "{id} {}: published {}, simulated {}, tolerance {}",
+        row.what, row.published, row.simulated, row.tolerance
+    );
 }
 
 macro_rules! validation_rows {

@@ -64,6 +64,7 @@ impl ContactResult {
 /// Evaluates the contact of `patella` (posed by `femur_from_patella`) against `femur`.
 /// Writes every element's pressure (MPa, 0 where not in contact) into `pressure`
 /// (shape (n,), same order as the mesh). With `jacobian = false` the Jacobian is left zero.
+#[allow(clippy::needless_range_loop)] // SoA element arrays indexed together
 pub fn elastic_foundation(
     femur_from_patella: &Isometry3<f64>,
     femur: &FemoralSurface,
@@ -72,7 +73,11 @@ pub fn elastic_foundation(
     pressure: &mut [f64],
     jacobian: bool,
 ) -> ContactResult {
-    assert_eq!(pressure.len(), patella.len(), "pressure buffer must have one slot per element");
+    assert_eq!(
+        pressure.len(),
+        patella.len(),
+        "pressure buffer must have one slot per element"
+    );
     let rm = femur_from_patella.rotation.to_rotation_matrix();
     let m = rm.matrix();
     let t = femur_from_patella.translation.vector;
@@ -121,7 +126,14 @@ pub fn elastic_foundation(
         out.cop_moment += Vec3::new(ex, ey, ez) * load;
         if jacobian {
             let w = dpr * a;
-            let g = [n.x, n.y, n.z, ry * n.z - rz * n.y, rz * n.x - rx * n.z, rx * n.y - ry * n.x];
+            let g = [
+                n.x,
+                n.y,
+                n.z,
+                ry * n.z - rz * n.y,
+                rz * n.x - rx * n.z,
+                rx * n.y - ry * n.x,
+            ];
             let mut idx = 0;
             for r in 0..6 {
                 let wg = w * g[r];

@@ -22,7 +22,11 @@ impl ContactLaw {
     /// Builds the law from the cartilage parameters.
     pub fn new(c: &Cartilage) -> Self {
         let (e, nu, h) = (c.modulus_mpa, c.poisson, c.thickness_mm);
-        Self { kind: c.law, k: (1.0 - nu) * e / ((1.0 + nu) * (1.0 - 2.0 * nu) * h), h }
+        Self {
+            kind: c.law,
+            k: (1.0 - nu) * e / ((1.0 + nu) * (1.0 - 2.0 * nu) * h),
+            h,
+        }
     }
 
     /// Pressure (MPa) and its derivative dp/dd (MPa/mm) at overlap depth `d` > 0 (mm).
@@ -53,7 +57,10 @@ mod tests {
     fn lenhart_defaults_give_the_documented_modulus_and_laws_agree_at_small_depth() {
         let lin = ContactLaw::new(&Cartilage::default());
         assert!((lin.k - 12.64).abs() < 0.01, "{}", lin.k);
-        let log = ContactLaw { kind: ContactLawKind::Log, ..lin };
+        let log = ContactLaw {
+            kind: ContactLawKind::Log,
+            ..lin
+        };
         let (pl, _) = lin.pressure(0.01);
         let (pg, _) = log.pressure(0.01);
         assert!((pl - pg).abs() / pl < 0.01);

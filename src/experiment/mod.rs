@@ -39,8 +39,20 @@ pub fn approach(model: &Model, data: &mut Data, knee: KneeAngles, load: QuadLoad
     let n = (knee.flexion.abs().to_degrees() / APPROACH_STEP_DEG).ceil() as usize;
     for i in 0..n {
         let f = i as f64 / n as f64;
-        let k = KneeAngles { flexion: knee.flexion * f, varus: knee.varus * f, internal_rotation: knee.internal_rotation * f };
-        step(model, &FrameInput { knee: k, load, shift_mm: None }, data);
+        let k = KneeAngles {
+            flexion: knee.flexion * f,
+            varus: knee.varus * f,
+            internal_rotation: knee.internal_rotation * f,
+        };
+        step(
+            model,
+            &FrameInput {
+                knee: k,
+                load,
+                shift_mm: None,
+            },
+            data,
+        );
     }
 }
 

@@ -41,19 +41,41 @@ pub struct StabilityRun {
 pub fn run_stability(model: &Model, plan: &StabilityPlan) -> StabilityRun {
     let load = QuadLoad::Force(plan.quadriceps_n);
     let per_angle = par_map(&plan.flexion, |&flexion| {
-        let knee = KneeAngles { flexion, ..Default::default() };
+        let knee = KneeAngles {
+            flexion,
+            ..Default::default()
+        };
         let mut data = Data::new(model);
         approach(model, &mut data, knee, load);
-        let neutral = step(model, &FrameInput { knee, load, shift_mm: None }, &mut data);
+        let neutral = step(
+            model,
+            &FrameInput {
+                knee,
+                load,
+                shift_mm: None,
+            },
+            &mut data,
+        );
         plan.directions
             .iter()
             .map(|&dir| {
                 let mut d = data.clone();
-                let n = (plan.displacement_mm / DISPLACEMENT_STEP_MM).ceil().max(1.0) as usize;
+                let n = (plan.displacement_mm / DISPLACEMENT_STEP_MM)
+                    .ceil()
+                    .max(1.0) as usize;
                 let mut last = neutral.clone();
                 for i in 1..=n {
-                    let shift = neutral.tracking.shift_mm + dir * plan.displacement_mm * i as f64 / n as f64;
-                    last = step(model, &FrameInput { knee, load, shift_mm: Some(shift) }, &mut d);
+                    let shift = neutral.tracking.shift_mm
+                        + dir * plan.displacement_mm * i as f64 / n as f64;
+                    last = step(
+                        model,
+                        &FrameInput {
+                            knee,
+                            load,
+                            shift_mm: Some(shift),
+                        },
+                        &mut d,
+                    );
                 }
                 StabilityRow {
                     flexion_deg: flexion.to_degrees(),
@@ -65,5 +87,7 @@ pub fn run_stability(model: &Model, plan: &StabilityPlan) -> StabilityRun {
             })
             .collect::<Vec<_>>()
     });
-    StabilityRun { rows: per_angle.into_iter().flatten().collect() }
+    StabilityRun {
+        rows: per_angle.into_iter().flatten().collect(),
+    }
 }

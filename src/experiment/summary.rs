@@ -36,7 +36,10 @@ pub struct Metrics {
 }
 
 fn max_by(frames: &[&FrameResult], f: impl Fn(&FrameResult) -> f64) -> f64 {
-    frames.iter().map(|r| f(r)).fold(f64::NEG_INFINITY, f64::max)
+    frames
+        .iter()
+        .map(|r| f(r))
+        .fold(f64::NEG_INFINITY, f64::max)
 }
 
 /// Summarises a run.
@@ -53,7 +56,11 @@ pub fn summarize(model: &Model, run: &RunResult) -> Metrics {
     let bw = model.body_weight_n;
     let all: Vec<&FrameResult> = match run {
         RunResult::Flexion(r) => r.frames.iter().collect(),
-        RunResult::Stability(r) => r.rows.iter().flat_map(|row| [&row.neutral, &row.displaced]).collect(),
+        RunResult::Stability(r) => r
+            .rows
+            .iter()
+            .flat_map(|row| [&row.neutral, &row.displaced])
+            .collect(),
     };
     Metrics {
         peak_pf_force_n: peak.contact.force_n,
@@ -66,7 +73,9 @@ pub fn summarize(model: &Model, run: &RunResult) -> Metrics {
         max_lateral_shift_mm: max_by(&frames, |r| r.tracking.shift_mm),
         max_lateral_tilt_deg: max_by(&frames, |r| r.tracking.tilt.to_degrees()),
         peak_knee_flexion_stance_deg: None,
-        peak_extensor_moment_nm_per_kg: max_by(&frames, |r| r.extensor_moment_nmm) / 1000.0 / model.params.subject.body_mass_kg,
+        peak_extensor_moment_nm_per_kg: max_by(&frames, |r| r.extensor_moment_nmm)
+            / 1000.0
+            / model.params.subject.body_mass_kg,
         peak_pt_force_bw: max_by(&frames, |r| r.patellar_tendon_n) / bw,
         impulse_per_step_bw_s: None,
         steps_per_km: None,

@@ -96,7 +96,16 @@ pub struct FemoralSurface {
     crest_envelope: f64,
     inv_step: f64,
     table: Vec<Row>,
+    /// The cross-section profile Ĥ(u) and dĤ/du baked every [`PROFILE_STEP_MM`] over
+    /// ±[`PROFILE_HALF_RANGE_MM`], interpolated with cubic Hermite (C¹, within 1 µm of the
+    /// analytic profile; no square roots or divisions on the per-element path).
+    profile_table: Vec<[f64; 2]>,
 }
+
+/// Sample spacing of the baked cross-section profile, mm.
+pub const PROFILE_STEP_MM: f64 = 0.02;
+/// Half range of the baked profile, mm (the patella is at most 60 mm wide).
+pub const PROFILE_HALF_RANGE_MM: f64 = 60.0;
 
 /// Result of one distance query.
 #[derive(Debug, Clone, Copy)]
@@ -126,10 +135,15 @@ impl FemoralSurface {
         let tan_med = medial_deg.to_radians().tan();
         let crest_lat = LATERAL_FACET_WIDTH_MM * tan_lat;
         let crest_med = MEDIAL_FACET_WIDTH_MM * tan_med;
-        let depth_with = |rounding: f64| unit_profile_depth(tan_lat, tan_med, crest_lat, crest_med, rounding);
+        let depth_with =
+            |rounding: f64| unit_profile_depth(tan_lat, tan_med, crest_lat, crest_med, rounding);
         let max_depth = depth_with(MIN_SULCUS_ROUNDING_MM);
-        if !(depth_mm <= max_depth) {
-            return Err(TrochleaError::TooDeep { depth: depth_mm, min: 0.3, max: max_depth });
+        if depth_mm.is_nan() || depth_mm > max_depth {
+            return Err(TrochleaError::TooDeep {
+                depth: depth_mm,
+                min: 0.3,
+                max: max_depth,
+            });
         }
         // The realised depth falls monotonically as the sulcus rounding grows: bisect.
         let (mut lo, mut hi) = (MIN_SULCUS_ROUNDING_MM, 0.5 * (crest_lat + crest_med) + 20.0);
@@ -148,7 +162,12 @@ impl FemoralSurface {
                 let th = TABLE_THETA0_DEG + i as f64 * TABLE_STEP_DEG;
                 let (r, dr_deg) = hermite(&anatomy::SULCUS_RADIUS, th);
                 let (s, ds_deg) = anatomy::depth_scale(th);
-                Row { r, dr: dr_deg.to_degrees(), s, ds: ds_deg }
+                Row {
+                    r,
+                    dr: dr_deg.to_degrees(),
+                    s,
+                    ds: ds_deg,
+                }
             })
             .collect();
         Ok(Self {
@@ -161,25 +180,94 @@ impl FemoralSurface {
             sulcus_rounding,
             tan_flank: FLANK_SLOPE_DEG.to_radians().tan(),
             crest_envelope: (-600..=600)
-                .map(|i| unit_profile(tan_lat, tan_med, crest_lat, crest_med, sulcus_rounding, FLANK_SLOPE_DEG.to_radians().tan(), i as f64 * 0.05).0)
+                .map(|i| {
+                    unit_profile(
+                        tan_lat,
+                        tan_med,
+                        crest_lat,
+                        crest_med,
+                        sulcus_rounding,
+                        FLANK_SLOPE_DEG.to_radians().tan(),
+                        i as f64 * 0.05,
+                    )
+                    .0
+                })
                 .fold(f64::MIN, f64::max)
                 + 0.01,
             inv_step: 1.0 / TABLE_STEP_DEG.to_radians(),
             table,
+            profile_table: {
+                let n = (2.0 * PROFILE_HALF_RANGE_MM / PROFILE_STEP_MM).round() as usize + 1;
+                let tf = FLANK_SLOPE_DEG.to_radians().tan();
+                (0..n)
+                    .map(|i| {
+                        let u = -PROFILE_HALF_RANGE_MM + i as f64 * PROFILE_STEP_MM;
+                        let (h, dh) = unit_profile(
+                            tan_lat,
+                            tan_med,
+                            crest_lat,
+                            crest_med,
+                            sulcus_rounding,
+                            tf,
+                            u,
+                        );
+                        [h, dh]
+                    })
+                    .collect()
+            },
         })
     }
 
     /// Deepest groove (mm) that fits the given sulcus angle and LTI, for error messages.
     pub fn max_depth(sulcus_angle_deg: f64, lateral_inclination_deg: f64) -> f64 {
         let medial = (180.0 - sulcus_angle_deg - lateral_inclination_deg).max(0.0);
-        let (tl, tm) = (lateral_inclination_deg.to_radians().tan(), medial.to_radians().tan());
-        unit_profile_depth(tl, tm, LATERAL_FACET_WIDTH_MM * tl, MEDIAL_FACET_WIDTH_MM * tm, MIN_SULCUS_ROUNDING_MM)
+        let (tl, tm) = (
+            lateral_inclination_deg.to_radians().tan(),
+            medial.to_radians().tan(),
+        );
+        unit_profile_depth(
+            tl,
+            tm,
+            LATERAL_FACET_WIDTH_MM * tl,
+            MEDIAL_FACET_WIDTH_MM * tm,
+            MIN_SULCUS_ROUNDING_MM,
+        )
     }
 
-    /// Cross-section profile Ĥ(v) at unit depth scale and its slope dĤ/dv.
+    /// Cross-section profile Ĥ(u) at unit height scale and its slope dĤ/du, evaluated
+    /// analytically (the baked table is checked against this).
+    pub fn profile_exact(&self, u: f64) -> (f64, f64) {
+        unit_profile(
+            self.tan_lat,
+            self.tan_med,
+            self.crest_lat,
+            self.crest_med,
+            self.sulcus_rounding,
+            self.tan_flank,
+            u,
+        )
+    }
+
+    /// Cross-section profile Ĥ(u) and dĤ/du from the baked table (cubic Hermite).
     #[inline]
-    fn profile(&self, v: f64) -> (f64, f64) {
-        unit_profile(self.tan_lat, self.tan_med, self.crest_lat, self.crest_med, self.sulcus_rounding, self.tan_flank, v)
+    fn profile(&self, u: f64) -> (f64, f64) {
+        let last = self.profile_table.len() - 2;
+        let f =
+            ((u + PROFILE_HALF_RANGE_MM) * (1.0 / PROFILE_STEP_MM)).clamp(0.0, last as f64 + 1.0);
+        let i = (f as usize).min(last);
+        let t = f - i as f64;
+        let [y0, m0] = self.profile_table[i];
+        let [y1, m1] = self.profile_table[i + 1];
+        let d = PROFILE_STEP_MM;
+        let (t2, t3) = (t * t, t * t * t);
+        let y = (2.0 * t3 - 3.0 * t2 + 1.0) * y0
+            + (t3 - 2.0 * t2 + t) * d * m0
+            + (-2.0 * t3 + 3.0 * t2) * y1
+            + (t3 - t2) * d * m1;
+        let dy = ((6.0 * t2 - 6.0 * t) * (y0 - y1)) / d
+            + (3.0 * t2 - 4.0 * t + 1.0) * m0
+            + (3.0 * t2 - 2.0 * t) * m1;
+        (y, dy)
     }
 
     /// Surface radius `R(θ, u)` and its partials `(∂R/∂θ [mm/rad], ∂R/∂u)` at angle θ
@@ -193,10 +281,15 @@ impl FemoralSurface {
         let mut r_u = s * dh;
         let theta_deg = theta.to_degrees();
         if theta_deg > anatomy::NOTCH_START_DEG {
-            let (nd, dnd) = smoothstep(anatomy::NOTCH_START_DEG, anatomy::NOTCH_FULL_DEPTH_DEG, theta_deg);
+            let (nd, dnd) = smoothstep(
+                anatomy::NOTCH_START_DEG,
+                anatomy::NOTCH_FULL_DEPTH_DEG,
+                theta_deg,
+            );
             let (nw, dnw) = smoothstep(anatomy::NOTCH_START_DEG, 90.0, theta_deg);
             let depth = anatomy::NOTCH_DEPTH_MM * nd;
-            let half = anatomy::NOTCH_HALF_WIDTH_MM.0 + (anatomy::NOTCH_HALF_WIDTH_MM.1 - anatomy::NOTCH_HALF_WIDTH_MM.0) * nw;
+            let half = anatomy::NOTCH_HALF_WIDTH_MM.0
+                + (anatomy::NOTCH_HALF_WIDTH_MM.1 - anatomy::NOTCH_HALF_WIDTH_MM.0) * nw;
             let x = u / half;
             if x.abs() < 1.0 {
                 let q = 1.0 - x * x;
@@ -204,7 +297,9 @@ impl FemoralSurface {
                 let dphi = -4.0 * x * q;
                 let deg_per_rad = 180.0 / std::f64::consts::PI;
                 let d_depth = anatomy::NOTCH_DEPTH_MM * dnd * deg_per_rad;
-                let d_half = (anatomy::NOTCH_HALF_WIDTH_MM.1 - anatomy::NOTCH_HALF_WIDTH_MM.0) * dnw * deg_per_rad;
+                let d_half = (anatomy::NOTCH_HALF_WIDTH_MM.1 - anatomy::NOTCH_HALF_WIDTH_MM.0)
+                    * dnw
+                    * deg_per_rad;
                 r -= depth * phi;
                 r_u -= depth * dphi / half;
                 r_theta -= d_depth * phi + depth * dphi * (-x * d_half / half);
@@ -228,7 +323,12 @@ impl FemoralSurface {
         };
         let a = self.table[i];
         let b = self.table[i + 1];
-        (a.r + t * (b.r - a.r), a.dr + t * (b.dr - a.dr), a.s + t * (b.s - a.s), a.ds + t * (b.ds - a.ds))
+        (
+            a.r + t * (b.r - a.r),
+            a.dr + t * (b.dr - a.dr),
+            a.s + t * (b.s - a.s),
+            a.ds + t * (b.ds - a.ds),
+        )
     }
 
     /// The contact query: `None` when the point is outside the surface (a cheap envelope
@@ -269,7 +369,11 @@ impl FemoralSurface {
             t = self.distance_first_order(&q);
             gap += t.gap;
         }
-        SurfaceDistance { gap, normal: t.normal, theta: t.theta }
+        SurfaceDistance {
+            gap,
+            normal: t.normal,
+            theta: t.theta,
+        }
     }
 
     /// The first-order signed distance `F/|∇F|` alone.
@@ -288,14 +392,22 @@ impl FemoralSurface {
         let gz = -self.lat * r_u;
         let g = (gx * gx + gy * gy + gz * gz).sqrt();
         let inv_g = 1.0 / g;
-        SurfaceDistance { gap: (rho - r) * inv_g, normal: Vec3::new(gx * inv_g, gy * inv_g, gz * inv_g), theta }
+        SurfaceDistance {
+            gap: (rho - r) * inv_g,
+            normal: Vec3::new(gx * inv_g, gy * inv_g, gz * inv_g),
+            theta,
+        }
     }
 
     /// The surface point at angle θ (radians) and anatomical ML offset u from the groove,
     /// femur frame, mm. Used to tessellate the surface (exact reference, plots, viewer).
     pub fn point(&self, theta: f64, u: f64) -> Vec3 {
         let (r, _, _) = self.radius(theta, u);
-        Vec3::new(r * theta.cos(), -r * theta.sin(), self.lat * (u + self.groove_z))
+        Vec3::new(
+            r * theta.cos(),
+            -r * theta.sin(),
+            self.lat * (u + self.groove_z),
+        )
     }
 
     /// Depth realised by the surface at angle θ (mean crest height above the groove floor),
@@ -303,7 +415,9 @@ impl FemoralSurface {
     pub fn realised_depth(&self, theta: f64) -> f64 {
         let floor = self.radius(theta, 0.0).0;
         let scan = |sign: f64| {
-            (0..400).map(|i| self.radius(theta, sign * i as f64 * 0.1).0).fold(f64::MIN, f64::max)
+            (0..400)
+                .map(|i| self.radius(theta, sign * i as f64 * 0.1).0)
+                .fold(f64::MIN, f64::max)
         };
         0.5 * (scan(1.0) + scan(-1.0)) - floor
     }
@@ -312,7 +426,15 @@ impl FemoralSurface {
 /// The cross-section profile Ĥ(v) (mm above the groove line) and dĤ/dv: facet lines
 /// meeting in a sulcus rounded by `rounding`, cut by the condylar flanks beyond the crests.
 #[inline]
-fn unit_profile(tan_lat: f64, tan_med: f64, crest_lat: f64, crest_med: f64, rounding: f64, tan_flank: f64, v: f64) -> (f64, f64) {
+fn unit_profile(
+    tan_lat: f64,
+    tan_med: f64,
+    crest_lat: f64,
+    crest_med: f64,
+    rounding: f64,
+    tan_flank: f64,
+    v: f64,
+) -> (f64, f64) {
     let (vv, wl, wm) = smooth_max(tan_lat * v, -tan_med * v, rounding);
     let dv = wl * tan_lat - wm * tan_med;
     let flank_l = crest_lat - tan_flank * (v - LATERAL_FACET_WIDTH_MM);
@@ -325,10 +447,20 @@ fn unit_profile(tan_lat: f64, tan_med: f64, crest_lat: f64, crest_med: f64, roun
 
 /// Depth of the unit profile: mean of the two crest heights minus the floor, found by
 /// scanning each side at 0.02 mm.
-fn unit_profile_depth(tan_lat: f64, tan_med: f64, crest_lat: f64, crest_med: f64, rounding: f64) -> f64 {
+fn unit_profile_depth(
+    tan_lat: f64,
+    tan_med: f64,
+    crest_lat: f64,
+    crest_med: f64,
+    rounding: f64,
+) -> f64 {
     let tf = FLANK_SLOPE_DEG.to_radians().tan();
     let h = |v: f64| unit_profile(tan_lat, tan_med, crest_lat, crest_med, rounding, tf, v).0;
-    let crest = |sign: f64, width: f64| (0..=((width + 5.0) / 0.02) as usize).map(|i| h(sign * i as f64 * 0.02)).fold(f64::MIN, f64::max);
+    let crest = |sign: f64, width: f64| {
+        (0..=((width + 5.0) / 0.02) as usize)
+            .map(|i| h(sign * i as f64 * 0.02))
+            .fold(f64::MIN, f64::max)
+    };
     0.5 * (crest(1.0, LATERAL_FACET_WIDTH_MM) + crest(-1.0, MEDIAL_FACET_WIDTH_MM)) - h(0.0)
 }
 
@@ -357,8 +489,15 @@ fn hermite(knots: &[(f64, f64)], x: f64) -> (f64, f64) {
     let (m0, m1) = (slope(i) * h, slope(i + 1) * h);
     let t2 = t * t;
     let t3 = t2 * t;
-    let y = (2.0 * t3 - 3.0 * t2 + 1.0) * y0 + (t3 - 2.0 * t2 + t) * m0 + (-2.0 * t3 + 3.0 * t2) * y1 + (t3 - t2) * m1;
-    let dy = ((6.0 * t2 - 6.0 * t) * y0 + (3.0 * t2 - 4.0 * t + 1.0) * m0 + (-6.0 * t2 + 6.0 * t) * y1 + (3.0 * t2 - 2.0 * t) * m1) / h;
+    let y = (2.0 * t3 - 3.0 * t2 + 1.0) * y0
+        + (t3 - 2.0 * t2 + t) * m0
+        + (-2.0 * t3 + 3.0 * t2) * y1
+        + (t3 - t2) * m1;
+    let dy = ((6.0 * t2 - 6.0 * t) * y0
+        + (3.0 * t2 - 4.0 * t + 1.0) * m0
+        + (-6.0 * t2 + 6.0 * t) * y1
+        + (3.0 * t2 - 2.0 * t) * m1)
+        / h;
     (y, dy)
 }
 
@@ -375,7 +514,24 @@ mod tests {
         for depth in [2.0, 4.0, 5.5] {
             let s = FemoralSurface::new(138.0, 20.0, depth, 1.0).unwrap();
             let got = s.realised_depth(15f64.to_radians());
-            assert!((got - depth * anatomy::depth_scale(15.0).0).abs() < 0.35, "depth {depth}: got {got}");
+            assert!(
+                (got - depth * anatomy::depth_scale(15.0).0).abs() < 0.35,
+                "depth {depth}: got {got}"
+            );
+        }
+    }
+
+    #[test]
+    fn baked_profile_matches_the_analytic_profile() {
+        for (sulcus, lti, depth) in [(138.0, 20.0, 5.5), (150.0, 11.0, 3.0), (156.0, 2.0, 2.0)] {
+            let s = FemoralSurface::new(sulcus, lti, depth, 1.0).unwrap();
+            for i in 0..=8000 {
+                let u = -40.0 + i as f64 * 0.01;
+                let (a, da) = s.profile_exact(u);
+                let (b, db) = s.profile(u);
+                assert!((a - b).abs() < 1e-6, "value at {u}: {a} vs {b}");
+                assert!((da - db).abs() < 2e-3, "slope at {u}: {da} vs {db}");
+            }
         }
     }
 
@@ -389,12 +545,21 @@ mod tests {
     #[test]
     fn radius_partials_match_finite_differences() {
         let s = default_surface();
-        for &(th, u) in &[(0.1, 3.0), (0.5, -8.0), (0.8, 1.0), (1.2, -4.0), (-0.3, 15.0)] {
+        for &(th, u) in &[
+            (0.1, 3.0),
+            (0.5, -8.0),
+            (0.8, 1.0),
+            (1.2, -4.0),
+            (-0.3, 15.0),
+        ] {
             let (_, rt, ru) = s.radius(th, u);
             let h = 1e-6;
             let fd_t = (s.radius(th + h, u).0 - s.radius(th - h, u).0) / (2.0 * h);
             let fd_u = (s.radius(th, u + h).0 - s.radius(th, u - h).0) / (2.0 * h);
-            assert!((rt - fd_t).abs() < 0.05 * fd_t.abs().max(1.0), "θ {th} u {u}: {rt} vs {fd_t}");
+            assert!(
+                (rt - fd_t).abs() < 0.05 * fd_t.abs().max(1.0),
+                "θ {th} u {u}: {rt} vs {fd_t}"
+            );
             assert!((ru - fd_u).abs() < 1e-4, "θ {th} u {u}: {ru} vs {fd_u}");
         }
     }
@@ -408,7 +573,10 @@ mod tests {
             assert!(r.distance(&p).gap.abs() < 1e-4);
             let q = l.point(th, u);
             assert!((q - Vec3::new(p.x, p.y, -p.z)).norm() < 1e-12);
-            let (dr, dl) = (r.distance(&(p + Vec3::new(1.0, 0.5, 2.0))), l.distance(&(q + Vec3::new(1.0, 0.5, -2.0))));
+            let (dr, dl) = (
+                r.distance(&(p + Vec3::new(1.0, 0.5, 2.0))),
+                l.distance(&(q + Vec3::new(1.0, 0.5, -2.0))),
+            );
             assert!((dr.gap - dl.gap).abs() < 1e-12 && (dr.normal.z + dl.normal.z).abs() < 1e-12);
         }
     }
@@ -417,6 +585,8 @@ mod tests {
     fn lateral_crest_stands_more_anterior_than_medial() {
         let s = default_surface();
         let th = 10f64.to_radians();
-        assert!(s.radius(th, LATERAL_FACET_WIDTH_MM).0 > s.radius(th, -MEDIAL_FACET_WIDTH_MM).0 + 1.0);
+        assert!(
+            s.radius(th, LATERAL_FACET_WIDTH_MM).0 > s.radius(th, -MEDIAL_FACET_WIDTH_MM).0 + 1.0
+        );
     }
 }

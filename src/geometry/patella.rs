@@ -57,10 +57,16 @@ impl PatellaMesh {
     pub fn new(width: f64, height: f64, thickness: f64, element_size: f64, lat: f64) -> Self {
         let art_h = anatomy::PATELLA_ARTICULAR_HEIGHT_FRACTION * height;
         let [yc0, zc0] = anatomy::PATELLA_ARTICULAR_CENTRE;
-        let (yc, zc) = (yc0 * height / anatomy::PATELLA_REF_SIZE[1], zc0 * width / anatomy::PATELLA_REF_SIZE[2]);
+        let (yc, zc) = (
+            yc0 * height / anatomy::PATELLA_REF_SIZE[1],
+            zc0 * width / anatomy::PATELLA_REF_SIZE[2],
+        );
         let ridge_z = zc + 0.5 * width - anatomy::PATELLA_RIDGE_FROM_LATERAL * width;
         let ridge_x = -0.5 * thickness;
-        let (tl, tm) = (LATERAL_FACET_DEG.to_radians().tan(), MEDIAL_FACET_DEG.to_radians().tan());
+        let (tl, tm) = (
+            LATERAL_FACET_DEG.to_radians().tan(),
+            MEDIAL_FACET_DEG.to_radians().tan(),
+        );
         let (a, b) = (0.5 * art_h, 0.5 * width);
         let ny = (art_h / element_size).ceil() as i64;
         let nz = (width / element_size).ceil() as i64;
@@ -93,7 +99,8 @@ impl PatellaMesh {
                 m.x.push(x);
                 m.y.push(y);
                 m.z.push(lat * z);
-                m.area.push(element_size * element_size * (1.0 + fz * fz + fy * fy).sqrt());
+                m.area
+                    .push(element_size * element_size * (1.0 + fz * fz + fy * fy).sqrt());
                 m.lateral.push(if v > 0.0 { 1.0 } else { 0.0 });
             }
         }
@@ -128,7 +135,16 @@ mod tests {
         // width and height, so somewhat smaller.
         let a = m.total_area();
         assert!(a > 950.0 && a < 1418.0, "{a}");
-        let lat_share = m.lateral.iter().zip(&m.area).map(|(l, a)| l * a).sum::<f64>() / a;
-        assert!(lat_share > 0.5 && lat_share < 0.7, "lateral facet {lat_share}");
+        let lat_share = m
+            .lateral
+            .iter()
+            .zip(&m.area)
+            .map(|(l, a)| l * a)
+            .sum::<f64>()
+            / a;
+        assert!(
+            lat_share > 0.5 && lat_share < 0.7,
+            "lateral facet {lat_share}"
+        );
     }
 }

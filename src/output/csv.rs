@@ -122,14 +122,30 @@ fn table(lead: &[&str], rows: impl Iterator<Item = (Vec<String>, Vec<String>)>) 
 /// `frame`, `test_flexion_deg`, `direction`, `state`).
 pub fn frames_csv(model: &Model, run: &RunResult) -> String {
     match run {
-        RunResult::Flexion(f) => {
-            table(&["frame"], f.frames.iter().enumerate().map(|(i, r)| (vec![i.to_string()], frame_values(model, r))))
-        }
+        RunResult::Flexion(f) => table(
+            &["frame"],
+            f.frames
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (vec![i.to_string()], frame_values(model, r))),
+        ),
         RunResult::Stability(s) => {
             let rows = s.rows.iter().flat_map(|row| {
-                let dir = if row.direction > 0.0 { "lateral" } else { "medial" };
-                [("neutral", &row.neutral), ("displaced", &row.displaced)]
-                    .map(|(state, r)| (vec![row.flexion_deg.to_string(), dir.to_string(), state.to_string()], frame_values(model, r)))
+                let dir = if row.direction > 0.0 {
+                    "lateral"
+                } else {
+                    "medial"
+                };
+                [("neutral", &row.neutral), ("displaced", &row.displaced)].map(|(state, r)| {
+                    (
+                        vec![
+                            row.flexion_deg.to_string(),
+                            dir.to_string(),
+                            state.to_string(),
+                        ],
+                        frame_values(model, r),
+                    )
+                })
             });
             table(
                 &["frame", "test_flexion_deg", "direction", "state"],
@@ -146,8 +162,19 @@ pub fn frames_csv(model: &Model, run: &RunResult) -> String {
 pub fn stability_csv(s: &StabilityRun) -> String {
     let mut out = String::from("flexion_deg,direction,restraining_force_n,displaced_status\n");
     for r in &s.rows {
-        let dir = if r.direction > 0.0 { "lateral" } else { "medial" };
-        let _ = writeln!(out, "{},{},{},{}", r.flexion_deg, dir, r.restraining_force_n, r.displaced.status.name());
+        let dir = if r.direction > 0.0 {
+            "lateral"
+        } else {
+            "medial"
+        };
+        let _ = writeln!(
+            out,
+            "{},{},{},{}",
+            r.flexion_deg,
+            dir,
+            r.restraining_force_n,
+            r.displaced.status.name()
+        );
     }
     out
 }

@@ -41,8 +41,14 @@ pub struct Summary<'a> {
 
 /// Writes `bytes` to `path` atomically (temporary file in the same folder, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
-    let err = |source| OutputError { path: path.into(), source };
-    let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("out")));
+    let err = |source| OutputError {
+        path: path.into(),
+        source,
+    };
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+    ));
     let mut f = std::fs::File::create(&tmp).map_err(err)?;
     f.write_all(bytes).map_err(err)?;
     f.sync_all().map_err(err)?;
@@ -57,9 +63,15 @@ pub fn render(compiled: &Compiled, run: &RunResult) -> Vec<(String, Vec<u8>)> {
     for format in &compiled.formats {
         match format {
             Format::Csv => {
-                files.push(("frames.csv".to_string(), csv::frames_csv(model, run).into_bytes()));
+                files.push((
+                    "frames.csv".to_string(),
+                    csv::frames_csv(model, run).into_bytes(),
+                ));
                 if let RunResult::Stability(s) = run {
-                    files.push(("stability.csv".to_string(), csv::stability_csv(s).into_bytes()));
+                    files.push((
+                        "stability.csv".to_string(),
+                        csv::stability_csv(s).into_bytes(),
+                    ));
                 }
             }
             Format::Json => {
@@ -75,16 +87,27 @@ pub fn render(compiled: &Compiled, run: &RunResult) -> Vec<(String, Vec<u8>)> {
                 text.push('\n');
                 files.push(("summary.json".to_string(), text.into_bytes()));
             }
-            Format::Svg => files.extend(svg::plots(compiled, run).into_iter().map(|(n, s)| (n, s.into_bytes()))),
+            Format::Svg => files.extend(
+                svg::plots(compiled, run)
+                    .into_iter()
+                    .map(|(n, s)| (n, s.into_bytes())),
+            ),
         }
     }
     files
 }
 
 /// Writes a run's outputs into `dir` (created if needed). Returns the paths written.
-pub fn write_outputs(compiled: &Compiled, run: &RunResult, dir: &Path) -> Result<Vec<PathBuf>, OutputError> {
+pub fn write_outputs(
+    compiled: &Compiled,
+    run: &RunResult,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, OutputError> {
     let files = render(compiled, run);
-    std::fs::create_dir_all(dir).map_err(|source| OutputError { path: dir.into(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| OutputError {
+        path: dir.into(),
+        source,
+    })?;
     let mut written = Vec::new();
     for (name, bytes) in files {
         let path = dir.join(name);

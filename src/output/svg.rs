@@ -11,7 +11,9 @@ use crate::scenario::Compiled;
 /// and scenarios: 15 MPa covers the peak running pressures of Lenhart 2015 (≈ 10 MPa).
 pub const PRESSURE_SCALE_MAX_MPA: f64 = 15.0;
 
-const COLORS: [&str; 6] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+const COLORS: [&str; 6] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
+];
 
 /// One plotted line.
 pub struct Series<'a> {
@@ -23,23 +25,43 @@ fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let span = (hi - lo).max(1e-9);
     let raw = span / 5.0;
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|s| span / s <= 6.0).unwrap_or(10.0 * mag);
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| span / s <= 6.0)
+        .unwrap_or(10.0 * mag);
     let start = (lo / step).ceil() * step;
-    (0..=((hi - start) / step + 1e-9).floor() as usize).map(|i| start + i as f64 * step).collect()
+    (0..=((hi - start) / step + 1e-9).floor() as usize)
+        .map(|i| start + i as f64 * step)
+        .collect()
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A line chart (640 × 400).
 pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
     let (w, h, l, r, t, b) = (640.0, 400.0, 70.0, 170.0, 40.0, 50.0);
     let finite = |v: f64| v.is_finite();
-    let xs: Vec<f64> = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).filter(|v| finite(*v)).collect();
-    let ys: Vec<f64> = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|v| finite(*v)).collect();
-    let (mut x0, mut x1) = xs.iter().fold((f64::MAX, f64::MIN), |a, &v| (a.0.min(v), a.1.max(v)));
-    let (mut y0, mut y1) = ys.iter().fold((f64::MAX, f64::MIN), |a, &v| (a.0.min(v), a.1.max(v)));
+    let xs: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .filter(|v| finite(*v))
+        .collect();
+    let ys: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|v| finite(*v))
+        .collect();
+    let (mut x0, mut x1) = xs
+        .iter()
+        .fold((f64::MAX, f64::MIN), |a, &v| (a.0.min(v), a.1.max(v)));
+    let (mut y0, mut y1) = ys
+        .iter()
+        .fold((f64::MAX, f64::MIN), |a, &v| (a.0.min(v), a.1.max(v)));
     if xs.is_empty() {
         (x0, x1) = (0.0, 1.0);
     }
@@ -58,28 +80,87 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
     let px = |x: f64| l + (x - x0) / (x1 - x0) * (w - l - r);
     let py = |y: f64| h - b - (y - y0) / (y1 - y0) * (h - t - b);
     let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#);
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+    );
     let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-    let _ = writeln!(s, r#"<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#, (l + w - r) / 2.0, esc(title));
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#,
+        (l + w - r) / 2.0,
+        esc(title)
+    );
     for tx in nice_ticks(x0, x1) {
-        let _ = writeln!(s, r##"<line x1="{0:.1}" y1="{1}" x2="{0:.1}" y2="{2}" stroke="#ddd"/><text x="{0:.1}" y="{3}" text-anchor="middle">{4}</text>"##, px(tx), t, h - b, h - b + 16.0, tx);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{0:.1}" y1="{1}" x2="{0:.1}" y2="{2}" stroke="#ddd"/><text x="{0:.1}" y="{3}" text-anchor="middle">{4}</text>"##,
+            px(tx),
+            t,
+            h - b,
+            h - b + 16.0,
+            tx
+        );
     }
     for ty in nice_ticks(y0, y1) {
-        let _ = writeln!(s, r##"<line x1="{0}" y1="{1:.1}" x2="{2}" y2="{1:.1}" stroke="#ddd"/><text x="{3}" y="{4:.1}" text-anchor="end">{5}</text>"##, l, py(ty), w - r, l - 6.0, py(ty) + 4.0, ty);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{0}" y1="{1:.1}" x2="{2}" y2="{1:.1}" stroke="#ddd"/><text x="{3}" y="{4:.1}" text-anchor="end">{5}</text>"##,
+            l,
+            py(ty),
+            w - r,
+            l - 6.0,
+            py(ty) + 4.0,
+            ty
+        );
     }
-    let _ = writeln!(s, r##"<rect x="{l}" y="{t}" width="{}" height="{}" fill="none" stroke="#333"/>"##, w - l - r, h - t - b);
-    let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, (l + w - r) / 2.0, h - 12.0, esc(x_label));
-    let _ = writeln!(s, r#"<text transform="translate(18,{}) rotate(-90)" text-anchor="middle">{}</text>"#, (t + h - b) / 2.0, esc(y_label));
+    let _ = writeln!(
+        s,
+        r##"<rect x="{l}" y="{t}" width="{}" height="{}" fill="none" stroke="#333"/>"##,
+        w - l - r,
+        h - t - b
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+        (l + w - r) / 2.0,
+        h - 12.0,
+        esc(x_label)
+    );
+    let _ = writeln!(
+        s,
+        r#"<text transform="translate(18,{}) rotate(-90)" text-anchor="middle">{}</text>"#,
+        (t + h - b) / 2.0,
+        esc(y_label)
+    );
     for (i, ser) in series.iter().enumerate() {
         let c = COLORS[i % COLORS.len()];
-        let pts: Vec<String> = ser.points.iter().filter(|p| finite(p.0) && finite(p.1)).map(|&(x, y)| format!("{:.2},{:.2}", px(x), py(y))).collect();
-        let _ = writeln!(s, r#"<polyline fill="none" stroke="{c}" stroke-width="2" points="{}"/>"#, pts.join(" "));
+        let pts: Vec<String> = ser
+            .points
+            .iter()
+            .filter(|p| finite(p.0) && finite(p.1))
+            .map(|&(x, y)| format!("{:.2},{:.2}", px(x), py(y)))
+            .collect();
+        let _ = writeln!(
+            s,
+            r#"<polyline fill="none" stroke="{c}" stroke-width="2" points="{}"/>"#,
+            pts.join(" ")
+        );
         for p in &pts {
             let (a, b2) = p.split_once(',').unwrap_or(("0", "0"));
             let _ = writeln!(s, r#"<circle cx="{a}" cy="{b2}" r="2.5" fill="{c}"/>"#);
         }
         let ly = t + 10.0 + 20.0 * i as f64;
-        let _ = writeln!(s, r#"<line x1="{0}" y1="{1}" x2="{2}" y2="{1}" stroke="{c}" stroke-width="3"/><text x="{3}" y="{4}">{5}</text>"#, w - r + 10.0, ly, w - r + 30.0, w - r + 36.0, ly + 4.0, esc(ser.name));
+        let _ = writeln!(
+            s,
+            r#"<line x1="{0}" y1="{1}" x2="{2}" y2="{1}" stroke="{c}" stroke-width="3"/><text x="{3}" y="{4}">{5}</text>"#,
+            w - r + 10.0,
+            ly,
+            w - r + 30.0,
+            w - r + 36.0,
+            ly + 4.0,
+            esc(ser.name)
+        );
     }
     s.push_str("</svg>\n");
     s
@@ -91,15 +172,30 @@ pub fn pressure_color(p: f64) -> String {
         return "#f4f4f4".into();
     }
     let t = (p / PRESSURE_SCALE_MAX_MPA).clamp(0.0, 1.0);
-    let stops = [(0.0, (49, 54, 149)), (0.25, (69, 117, 180)), (0.5, (116, 196, 118)), (0.75, (254, 224, 68)), (1.0, (215, 48, 39))];
-    let k = stops.windows(2).position(|w| t <= w[1].0).unwrap_or(stops.len() - 2);
+    let stops = [
+        (0.0, (49, 54, 149)),
+        (0.25, (69, 117, 180)),
+        (0.5, (116, 196, 118)),
+        (0.75, (254, 224, 68)),
+        (1.0, (215, 48, 39)),
+    ];
+    let k = stops
+        .windows(2)
+        .position(|w| t <= w[1].0)
+        .unwrap_or(stops.len() - 2);
     let ((t0, c0), (t1, c1)) = (stops[k], stops[k + 1]);
     let f = (t - t0) / (t1 - t0);
     let mix = |a: i32, b: i32| (a as f64 + f * (b - a) as f64).round() as i32;
-    format!("#{:02x}{:02x}{:02x}", mix(c0.0, c1.0), mix(c0.1, c1.1), mix(c0.2, c1.2))
+    format!(
+        "#{:02x}{:02x}{:02x}",
+        mix(c0.0, c1.0),
+        mix(c0.1, c1.1),
+        mix(c0.2, c1.2)
+    )
 }
 
 /// Patella pressure map, posterior (articular) view: lateral to the right, proximal up.
+#[allow(clippy::needless_range_loop)] // SoA element arrays indexed together
 pub fn pressure_map(model: &Model, pressure: &[f64], title: &str) -> String {
     let p = &model.patella;
     let (scale, ox, oy) = (9.0, 60.0, 60.0);
@@ -108,31 +204,67 @@ pub fn pressure_map(model: &Model, pressure: &[f64], title: &str) -> String {
     let w = ox * 2.0 + 2.0 * half_w * scale + 120.0;
     let h = oy + 2.0 * half_h * scale + 80.0;
     let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.0} {h:.0}" font-family="sans-serif" font-size="12">"#);
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.0} {h:.0}" font-family="sans-serif" font-size="12">"#
+    );
     let _ = writeln!(s, r#"<rect width="{w:.0}" height="{h:.0}" fill="white"/>"#);
-    let _ = writeln!(s, r#"<text x="{:.0}" y="24" font-size="15" text-anchor="middle">{}</text>"#, ox + half_w * scale, esc(title));
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.0}" y="24" font-size="15" text-anchor="middle">{}</text>"#,
+        ox + half_w * scale,
+        esc(title)
+    );
     let e = p.element_size * scale;
     for i in 0..p.len() {
         let z_anat = model.lat * p.z[i];
         let x = ox + (z_anat - cz + half_w) * scale - 0.5 * e;
         let y = oy + (cy + half_h - p.y[i]) * scale - 0.5 * e;
-        let _ = writeln!(s, r#"<rect x="{x:.1}" y="{y:.1}" width="{e:.1}" height="{e:.1}" fill="{}"/>"#, pressure_color(pressure[i]));
+        let _ = writeln!(
+            s,
+            r#"<rect x="{x:.1}" y="{y:.1}" width="{e:.1}" height="{e:.1}" fill="{}"/>"#,
+            pressure_color(pressure[i])
+        );
     }
     let ridge = ox + (p.ridge_z - cz + half_w) * scale;
-    let _ = writeln!(s, r##"<line x1="{ridge:.1}" y1="{oy}" x2="{ridge:.1}" y2="{:.1}" stroke="#555" stroke-dasharray="4 3"/>"##, oy + 2.0 * half_h * scale);
+    let _ = writeln!(
+        s,
+        r##"<line x1="{ridge:.1}" y1="{oy}" x2="{ridge:.1}" y2="{:.1}" stroke="#555" stroke-dasharray="4 3"/>"##,
+        oy + 2.0 * half_h * scale
+    );
     let base = oy + 2.0 * half_h * scale + 20.0;
-    let _ = writeln!(s, r#"<text x="{ox}" y="{base:.0}">medial</text><text x="{:.0}" y="{base:.0}" text-anchor="end">lateral</text>"#, ox + 2.0 * half_w * scale);
-    let _ = writeln!(s, r#"<text x="{:.0}" y="{:.0}" text-anchor="middle">proximal ↑ · posterior (articular) view · ridge dashed</text>"#, ox + half_w * scale, base + 20.0);
+    let _ = writeln!(
+        s,
+        r#"<text x="{ox}" y="{base:.0}">medial</text><text x="{:.0}" y="{base:.0}" text-anchor="end">lateral</text>"#,
+        ox + 2.0 * half_w * scale
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.0}" y="{:.0}" text-anchor="middle">proximal ↑ · posterior (articular) view · ridge dashed</text>"#,
+        ox + half_w * scale,
+        base + 20.0
+    );
     // colour bar
     let bx = ox + 2.0 * half_w * scale + 40.0;
     let bh = 2.0 * half_h * scale;
     for k in 0..100 {
         let v = PRESSURE_SCALE_MAX_MPA * (1.0 - k as f64 / 100.0);
-        let _ = writeln!(s, r#"<rect x="{bx:.0}" y="{:.1}" width="18" height="{:.2}" fill="{}"/>"#, oy + bh * k as f64 / 100.0, bh / 100.0 + 0.5, pressure_color(v.max(1e-9)));
+        let _ = writeln!(
+            s,
+            r#"<rect x="{bx:.0}" y="{:.1}" width="18" height="{:.2}" fill="{}"/>"#,
+            oy + bh * k as f64 / 100.0,
+            bh / 100.0 + 0.5,
+            pressure_color(v.max(1e-9))
+        );
     }
     for v in [0.0, 5.0, 10.0, 15.0] {
         let y = oy + bh * (1.0 - v / PRESSURE_SCALE_MAX_MPA);
-        let _ = writeln!(s, r#"<text x="{:.0}" y="{:.1}">{v} MPa</text>"#, bx + 24.0, y + 4.0);
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.0}" y="{:.1}">{v} MPa</text>"#,
+            bx + 24.0,
+            y + 4.0
+        );
     }
     s.push_str("</svg>\n");
     s
@@ -144,16 +276,33 @@ pub fn plots(compiled: &Compiled, run: &RunResult) -> Vec<(String, String)> {
     let name = &compiled.name;
     match run {
         RunResult::Flexion(f) => {
-            let x = |g: &dyn Fn(&crate::step::FrameResult) -> f64| f.frames.iter().map(|r| (r.knee.flexion.to_degrees(), g(r))).collect();
+            let x = |g: &dyn Fn(&crate::step::FrameResult) -> f64| {
+                f.frames
+                    .iter()
+                    .map(|r| (r.knee.flexion.to_degrees(), g(r)))
+                    .collect()
+            };
             let tracking = line_chart(
                 &format!("{name}: patellar tracking"),
                 "knee flexion (deg)",
                 "mm / deg",
                 &[
-                    Series { name: "lateral shift (mm)", points: x(&|r| r.tracking.shift_mm) },
-                    Series { name: "lateral tilt (deg)", points: x(&|r| r.tracking.tilt.to_degrees()) },
-                    Series { name: "lateral spin (deg)", points: x(&|r| r.tracking.spin.to_degrees()) },
-                    Series { name: "bisect offset (%)", points: x(&|r| 100.0 * r.tracking.bisect_offset) },
+                    Series {
+                        name: "lateral shift (mm)",
+                        points: x(&|r| r.tracking.shift_mm),
+                    },
+                    Series {
+                        name: "lateral tilt (deg)",
+                        points: x(&|r| r.tracking.tilt.to_degrees()),
+                    },
+                    Series {
+                        name: "lateral spin (deg)",
+                        points: x(&|r| r.tracking.spin.to_degrees()),
+                    },
+                    Series {
+                        name: "bisect offset (%)",
+                        points: x(&|r| 100.0 * r.tracking.bisect_offset),
+                    },
                 ],
             );
             let forces = line_chart(
@@ -161,32 +310,68 @@ pub fn plots(compiled: &Compiled, run: &RunResult) -> Vec<(String, String)> {
                 "knee flexion (deg)",
                 "force (N)",
                 &[
-                    Series { name: "PF contact", points: x(&|r| r.contact.force_n) },
-                    Series { name: "PF lateral", points: x(&|r| r.contact.lateral_force_n) },
-                    Series { name: "quadriceps", points: x(&|r| r.quadriceps_force_n) },
-                    Series { name: "patellar tendon", points: x(&|r| r.patellar_tendon_n) },
-                    Series { name: "MPFL", points: x(&|r| r.mpfl_n) },
+                    Series {
+                        name: "PF contact",
+                        points: x(&|r| r.contact.force_n),
+                    },
+                    Series {
+                        name: "PF lateral",
+                        points: x(&|r| r.contact.lateral_force_n),
+                    },
+                    Series {
+                        name: "quadriceps",
+                        points: x(&|r| r.quadriceps_force_n),
+                    },
+                    Series {
+                        name: "patellar tendon",
+                        points: x(&|r| r.patellar_tendon_n),
+                    },
+                    Series {
+                        name: "MPFL",
+                        points: x(&|r| r.mpfl_n),
+                    },
                 ],
             );
             let peak = &f.frames[f.peak_frame];
             let map = pressure_map(
                 model,
                 &f.peak_pressure,
-                &format!("{name}: pressure at peak PF force ({:.0}°, {:.0} N)", peak.knee.flexion.to_degrees(), peak.contact.force_n),
+                &format!(
+                    "{name}: pressure at peak PF force ({:.0}°, {:.0} N)",
+                    peak.knee.flexion.to_degrees(),
+                    peak.contact.force_n
+                ),
             );
-            vec![("tracking.svg".into(), tracking), ("forces.svg".into(), forces), ("pressure_map.svg".into(), map)]
+            vec![
+                ("tracking.svg".into(), tracking),
+                ("forces.svg".into(), forces),
+                ("pressure_map.svg".into(), map),
+            ]
         }
         RunResult::Stability(st) => {
             let mut series = Vec::new();
             for (dir, label) in [(1.0, "lateral displacement"), (-1.0, "medial displacement")] {
-                let pts: Vec<(f64, f64)> = st.rows.iter().filter(|r| r.direction == dir).map(|r| (r.flexion_deg, r.restraining_force_n)).collect();
+                let pts: Vec<(f64, f64)> = st
+                    .rows
+                    .iter()
+                    .filter(|r| r.direction == dir)
+                    .map(|r| (r.flexion_deg, r.restraining_force_n))
+                    .collect();
                 if !pts.is_empty() {
-                    series.push(Series { name: label, points: pts });
+                    series.push(Series {
+                        name: label,
+                        points: pts,
+                    });
                 }
             }
             vec![(
                 "restraint.svg".into(),
-                line_chart(&format!("{name}: restraining force"), "knee flexion (deg)", "restraining force (N)", &series),
+                line_chart(
+                    &format!("{name}: restraining force"),
+                    "knee flexion (deg)",
+                    "restraining force (N)",
+                    &series,
+                ),
             )]
         }
     }
@@ -205,7 +390,21 @@ mod tests {
 
     #[test]
     fn chart_has_one_polyline_per_series() {
-        let s = line_chart("t", "x", "y", &[Series { name: "a", points: vec![(0.0, 1.0), (1.0, 2.0)] }, Series { name: "b", points: vec![(0.0, f64::NAN)] }]);
+        let s = line_chart(
+            "t",
+            "x",
+            "y",
+            &[
+                Series {
+                    name: "a",
+                    points: vec![(0.0, 1.0), (1.0, 2.0)],
+                },
+                Series {
+                    name: "b",
+                    points: vec![(0.0, f64::NAN)],
+                },
+            ],
+        );
         assert_eq!(s.matches("<polyline").count(), 2);
         assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
     }

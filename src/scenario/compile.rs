@@ -67,7 +67,14 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn range(&self, key: &str, value: f64, min: f64, max: f64, unit: &str) -> Result<(), ScenarioError> {
+    fn range(
+        &self,
+        key: &str,
+        value: f64,
+        min: f64,
+        max: f64,
+        unit: &str,
+    ) -> Result<(), ScenarioError> {
         if value >= min && value <= max {
             return Ok(());
         }
@@ -78,20 +85,43 @@ impl Ctx<'_> {
             value,
             min,
             max,
-            unit: if unit.is_empty() { String::new() } else { format!(" {unit}") },
+            unit: if unit.is_empty() {
+                String::new()
+            } else {
+                format!(" {unit}")
+            },
         })
     }
 
     fn invalid(&self, key: &str, message: impl Into<String>) -> ScenarioError {
-        ScenarioError::Invalid { path: self.path.into(), line: locate(self.text, key), key: key.into(), message: message.into() }
+        ScenarioError::Invalid {
+            path: self.path.into(),
+            line: locate(self.text, key),
+            key: key.into(),
+            message: message.into(),
+        }
     }
 
-    fn per_angle(&self, key: &str, v: &PerAngle, n: usize, min: f64, max: f64, unit: &str) -> Result<Vec<f64>, ScenarioError> {
+    fn per_angle(
+        &self,
+        key: &str,
+        v: &PerAngle,
+        n: usize,
+        min: f64,
+        max: f64,
+        unit: &str,
+    ) -> Result<Vec<f64>, ScenarioError> {
         let values = match v {
             PerAngle::One(x) => vec![*x; n],
             PerAngle::Each(xs) if xs.len() == n => xs.clone(),
             PerAngle::Each(xs) => {
-                return Err(self.invalid(key, format!("has {} values but there are {n} angles (give one value, or one per angle)", xs.len())))
+                return Err(self.invalid(
+                    key,
+                    format!(
+                        "has {} values but there are {n} angles (give one value, or one per angle)",
+                        xs.len()
+                    ),
+                ))
             }
         };
         for &x in &values {
@@ -125,22 +155,37 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
         Kind::Flexion => RunPlan::Flexion(flexion_plan(&cx, &spec)?),
         Kind::Stability => RunPlan::Stability(stability_plan(&cx, &spec)?),
     };
-    let name = spec
-        .scenario
-        .name
-        .clone()
-        .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scenario".into()));
+    let name = spec.scenario.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scenario".into())
+    });
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         return Err(cx.invalid("scenario.name", format!("\"{name}\" cannot name an output folder (no slashes, not empty, not starting with '.')")));
     }
     if spec.output.formats.is_empty() {
-        return Err(cx.invalid("output.formats", "is empty: list at least one of \"csv\", \"json\", \"svg\""));
+        return Err(cx.invalid(
+            "output.formats",
+            "is empty: list at least one of \"csv\", \"json\", \"svg\"",
+        ));
     }
-    let out_dir = spec.output.dir.clone().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("out").join(&name));
+    let out_dir = spec
+        .output
+        .dir
+        .clone()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("out").join(&name));
     let formats = spec.output.formats.clone();
     let mut spec = spec;
     spec.scenario.name = Some(name.clone());
-    Ok(Compiled { name, spec, model: Arc::new(model), plan, out_dir, formats })
+    Ok(Compiled {
+        name,
+        spec,
+        model: Arc::new(model),
+        plan,
+        out_dir,
+        formats,
+    })
 }
 
 fn flexion_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<FlexionPlan, ScenarioError> {
@@ -166,14 +211,27 @@ fn flexion_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<FlexionPlan, ScenarioEr
             (0..n).map(|i| f.from_deg + i as f64 * f.step_deg).collect()
         }
     };
-    cx.range("flexion.tibial_rotation_deg", f.tibial_rotation_deg, -30.0, 30.0, "degrees")?;
+    cx.range(
+        "flexion.tibial_rotation_deg",
+        f.tibial_rotation_deg,
+        -30.0,
+        30.0,
+        "degrees",
+    )?;
     cx.range("flexion.varus_deg", f.varus_deg, -15.0, 15.0, "degrees")?;
     let n = angles.len();
     let loads = match (&f.quadriceps_n, &f.extensor_moment_nm) {
         (Some(_), Some(_)) => {
-            return Err(cx.invalid("flexion.extensor_moment_nm", "give either quadriceps_n or extensor_moment_nm, not both"))
+            return Err(cx.invalid(
+                "flexion.extensor_moment_nm",
+                "give either quadriceps_n or extensor_moment_nm, not both",
+            ))
         }
-        (Some(q), None) => cx.per_angle("flexion.quadriceps_n", q, n, 0.0, 10000.0, "N")?.into_iter().map(QuadLoad::Force).collect(),
+        (Some(q), None) => cx
+            .per_angle("flexion.quadriceps_n", q, n, 0.0, 10000.0, "N")?
+            .into_iter()
+            .map(QuadLoad::Force)
+            .collect(),
         (None, Some(m)) => cx
             .per_angle("flexion.extensor_moment_nm", m, n, 0.0, 400.0, "N·m")?
             .into_iter()
@@ -200,7 +258,13 @@ fn stability_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<StabilityPlan, Scenar
     for &a in &s.flexion_deg {
         cx.range("stability.flexion_deg", a, -5.0, 120.0, "degrees")?;
     }
-    cx.range("stability.displacement_mm", s.displacement_mm, 0.5, 25.0, "mm")?;
+    cx.range(
+        "stability.displacement_mm",
+        s.displacement_mm,
+        0.5,
+        25.0,
+        "mm",
+    )?;
     cx.range("stability.quadriceps_n", s.quadriceps_n, 0.0, 3000.0, "N")?;
     let directions = match s.direction {
         Direction::Lateral => vec![1.0],

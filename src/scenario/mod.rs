@@ -20,22 +20,45 @@ pub enum ScenarioError {
         source: std::io::Error,
     },
     /// The file has no content.
-    #[error("{path}: the scenario file is empty (it needs at least a [scenario] section with a kind)")]
+    #[error(
+        "{path}: the scenario file is empty (it needs at least a [scenario] section with a kind)"
+    )]
     Empty { path: PathBuf },
     /// TOML syntax, unknown key or wrong type.
     #[error("{path}:{line}:{column}: {message}")]
-    Parse { path: PathBuf, line: usize, column: usize, message: String },
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// A number outside its allowed range (or not a finite number).
     #[error("{path}:{line}: {key} = {value} is out of range: allowed {min} to {max}{unit}")]
-    Range { path: PathBuf, line: usize, key: String, value: f64, min: f64, max: f64, unit: String },
+    Range {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        value: f64,
+        min: f64,
+        max: f64,
+        unit: String,
+    },
     /// Values that are each fine but do not fit together.
     #[error("{path}:{line}: {key}: {message}")]
-    Invalid { path: PathBuf, line: usize, key: String, message: String },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        message: String,
+    },
 }
 
 /// Reads and parses a scenario file. Does not validate values (see [`compile`]).
 pub fn load(path: &Path) -> Result<(ScenarioSpec, String), ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.into(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.into(),
+        source,
+    })?;
     let spec = parse(path, &text)?;
     Ok((spec, text))
 }
@@ -57,7 +80,12 @@ pub fn parse(path: &Path, text: &str) -> Result<ScenarioSpec, ScenarioError> {
             Some(k) if !message.contains(&k) => format!("{k}: {message}"),
             _ => message,
         };
-        ScenarioError::Parse { path: path.into(), line, column, message }
+        ScenarioError::Parse {
+            path: path.into(),
+            line,
+            column,
+            message,
+        }
     })
 }
 
@@ -65,7 +93,10 @@ pub fn parse(path: &Path, text: &str) -> Result<ScenarioSpec, ScenarioError> {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map(|i| before.len() - i).unwrap_or(before.len() + 1);
+    let column = before
+        .rfind('\n')
+        .map(|i| before.len() - i)
+        .unwrap_or(before.len() + 1);
     (line, column)
 }
 
@@ -83,7 +114,11 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
             if key.is_empty() || t.starts_with('[') || !t.contains('=') {
                 return None;
             }
-            return Some(if section.is_empty() { key.to_string() } else { format!("{section}.{key}") });
+            return Some(if section.is_empty() {
+                key.to_string()
+            } else {
+                format!("{section}.{key}")
+            });
         }
     }
     None
@@ -120,7 +155,8 @@ mod tests {
 
     #[test]
     fn locate_finds_keys_in_their_section() {
-        let t = "[scenario]\nkind = \"flexion\"\n\n[subject]\nq_angle_deg = 20\n[muscles]\nvmo = 0.5\n";
+        let t =
+            "[scenario]\nkind = \"flexion\"\n\n[subject]\nq_angle_deg = 20\n[muscles]\nvmo = 0.5\n";
         assert_eq!(locate(t, "subject.q_angle_deg"), 5);
         assert_eq!(locate(t, "muscles.vmo"), 7);
         assert_eq!(locate(t, "muscles.vl"), 6);

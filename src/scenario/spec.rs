@@ -103,7 +103,12 @@ pub struct StabilitySpec {
 
 impl Default for StabilitySpec {
     fn default() -> Self {
-        Self { flexion_deg: vec![0.0, 30.0, 60.0, 90.0], displacement_mm: 10.0, direction: Direction::Lateral, quadriceps_n: 175.0 }
+        Self {
+            flexion_deg: vec![0.0, 30.0, 60.0, 90.0],
+            displacement_mm: 10.0,
+            direction: Direction::Lateral,
+            quadriceps_n: 175.0,
+        }
     }
 }
 
@@ -128,7 +133,10 @@ pub struct OutputSpec {
 
 impl Default for OutputSpec {
     fn default() -> Self {
-        Self { dir: None, formats: vec![Format::Csv, Format::Json, Format::Svg] }
+        Self {
+            dir: None,
+            formats: vec![Format::Csv, Format::Json, Format::Svg],
+        }
     }
 }
 

@@ -26,10 +26,16 @@ pub struct Joint {
 pub fn kinematics(model: &Model, knee: &KneeAngles) -> Joint {
     let lat = model.lat;
     let r = rot_z(-knee.flexion) * rot_x(lat * knee.varus) * rot_y(lat * knee.internal_rotation);
-    let femur_from_tibia = Isometry3::from_parts(Translation3::identity(), UnitQuaternion::from_rotation_matrix(&r));
+    let femur_from_tibia = Isometry3::from_parts(
+        Translation3::identity(),
+        UnitQuaternion::from_rotation_matrix(&r),
+    );
     let tub = match model.patellar_tendon.anchor {
         Anchor::Tibia(p) => femur_from_tibia * Point3::from(p),
         Anchor::Femur(p) => Point3::from(p),
     };
-    Joint { femur_from_tibia, tuberosity: tub.coords }
+    Joint {
+        femur_from_tibia,
+        tuberosity: tub.coords,
+    }
 }

@@ -109,21 +109,42 @@ pub const MAX_CONTINUATION_DEPTH: u32 = 4;
 /// Solves from the warm start; if that fails after a knee-angle change, restores the last
 /// solved state, solves the midpoint angle first and tries again (continuation by
 /// bisection, at most [`MAX_CONTINUATION_DEPTH`] levels). Deterministic.
-fn solve_continued(model: &Model, input: &FrameInput, joint: &kinematics::Joint, data: &mut Data, depth: u32) -> solve::Solution {
-    let saved = (data.femur_from_patella, data.quad_scale_n, data.last_flexion);
+fn solve_continued(
+    model: &Model,
+    input: &FrameInput,
+    joint: &kinematics::Joint,
+    data: &mut Data,
+    depth: u32,
+) -> solve::Solution {
+    let saved = (
+        data.femur_from_patella,
+        data.quad_scale_n,
+        data.last_flexion,
+    );
     let guess = solve::warm_start(model, input, data);
     let solution = solve::solve(model, input, joint, guess, data);
     let Some(prev) = saved.2 else { return solution };
-    if solution.status.converged() || depth >= MAX_CONTINUATION_DEPTH || (input.knee.flexion - prev).abs() < 1e-3 {
+    if solution.status.converged()
+        || depth >= MAX_CONTINUATION_DEPTH
+        || (input.knee.flexion - prev).abs() < 1e-3
+    {
         return solution;
     }
-    (data.femur_from_patella, data.quad_scale_n, data.last_flexion) = saved;
+    (
+        data.femur_from_patella,
+        data.quad_scale_n,
+        data.last_flexion,
+    ) = saved;
     let mut mid = *input;
     mid.knee.flexion = 0.5 * (prev + input.knee.flexion);
     let mid_joint = kinematics::kinematics(model, &mid.knee);
     let mid_solution = solve_continued(model, &mid, &mid_joint, data, depth + 1);
     if !mid_solution.status.converged() {
-        (data.femur_from_patella, data.quad_scale_n, data.last_flexion) = saved;
+        (
+            data.femur_from_patella,
+            data.quad_scale_n,
+            data.last_flexion,
+        ) = saved;
         return solve::solve(model, input, joint, guess, data);
     }
     solve_continued(model, input, joint, data, depth + 1)

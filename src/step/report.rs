@@ -82,23 +82,40 @@ pub fn tracking(model: &Model, pose: &nalgebra::Isometry3<f64>) -> Tracking {
 }
 
 /// Builds the frame's result from the solution.
-pub fn report(model: &Model, input: &FrameInput, joint: &Joint, sol: &Solution, _data: &Data) -> FrameResult {
+pub fn report(
+    model: &Model,
+    input: &FrameInput,
+    joint: &Joint,
+    sol: &Solution,
+    _data: &Data,
+) -> FrameResult {
     let lat = model.lat;
     let c = &sol.contact;
     let t = &sol.tissues;
     let medial_area = c.area - c.lateral_area;
-    let cop = c.centre_of_pressure().map(|v| [v.x, v.y, lat * v.z]).unwrap_or([f64::NAN; 3]);
+    let cop = c
+        .centre_of_pressure()
+        .map(|v| [v.x, v.y, lat * v.z])
+        .unwrap_or([f64::NAN; 3]);
     let contact = ContactMetrics {
         force_n: c.force.norm(),
         lateral_force_n: -lat * c.force.z,
-        lateral_share: if c.load > 0.0 { c.lateral_load / c.load } else { 0.0 },
+        lateral_share: if c.load > 0.0 {
+            c.lateral_load / c.load
+        } else {
+            0.0
+        },
         area_mm2: c.area,
         lateral_area_mm2: c.lateral_area,
         mean_pressure_mpa: c.mean_pressure(),
         peak_pressure_mpa: c.peak_pressure,
         peak_lateral_pressure_mpa: c.peak_lateral_pressure,
         peak_medial_pressure_mpa: c.peak_medial_pressure,
-        medial_mean_pressure_mpa: if medial_area > 0.0 { (c.load - c.lateral_load) / medial_area } else { 0.0 },
+        medial_mean_pressure_mpa: if medial_area > 0.0 {
+            (c.load - c.lateral_load) / medial_area
+        } else {
+            0.0
+        },
         cop_mm: cop,
         elements: c.elements_in_contact,
     };

@@ -42,11 +42,23 @@ const PREDICTOR_RATIO: f64 = 0.65;
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SolveStatus {
     /// Residuals within tolerance.
-    Converged { iterations: u32, force_residual_n: f64, moment_residual_nmm: f64 },
+    Converged {
+        iterations: u32,
+        force_residual_n: f64,
+        moment_residual_nmm: f64,
+    },
     /// Iteration limit reached; residuals at the last iterate.
-    MaxIterations { iterations: u32, force_residual_n: f64, moment_residual_nmm: f64 },
+    MaxIterations {
+        iterations: u32,
+        force_residual_n: f64,
+        moment_residual_nmm: f64,
+    },
     /// No step reduced the residual even with heavy damping.
-    Stalled { iterations: u32, force_residual_n: f64, moment_residual_nmm: f64 },
+    Stalled {
+        iterations: u32,
+        force_residual_n: f64,
+        moment_residual_nmm: f64,
+    },
     /// A trial state produced a non-finite number.
     NonFinite { iterations: u32 },
 }
@@ -77,9 +89,21 @@ impl SolveStatus {
     /// (force residual N, moment residual N·mm); NaN when non-finite.
     pub fn residuals(&self) -> (f64, f64) {
         match *self {
-            SolveStatus::Converged { force_residual_n, moment_residual_nmm, .. }
-            | SolveStatus::MaxIterations { force_residual_n, moment_residual_nmm, .. }
-            | SolveStatus::Stalled { force_residual_n, moment_residual_nmm, .. } => (force_residual_n, moment_residual_nmm),
+            SolveStatus::Converged {
+                force_residual_n,
+                moment_residual_nmm,
+                ..
+            }
+            | SolveStatus::MaxIterations {
+                force_residual_n,
+                moment_residual_nmm,
+                ..
+            }
+            | SolveStatus::Stalled {
+                force_residual_n,
+                moment_residual_nmm,
+                ..
+            } => (force_residual_n, moment_residual_nmm),
             SolveStatus::NonFinite { .. } => (f64::NAN, f64::NAN),
         }
     }
@@ -153,14 +177,80 @@ struct Layout {
     scale: bool,
 }
 
-fn evaluate(model: &Model, input: &FrameInput, joint: &Joint, pose: &Isometry3<f64>, scale: f64, lay: &Layout, data: &mut Data) -> Eval {
+/// One frame's equations: what is solved, for which input and joint pose.
+struct Problem<'a> {
+    model: &'a Model,
+    input: &'a FrameInput,
+    joint: &'a Joint,
+    lay: Layout,
+}
+
+impl Problem<'_> {
+    /// Residual and Jacobian at (pose, scale); leaves the pressure field in `data`.
+    fn evaluate(&self, pose: &Isometry3<f64>, scale: f64, data: &mut Data) -> Eval {
+        evaluate(
+            self.model, self.input, self.joint, pose, scale, &self.lay, data,
+        )
+    }
+
+    /// Forward-difference Jacobian of the residual at (pose, scale), for frames where the
+    /// analytic Jacobian's neglected surface-curvature term stalls the solve (the notch).
+    fn fd_jacobian(
+        &self,
+        pose: &Isometry3<f64>,
+        scale: f64,
+        base: &DVector<f64>,
+        data: &mut Data,
+    ) -> DMatrix<f64> {
+        let lay = &self.lay;
+        let n = base.len();
+        let mut j = DMatrix::zeros(n, n);
+        for k in 0..n {
+            let mut delta = DVector::zeros(n);
+            let h = match lay.pose.get(k) {
+                Some(&c) if c < 3 => 1e-5,
+                Some(_) => 1e-6,
+                None => 1e-6 * scale.max(1.0),
+            };
+            delta[k] = h;
+            let (p2, s2) = apply(pose, scale, lay, &delta);
+            let e = self.evaluate(&p2, s2, data);
+            j.set_column(k, &((e.r - base) / h));
+        }
+        j
+    }
+}
+
+fn evaluate(
+    model: &Model,
+    input: &FrameInput,
+    joint: &Joint,
+    pose: &Isometry3<f64>,
+    scale: f64,
+    lay: &Layout,
+    data: &mut Data,
+) -> Eval {
     let tis = tissues(model, joint, pose, scale);
     data.contact_evaluations += 1;
-    let con = elastic_foundation(pose, &model.femur, &model.patella, &model.law, &mut data.pressure, true);
+    let con = elastic_foundation(
+        pose,
+        &model.femur,
+        &model.patella,
+        &model.law,
+        &mut data.pressure,
+        true,
+    );
     let f = tis.force + con.force;
     let m = tis.moment + con.moment;
     let jac = tis.jacobian + con.jacobian;
-    let w = Vector6::new(f.x, f.y, f.z, m.x / MOMENT_SCALE_MM, m.y / MOMENT_SCALE_MM, m.z / MOMENT_SCALE_MM);
+    let w = Vector6::new(
+        f.x,
+        f.y,
+        f.z,
+        m.x / MOMENT_SCALE_MM,
+        m.y / MOMENT_SCALE_MM,
+        m.z / MOMENT_SCALE_MM,
+    );
     let n = lay.pose.len() + lay.scale as usize;
     let mut r = DVector::zeros(n);
     let mut j = DMatrix::zeros(n, n);
@@ -197,31 +287,12 @@ fn evaluate(model: &Model, input: &FrameInput, joint: &Joint, pose: &Isometry3<f
     }
 }
 
-/// Forward-difference Jacobian of the residual at (pose, scale), for frames where the
-/// analytic Jacobian's neglected surface-curvature term stalls the solve (the notch).
-fn fd_jacobian(model: &Model, input: &FrameInput, joint: &Joint, pose: &Isometry3<f64>, scale: f64, lay: &Layout, base: &DVector<f64>, data: &mut Data) -> DMatrix<f64> {
-    let n = base.len();
-    let mut j = DMatrix::zeros(n, n);
-    for k in 0..n {
-        let mut delta = DVector::zeros(n);
-        let h = if k < lay.pose.len() {
-            if lay.pose[k] < 3 {
-                1e-5
-            } else {
-                1e-6
-            }
-        } else {
-            1e-6 * scale.max(1.0)
-        };
-        delta[k] = h;
-        let (p2, s2) = apply(pose, scale, lay, &delta);
-        let e = evaluate(model, input, joint, &p2, s2, lay, data);
-        j.set_column(k, &((e.r - base) / h));
-    }
-    j
-}
-
-fn apply(pose: &Isometry3<f64>, scale: f64, lay: &Layout, delta: &DVector<f64>) -> (Isometry3<f64>, f64) {
+fn apply(
+    pose: &Isometry3<f64>,
+    scale: f64,
+    lay: &Layout,
+    delta: &DVector<f64>,
+) -> (Isometry3<f64>, f64) {
     let mut d6 = [0.0; 6];
     for (a, &k) in lay.pose.iter().enumerate() {
         d6[k] = delta[a];
@@ -229,20 +300,44 @@ fn apply(pose: &Isometry3<f64>, scale: f64, lay: &Layout, delta: &DVector<f64>) 
     let dt = Vec3::new(d6[0], d6[1], d6[2]);
     let dw = Vec3::new(d6[3], d6[4], d6[5]);
     let q = UnitQuaternion::from_rotation_matrix(&rot_vec(&dw));
-    let new_pose = Isometry3::from_parts(Translation3::from(pose.translation.vector + dt), q * pose.rotation);
-    let new_scale = if lay.scale { (scale + delta[delta.len() - 1]).max(0.0) } else { scale };
+    let new_pose = Isometry3::from_parts(
+        Translation3::from(pose.translation.vector + dt),
+        q * pose.rotation,
+    );
+    let new_scale = if lay.scale {
+        (scale + delta[delta.len() - 1]).max(0.0)
+    } else {
+        scale
+    };
     (new_pose, new_scale)
 }
 
 /// Solves the frame from `guess`. Leaves the pressure field of the solution in `data`.
-pub fn solve(model: &Model, input: &FrameInput, joint: &Joint, guess: Guess, data: &mut Data) -> Solution {
+pub fn solve(
+    model: &Model,
+    input: &FrameInput,
+    joint: &Joint,
+    guess: Guess,
+    data: &mut Data,
+) -> Solution {
     let tol = &model.params.solver;
     let lay = Layout {
-        pose: if input.shift_mm.is_some() { vec![0, 1, 3, 4, 5] } else { vec![0, 1, 2, 3, 4, 5] },
+        pose: if input.shift_mm.is_some() {
+            vec![0, 1, 3, 4, 5]
+        } else {
+            vec![0, 1, 2, 3, 4, 5]
+        },
         scale: matches!(input.load, QuadLoad::ExtensorMoment(_)),
     };
+    let problem = Problem {
+        model,
+        input,
+        joint,
+        lay,
+    };
+    let lay = &problem.lay;
     let (mut pose, mut scale) = (guess.pose, guess.scale);
-    let mut ev = evaluate(model, input, joint, &pose, scale, &lay, data);
+    let mut ev = problem.evaluate(&pose, scale, data);
     let mut lambda = 1e-6;
     let mut iterations = 0u32;
     let mut finite_differences = false;
@@ -252,14 +347,22 @@ pub fn solve(model: &Model, input: &FrameInput, joint: &Joint, guess: Guess, dat
             break SolveStatus::NonFinite { iterations };
         }
         if ev.force_res <= tol.force_tolerance_n && ev.moment_res <= tol.moment_tolerance_nmm {
-            break SolveStatus::Converged { iterations, force_residual_n: ev.force_res, moment_residual_nmm: ev.moment_res };
+            break SolveStatus::Converged {
+                iterations,
+                force_residual_n: ev.force_res,
+                moment_residual_nmm: ev.moment_res,
+            };
         }
         if iterations >= tol.max_iterations {
-            break SolveStatus::MaxIterations { iterations, force_residual_n: ev.force_res, moment_residual_nmm: ev.moment_res };
+            break SolveStatus::MaxIterations {
+                iterations,
+                force_residual_n: ev.force_res,
+                moment_residual_nmm: ev.moment_res,
+            };
         }
         iterations += 1;
         if finite_differences {
-            ev.j = fd_jacobian(model, input, joint, &pose, scale, &lay, &ev.r, data);
+            ev.j = problem.fd_jacobian(&pose, scale, &ev.r, data);
         }
         let jt = ev.j.transpose();
         let a = &jt * &ev.j;
@@ -289,11 +392,15 @@ pub fn solve(model: &Model, input: &FrameInput, joint: &Joint, guess: Guess, dat
                 limit = limit.max(delta[delta.len() - 1].abs() / cap);
             }
             delta /= limit;
-            let (p2, s2) = apply(&pose, scale, &lay, &delta);
-            let ev2 = evaluate(model, input, joint, &p2, s2, &lay, data);
+            let (p2, s2) = apply(&pose, scale, lay, &delta);
+            let ev2 = problem.evaluate(&p2, s2, data);
             let m2 = ev2.r.norm_squared();
             if m2.is_finite() && m2 < merit {
-                stagnant = if m2 > merit * (1.0 - 1e-6) { stagnant + 1 } else { 0 };
+                stagnant = if m2 > merit * (1.0 - 1e-6) {
+                    stagnant + 1
+                } else {
+                    0
+                };
                 pose = p2;
                 scale = s2;
                 ev = ev2;
@@ -310,18 +417,28 @@ pub fn solve(model: &Model, input: &FrameInput, joint: &Joint, guess: Guess, dat
             lambda = 1e-6;
             stagnant = 0;
             if !accepted {
-                ev = evaluate(model, input, joint, &pose, scale, &lay, data);
+                ev = problem.evaluate(&pose, scale, data);
             }
             continue;
         }
         if !accepted {
             // Re-evaluate at the kept iterate so the pressure field matches the result.
-            ev = evaluate(model, input, joint, &pose, scale, &lay, data);
-            break SolveStatus::Stalled { iterations, force_residual_n: ev.force_res, moment_residual_nmm: ev.moment_res };
+            ev = problem.evaluate(&pose, scale, data);
+            break SolveStatus::Stalled {
+                iterations,
+                force_residual_n: ev.force_res,
+                moment_residual_nmm: ev.moment_res,
+            };
         }
     };
     data.femur_from_patella = pose;
     data.quad_scale_n = scale;
     data.last_flexion = Some(input.knee.flexion);
-    Solution { pose, scale, tissues: ev.tissues, contact: ev.contact, status }
+    Solution {
+        pose,
+        scale,
+        tissues: ev.tissues,
+        contact: ev.contact,
+        status,
+    }
 }

@@ -46,7 +46,14 @@ struct Line {
 }
 
 /// Adds a line's wrench and Jacobian; returns its force and force Jacobian.
-fn add_line(acc: &mut TissueLoads, r: &Vec3, u: &Vec3, len: f64, tension: f64, dtension: f64) -> Line {
+fn add_line(
+    acc: &mut TissueLoads,
+    r: &Vec3,
+    u: &Vec3,
+    len: f64,
+    tension: f64,
+    dtension: f64,
+) -> Line {
     let f = u * tension;
     let uu = u * u.transpose();
     let k: Mat3 = uu * dtension + (Mat3::identity() - uu) * (tension / len);
@@ -68,7 +75,12 @@ fn add_line(acc: &mut TissueLoads, r: &Vec3, u: &Vec3, len: f64, tension: f64, d
 
 use std::ops::AddAssign;
 
-fn ligament(acc: &mut TissueLoads, pose: &Isometry3<f64>, lig: &Ligament, anchor: &Vec3) -> (f64, Line) {
+fn ligament(
+    acc: &mut TissueLoads,
+    pose: &Isometry3<f64>,
+    lig: &Ligament,
+    anchor: &Vec3,
+) -> (f64, Line) {
     let p = pose * Point3::from(lig.patella);
     let r = p.coords - pose.translation.vector;
     let d = anchor - p.coords;
@@ -90,8 +102,12 @@ pub fn tissues(model: &Model, joint: &Joint, pose: &Isometry3<f64>, scale: f64) 
         let tension = scale * h.weight;
         acc.heads_n[i] = tension;
         add_line(&mut acc, &r, &u, len, tension, 0.0);
-        acc.d_quad_scale.fixed_rows_mut::<3>(0).add_assign(&(u * h.weight));
-        acc.d_quad_scale.fixed_rows_mut::<3>(3).add_assign(&(r.cross(&u) * h.weight));
+        acc.d_quad_scale
+            .fixed_rows_mut::<3>(0)
+            .add_assign(&(u * h.weight));
+        acc.d_quad_scale
+            .fixed_rows_mut::<3>(3)
+            .add_assign(&(r.cross(&u) * h.weight));
     }
     let femur_anchor = |a: &Anchor| match a {
         Anchor::Femur(p) => *p,
@@ -113,7 +129,14 @@ pub fn tissues(model: &Model, joint: &Joint, pose: &Isometry3<f64>, scale: f64) 
         let p = pose * Point3::from(band.patella);
         let d = band.anchor - p.coords;
         let len = d.norm();
-        add_line(&mut acc, &(p.coords - t), &(d / len), len, band.tension_n, 0.0);
+        add_line(
+            &mut acc,
+            &(p.coords - t),
+            &(d / len),
+            len,
+            band.tension_n,
+            0.0,
+        );
     }
     acc.itb_n = band.tension_n;
     acc
