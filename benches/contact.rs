@@ -30,30 +30,20 @@ fn bench(c: &mut Criterion) {
         "contact_{n}_elements_{}_in_contact",
         r.contact.elements
     ));
-    g.bench_function("wrench", |b| {
-        b.iter(|| {
-            elastic_foundation(
-                std::hint::black_box(&pose),
-                &model.femur,
-                &model.patella,
-                &model.law,
-                &mut data.pressure,
-                false,
-            )
-        })
-    });
-    g.bench_function("wrench_and_jacobian", |b| {
-        b.iter(|| {
-            elastic_foundation(
-                std::hint::black_box(&pose),
-                &model.femur,
-                &model.patella,
-                &model.law,
-                &mut data.pressure,
-                true,
-            )
-        })
-    });
+    for (name, jacobian) in [("wrench", false), ("wrench_and_jacobian", true)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                elastic_foundation(
+                    std::hint::black_box(&pose),
+                    &model.femur,
+                    &model.patella,
+                    &model.law,
+                    &mut data.pressure,
+                    jacobian,
+                )
+            })
+        });
+    }
     g.finish();
 }
 

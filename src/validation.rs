@@ -153,6 +153,20 @@ fn rig(_: f64) -> QuadLoad {
     QuadLoad::Force(RIG_QUADRICEPS_N)
 }
 
+/// `f(baseline frame, changed frame)` for each pair of frames of two runs at the same angles.
+fn paired(
+    base: &[FrameResult],
+    changed: &[FrameResult],
+    f: impl Fn(&FrameResult, &FrameResult) -> f64,
+) -> Vec<f64> {
+    base.iter().zip(changed).map(|(b, w)| f(b, w)).collect()
+}
+
+/// Change of the lateral facet's load share, percentage points.
+fn share_change_pp(base: &FrameResult, changed: &FrameResult) -> f64 {
+    100.0 * (changed.contact.lateral_share - base.contact.lateral_share)
+}
+
 fn pct(new: f64, old: f64) -> f64 {
     100.0 * (new - old) / old
 }
@@ -234,11 +248,9 @@ fn f2() -> Vec<Row> {
         wide[0].contact.peak_pressure_mpa,
         base[0].contact.peak_pressure_mpa,
     );
-    let ds: Vec<f64> = base
-        .iter()
-        .zip(&wide)
-        .map(|(b, w)| w.tracking.shift_mm - b.tracking.shift_mm)
-        .collect();
+    let ds: Vec<f64> = paired(&base, &wide, |b, w| {
+        w.tracking.shift_mm - b.tracking.shift_mm
+    });
     vec![
         row(
             "F2a",
@@ -314,31 +326,19 @@ fn f4() -> Vec<Row> {
     let mut p = ModelParams::default();
     p.muscles.vmo = 0.0;
     let weak = sweep(&p, &angles, rig);
-    let ds: Vec<f64> = base
-        .iter()
-        .zip(&weak)
-        .map(|(b, w)| w.tracking.shift_mm - b.tracking.shift_mm)
-        .collect();
-    let dt: Vec<f64> = base
-        .iter()
-        .zip(&weak)
-        .map(|(b, w)| (w.tracking.tilt - b.tracking.tilt).to_degrees())
-        .collect();
-    let dshare: Vec<f64> = base
-        .iter()
-        .zip(&weak)
-        .map(|(b, w)| 100.0 * (w.contact.lateral_share - b.contact.lateral_share))
-        .collect();
-    let dmed: Vec<f64> = base
-        .iter()
-        .zip(&weak)
-        .map(|(b, w)| {
-            pct(
-                w.contact.medial_mean_pressure_mpa,
-                b.contact.medial_mean_pressure_mpa,
-            )
-        })
-        .collect();
+    let ds: Vec<f64> = paired(&base, &weak, |b, w| {
+        w.tracking.shift_mm - b.tracking.shift_mm
+    });
+    let dt: Vec<f64> = paired(&base, &weak, |b, w| {
+        (w.tracking.tilt - b.tracking.tilt).to_degrees()
+    });
+    let dshare: Vec<f64> = paired(&base, &weak, share_change_pp);
+    let dmed: Vec<f64> = paired(&base, &weak, |b, w| {
+        pct(
+            w.contact.medial_mean_pressure_mpa,
+            b.contact.medial_mean_pressure_mpa,
+        )
+    });
     let imax = ds
         .iter()
         .enumerate()
@@ -401,21 +401,13 @@ fn f5() -> Vec<Row> {
     let mut p = ModelParams::default();
     p.muscles.vmo = 0.5;
     let weak = sweep(&p, &angles, rig);
-    let dshare: Vec<f64> = base
-        .iter()
-        .zip(&weak)
-        .map(|(b, w)| 100.0 * (w.contact.lateral_share - b.contact.lateral_share))
-        .collect();
-    let dpl: Vec<f64> = base
-        .iter()
-        .zip(&weak)
-        .map(|(b, w)| {
-            pct(
-                w.contact.peak_lateral_pressure_mpa,
-                b.contact.peak_lateral_pressure_mpa,
-            )
-        })
-        .collect();
+    let dshare: Vec<f64> = paired(&base, &weak, share_change_pp);
+    let dpl: Vec<f64> = paired(&base, &weak, |b, w| {
+        pct(
+            w.contact.peak_lateral_pressure_mpa,
+            b.contact.peak_lateral_pressure_mpa,
+        )
+    });
     let src = "Elias et al. 2009";
     vec![
         row(
