@@ -311,7 +311,7 @@ fn malformed_scenarios_get_a_clear_error_and_exit_code_2() {
     let dir = tmp("malformed");
     let cases: &[(&str, Option<&str>, &[&str])] = &[
         ("unknown_key", Some("[scenario]\nkind = \"flexion\"\n[subject]\nq_angel_deg = 20\n"), &["unknown_key.toml:4", "q_angel_deg"]),
-        ("wrong_type", Some("[scenario]\nkind = \"flexion\"\n[muscles]\nvmo = \"weak\"\n"), &["wrong_type.toml:4", "muscles.vmo", "invalid type"]),
+        ("wrong_type", Some("[scenario]\nkind = \"flexion\"\n[muscles]\nvmo = \"weak\"\n"), &["wrong_type.toml:4", "muscles.vmo", "invalid type", "\"weak\"", "allowed 0 to 3"]),
         ("out_of_range", Some("[scenario]\nkind = \"flexion\"\n[subject]\nq_angle_deg = 95\n"), &["out_of_range.toml:4", "subject.q_angle_deg = 95", "allowed -10 to 40 degrees"]),
         ("not_a_number", Some("[scenario]\nkind = \"flexion\"\n\n[cartilage]\nmodulus_mpa = nan\n"), &["not_a_number.toml:5", "cartilage.modulus_mpa = NaN", "allowed 0.5 to 100 MPa"]),
         ("empty", Some("\n# nothing here\n"), &["empty.toml", "empty"]),

@@ -21,7 +21,8 @@ pub struct Series<'a> {
     pub points: Vec<(f64, f64)>,
 }
 
-fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
+/// Tick values and the number of decimals to print them with.
+fn nice_ticks(lo: f64, hi: f64) -> (Vec<f64>, usize) {
     let span = (hi - lo).max(1e-9);
     let raw = span / 5.0;
     let mag = 10f64.powf(raw.log10().floor());
@@ -31,9 +32,12 @@ fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
         .find(|s| span / s <= 6.0)
         .unwrap_or(10.0 * mag);
     let start = (lo / step).ceil() * step;
-    (0..=((hi - start) / step + 1e-9).floor() as usize)
+    let decimals = (-step.log10().floor()).max(0.0) as usize
+        + usize::from(step / 10f64.powf(step.log10().floor()) == 2.5);
+    let ticks = (0..=((hi - start) / step + 1e-9).floor() as usize)
         .map(|i| start + i as f64 * step)
-        .collect()
+        .collect();
+    (ticks, decimals)
 }
 
 fn esc(s: &str) -> String {
@@ -91,27 +95,31 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
         (l + w - r) / 2.0,
         esc(title)
     );
-    for tx in nice_ticks(x0, x1) {
+    let (xt, xd) = nice_ticks(x0, x1);
+    for tx in xt {
         let _ = writeln!(
             s,
-            r##"<line x1="{0:.1}" y1="{1}" x2="{0:.1}" y2="{2}" stroke="#ddd"/><text x="{0:.1}" y="{3}" text-anchor="middle">{4}</text>"##,
+            r##"<line x1="{0:.1}" y1="{1}" x2="{0:.1}" y2="{2}" stroke="#ddd"/><text x="{0:.1}" y="{3}" text-anchor="middle">{4:.5$}</text>"##,
             px(tx),
             t,
             h - b,
             h - b + 16.0,
-            tx
+            tx,
+            xd
         );
     }
-    for ty in nice_ticks(y0, y1) {
+    let (yt, yd) = nice_ticks(y0, y1);
+    for ty in yt {
         let _ = writeln!(
             s,
-            r##"<line x1="{0}" y1="{1:.1}" x2="{2}" y2="{1:.1}" stroke="#ddd"/><text x="{3}" y="{4:.1}" text-anchor="end">{5}</text>"##,
+            r##"<line x1="{0}" y1="{1:.1}" x2="{2}" y2="{1:.1}" stroke="#ddd"/><text x="{3}" y="{4:.1}" text-anchor="end">{5:.6$}</text>"##,
             l,
             py(ty),
             w - r,
             l - 6.0,
             py(ty) + 4.0,
-            ty
+            ty,
+            yd
         );
     }
     let _ = writeln!(
@@ -161,6 +169,39 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
             ly + 4.0,
             esc(ser.name)
         );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// Stacks SVG documents of equal width vertically into one.
+pub fn stack(parts: &[String]) -> String {
+    let dims = |svg: &str| -> (f64, f64) {
+        let num = |key: &str| {
+            svg.split(key)
+                .nth(1)
+                .and_then(|r| r.split('"').nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (num(" width="), num(" height="))
+    };
+    let width = parts.iter().map(|p| dims(p).0).fold(0.0, f64::max);
+    let height: f64 = parts.iter().map(|p| dims(p).1).sum();
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">"#
+    );
+    s.push('\n');
+    let mut y = 0.0;
+    for p in parts {
+        let inner_start = p.find('>').map(|i| i + 1).unwrap_or(0);
+        let inner_end = p.rfind("</svg>").unwrap_or(p.len());
+        let _ = writeln!(
+            s,
+            r#"<g transform="translate(0,{y})" font-family="sans-serif" font-size="12">{}</g>"#,
+            &p[inner_start..inner_end]
+        );
+        y += dims(p).1;
     }
     s.push_str("</svg>\n");
     s
@@ -282,29 +323,40 @@ pub fn plots(compiled: &Compiled, run: &RunResult) -> Vec<(String, String)> {
                     .map(|r| (r.knee.flexion.to_degrees(), g(r)))
                     .collect()
             };
-            let tracking = line_chart(
-                &format!("{name}: patellar tracking"),
-                "knee flexion (deg)",
-                "mm / deg",
-                &[
-                    Series {
-                        name: "lateral shift (mm)",
-                        points: x(&|r| r.tracking.shift_mm),
-                    },
-                    Series {
-                        name: "lateral tilt (deg)",
-                        points: x(&|r| r.tracking.tilt.to_degrees()),
-                    },
-                    Series {
-                        name: "lateral spin (deg)",
-                        points: x(&|r| r.tracking.spin.to_degrees()),
-                    },
-                    Series {
-                        name: "bisect offset (%)",
-                        points: x(&|r| 100.0 * r.tracking.bisect_offset),
-                    },
-                ],
-            );
+            let tracking = stack(&[
+                line_chart(
+                    &format!("{name}: patellar tracking"),
+                    "knee flexion (deg)",
+                    "mm / deg",
+                    &[
+                        Series {
+                            name: "lateral shift (mm)",
+                            points: x(&|r| r.tracking.shift_mm),
+                        },
+                        Series {
+                            name: "lateral tilt (deg)",
+                            points: x(&|r| r.tracking.tilt.to_degrees()),
+                        },
+                        Series {
+                            name: "lateral spin (deg)",
+                            points: x(&|r| r.tracking.spin.to_degrees()),
+                        },
+                        Series {
+                            name: "patellar flexion / 10 (deg)",
+                            points: x(&|r| r.tracking.flexion.to_degrees() / 10.0),
+                        },
+                    ],
+                ),
+                line_chart(
+                    &format!("{name}: bisect offset"),
+                    "knee flexion (deg)",
+                    "fraction lateral of groove",
+                    &[Series {
+                        name: "bisect offset",
+                        points: x(&|r| r.tracking.bisect_offset),
+                    }],
+                ),
+            ]);
             let forces = line_chart(
                 &format!("{name}: forces"),
                 "knee flexion (deg)",
@@ -386,6 +438,31 @@ mod tests {
         assert_eq!(pressure_color(0.0), "#f4f4f4");
         assert_eq!(pressure_color(PRESSURE_SCALE_MAX_MPA), pressure_color(99.0));
         assert_ne!(pressure_color(1.0), pressure_color(12.0));
+    }
+
+    #[test]
+    fn stacked_charts_keep_every_series() {
+        let a = line_chart(
+            "a",
+            "x",
+            "y",
+            &[Series {
+                name: "a",
+                points: vec![(0.0, 1.0), (1.0, 2.0)],
+            }],
+        );
+        let b = line_chart(
+            "b",
+            "x",
+            "y",
+            &[Series {
+                name: "b",
+                points: vec![(0.0, 1.0), (1.0, 3.0)],
+            }],
+        );
+        let s = stack(&[a, b]);
+        assert_eq!(s.matches("<polyline").count(), 2);
+        assert!(s.contains(r#"height="800""#) && s.matches("<svg").count() == 1);
     }
 
     #[test]

@@ -76,10 +76,21 @@ pub fn parse(path: &Path, text: &str) -> Result<ScenarioSpec, ScenarioError> {
         let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
         let message = e.message().trim().replace('\n', " ");
         let key = e.span().and_then(|s| key_at(text, s.start));
+        let allowed = key
+            .as_deref()
+            .and_then(|k| crate::params::RANGES.iter().find(|r| r.key == k))
+            .map(|r| {
+                let unit = if r.unit.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", r.unit)
+                };
+                format!(" (allowed {} to {}{unit})", r.min, r.max)
+            });
         let message = match key {
             Some(k) if !message.contains(&k) => format!("{k}: {message}"),
             _ => message,
-        };
+        } + allowed.as_deref().unwrap_or("");
         ScenarioError::Parse {
             path: path.into(),
             line,
