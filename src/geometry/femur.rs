@@ -91,9 +91,6 @@ pub struct FemoralSurface {
     crest_med: f64,
     sulcus_rounding: f64,
     tan_flank: f64,
-    /// Highest point of the unit cross-section profile above the groove floor line, mm:
-    /// `R_s(θ) + s(θ)·crest_envelope` bounds the surface radius from above.
-    crest_envelope: f64,
     inv_step: f64,
     table: Vec<Row>,
     /// The cross-section profile Ĥ(u) and dĤ/du baked every [`PROFILE_STEP_MM`] over
@@ -179,21 +176,6 @@ impl FemoralSurface {
             crest_med,
             sulcus_rounding,
             tan_flank: FLANK_SLOPE_DEG.to_radians().tan(),
-            crest_envelope: (-600..=600)
-                .map(|i| {
-                    unit_profile(
-                        tan_lat,
-                        tan_med,
-                        crest_lat,
-                        crest_med,
-                        sulcus_rounding,
-                        FLANK_SLOPE_DEG.to_radians().tan(),
-                        i as f64 * 0.05,
-                    )
-                    .0
-                })
-                .fold(f64::MIN, f64::max)
-                + 0.01,
             inv_step: 1.0 / TABLE_STEP_DEG.to_radians(),
             table,
             profile_table: {
@@ -331,18 +313,23 @@ impl FemoralSurface {
         )
     }
 
-    /// The contact query: `None` when the point is outside the surface (a cheap envelope
-    /// test rejects most such points before the profile is evaluated), otherwise the
-    /// refined distance (negative = overlap) and normal.
+    /// The contact query: `None` when the point is outside the surface, otherwise the
+    /// refined distance (negative = overlap) and normal. Agrees exactly with the sign of
+    /// [`Self::distance`]; points clearly outside cost one radius evaluation.
     #[inline]
     pub fn contact(&self, p: &Vec3) -> Option<SurfaceDistance> {
-        let rho = (p.x * p.x + p.y * p.y).sqrt();
+        let rho = (p.x * p.x + p.y * p.y).sqrt().max(1e-9);
         let theta = fast_atan2(-p.y, p.x);
-        let (rs, _, s, _) = self.along_groove(theta);
-        if rho > rs + s * self.crest_envelope {
+        let (r, r_theta, r_u) = self.radius(theta, self.lat * p.z - self.groove_z);
+        // gap = (ρ − R)/|∇F| with 1 ≤ |∇F| ≤ 1 + |R_θ|/ρ + |R_u|: points whose gap is surely
+        // beyond the refinement band are rejected without the normal's sqrt and divisions.
+        let radial = rho - r;
+        if radial > 0.0
+            && radial * rho > REFINE_BELOW_MM * (rho * (1.0 + r_u.abs()) + r_theta.abs())
+        {
             return None;
         }
-        let d = self.distance(p);
+        let d = self.refine(p, self.first_order_from(p, rho, theta, r, r_theta, r_u));
         (d.gap < 0.0).then_some(d)
     }
 
@@ -356,7 +343,12 @@ impl FemoralSurface {
     /// curvature error of the first-order estimate in the rounded sulcus and the notch.
     #[inline]
     pub fn distance(&self, p: &Vec3) -> SurfaceDistance {
-        let s = self.distance_first_order(p);
+        self.refine(p, self.distance_first_order(p))
+    }
+
+    /// The refinement of a first-order estimate `s` at `p` (see [`Self::distance`]).
+    #[inline]
+    fn refine(&self, p: &Vec3, s: SurfaceDistance) -> SurfaceDistance {
         if s.gap >= REFINE_BELOW_MM {
             return s;
         }
@@ -381,8 +373,21 @@ impl FemoralSurface {
     pub fn distance_first_order(&self, p: &Vec3) -> SurfaceDistance {
         let rho = (p.x * p.x + p.y * p.y).sqrt().max(1e-9);
         let theta = fast_atan2(-p.y, p.x);
-        let u = self.lat * p.z - self.groove_z;
-        let (r, r_theta, r_u) = self.radius(theta, u);
+        let (r, r_theta, r_u) = self.radius(theta, self.lat * p.z - self.groove_z);
+        self.first_order_from(p, rho, theta, r, r_theta, r_u)
+    }
+
+    /// First-order distance from the already evaluated radius and its partials.
+    #[inline]
+    fn first_order_from(
+        &self,
+        p: &Vec3,
+        rho: f64,
+        theta: f64,
+        r: f64,
+        r_theta: f64,
+        r_u: f64,
+    ) -> SurfaceDistance {
         let inv_rho = 1.0 / rho;
         let (cx, cy) = (p.x * inv_rho, p.y * inv_rho);
         // ∇F = e_ρ − (R_θ/ρ) e_θ − R_z e_z with e_ρ = (cx, cy, 0), e_θ = (cy, −cx, 0).
