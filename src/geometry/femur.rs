@@ -233,11 +233,12 @@ impl FemoralSurface {
     /// Cross-section profile Ĥ(u) and dĤ/du from the baked table (cubic Hermite).
     #[inline]
     fn profile(&self, u: f64) -> (f64, f64) {
-        let last = self.profile_table.len() - 2;
-        let f =
-            ((u + PROFILE_HALF_RANGE_MM) * (1.0 / PROFILE_STEP_MM)).clamp(0.0, last as f64 + 1.0);
-        let i = (f as usize).min(last);
-        let t = f - i as f64;
+        // Signed integer conversions: a single instruction each (usize ones are not).
+        let last = self.profile_table.len() as i64 - 2;
+        let f = (u + PROFILE_HALF_RANGE_MM) * (1.0 / PROFILE_STEP_MM);
+        let i = (f as i64).clamp(0, last);
+        let t = (f - i as f64).clamp(0.0, 1.0);
+        let i = i as usize;
         let [y0, m0] = self.profile_table[i];
         let [y1, m1] = self.profile_table[i + 1];
         let d = PROFILE_STEP_MM;
@@ -294,15 +295,11 @@ impl FemoralSurface {
     #[inline]
     fn along_groove(&self, theta: f64) -> (f64, f64, f64, f64) {
         let f = (theta - TABLE_THETA0_DEG.to_radians()) * self.inv_step;
-        let last = self.table.len() - 2;
-        let (i, t) = if f <= 0.0 {
-            (0, 0.0)
-        } else if f >= last as f64 {
-            (last, 1.0)
-        } else {
-            let i = f as usize;
-            (i, f - i as f64)
-        };
+        // Signed integer conversions: a single instruction each (usize ones are not).
+        let last = self.table.len() as i64 - 2;
+        let i = (f as i64).clamp(0, last);
+        let t = (f - i as f64).clamp(0.0, 1.0);
+        let i = i as usize;
         let a = self.table[i];
         let b = self.table[i + 1];
         (
