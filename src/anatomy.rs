@@ -118,8 +118,6 @@ pub const NOTCH_HALF_WIDTH_MM: (f64, f64) = (4.0, 9.0);
 pub const PATELLA_ARTICULAR_HEIGHT_FRACTION: f64 = 0.87;
 /// Centre of the articular outline in the patella frame (y, z), mm.
 pub const PATELLA_ARTICULAR_CENTRE: [f64; 2] = [1.65, -1.0];
-/// Ridge position as a fraction of the width from the lateral border (L slices: 0.55–0.62).
-pub const PATELLA_RIDGE_FROM_LATERAL: f64 = 0.58;
 /// Reference patella dimensions (L bone mesh, thickness from DESIGN.md), mm: the patella
 /// attachment points scale with the subject's patella size relative to these.
 pub const PATELLA_REF_SIZE: [f64; 3] = [22.0, 34.4, 44.0];

@@ -103,6 +103,7 @@ impl Model {
             s.patella_width_mm,
             s.patella_height_mm,
             s.patella_thickness_mm,
+            s.lateral_facet_fraction,
             c.element_size_mm,
             lat,
         );

@@ -57,6 +57,10 @@ pub struct Subject {
     pub patella_height_mm: f64,
     /// Patella antero-posterior thickness including cartilage, mm (default 22, DESIGN.md).
     pub patella_thickness_mm: f64,
+    /// Facet split: the fraction of the articular width lateral of the median ridge
+    /// (default 0.58: L cartilage slices 0.55–0.62; the lateral facet is the larger one,
+    /// DESIGN.md 55–60 %; Wiberg types II–III run higher).
+    pub lateral_facet_fraction: f64,
 }
 
 impl Default for Subject {
@@ -73,6 +77,7 @@ impl Default for Subject {
             patella_width_mm: 44.0,
             patella_height_mm: 34.4,
             patella_thickness_mm: 22.0,
+            lateral_facet_fraction: 0.58,
         }
     }
 }
@@ -311,6 +316,12 @@ pub const RANGES: &[Range] = &[
         unit: "mm",
     },
     Range {
+        key: "subject.lateral_facet_fraction",
+        min: 0.4,
+        max: 0.8,
+        unit: "",
+    },
+    Range {
         key: "cartilage.modulus_mpa",
         min: 0.5,
         max: 100.0,
@@ -432,6 +443,7 @@ impl ModelParams {
             "subject.patella_width_mm" => s.patella_width_mm,
             "subject.patella_height_mm" => s.patella_height_mm,
             "subject.patella_thickness_mm" => s.patella_thickness_mm,
+            "subject.lateral_facet_fraction" => s.lateral_facet_fraction,
             "cartilage.modulus_mpa" => c.modulus_mpa,
             "cartilage.poisson" => c.poisson,
             "cartilage.thickness_mm" => c.thickness_mm,
@@ -451,5 +463,38 @@ impl ModelParams {
             "solver.moment_tolerance_nmm" => self.solver.moment_tolerance_nmm,
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every numeric key of the model sections has a range rule and a value lookup, so a new
+    /// parameter cannot reach the model unchecked.
+    #[test]
+    fn every_numeric_model_key_has_a_range() {
+        let json = serde_json::to_value(ModelParams::default()).unwrap();
+        let mut keys = Vec::new();
+        for (section, fields) in json.as_object().unwrap() {
+            for (key, value) in fields.as_object().unwrap() {
+                if value.is_number() {
+                    keys.push(format!("{section}.{key}"));
+                }
+            }
+        }
+        assert!(keys.len() > 20);
+        for k in &keys {
+            assert!(RANGES.iter().any(|r| r.key == k), "{k} has no range");
+            assert!(
+                ModelParams::default().numeric(k).is_some(),
+                "{k} has no value lookup"
+            );
+        }
+        assert_eq!(
+            keys.len(),
+            RANGES.len(),
+            "a range names a key that does not exist"
+        );
     }
 }

@@ -52,16 +52,24 @@ pub struct PatellaMesh {
 }
 
 impl PatellaMesh {
-    /// Meshes the articular surface of a patella of the given size (mm); `lat` is +1 for a
+    /// Meshes the articular surface of a patella of the given size (mm) whose median ridge
+    /// lies `lateral_facet_fraction` of the width from the lateral border; `lat` is +1 for a
     /// right knee and −1 for a left knee (z mirrored).
-    pub fn new(width: f64, height: f64, thickness: f64, element_size: f64, lat: f64) -> Self {
+    pub fn new(
+        width: f64,
+        height: f64,
+        thickness: f64,
+        lateral_facet_fraction: f64,
+        element_size: f64,
+        lat: f64,
+    ) -> Self {
         let art_h = anatomy::PATELLA_ARTICULAR_HEIGHT_FRACTION * height;
         let [yc0, zc0] = anatomy::PATELLA_ARTICULAR_CENTRE;
         let (yc, zc) = (
             yc0 * height / anatomy::PATELLA_REF_SIZE[1],
             zc0 * width / anatomy::PATELLA_REF_SIZE[2],
         );
-        let ridge_z = zc + 0.5 * width - anatomy::PATELLA_RIDGE_FROM_LATERAL * width;
+        let ridge_z = zc + 0.5 * width - lateral_facet_fraction * width;
         let ridge_x = -0.5 * thickness;
         let (tl, tm) = (
             LATERAL_FACET_DEG.to_radians().tan(),
@@ -129,7 +137,7 @@ mod tests {
 
     #[test]
     fn default_mesh_has_about_a_thousand_elements_and_the_lenhart_area() {
-        let m = PatellaMesh::new(44.0, 34.4, 22.0, 1.0, 1.0);
+        let m = PatellaMesh::new(44.0, 34.4, 22.0, 0.58, 1.0, 1.0);
         assert!((1000..=2000).contains(&m.len()), "{}", m.len());
         // L articular surface area 1418 mm²; the model outline is an ellipse of the same
         // width and height, so somewhat smaller.
