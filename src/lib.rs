@@ -4,7 +4,7 @@
 //! ligaments and the IT band; every frame solves the patella's 6-DOF equilibrium against
 //! an elastic-foundation patellofemoral contact and reports force, pressure and tracking.
 //!
-//! Data flow: scenario TOML → [`scenario::load`] (serde spec) → [`scenario::compile`]
+//! Data flow: scenario TOML → [`scenario::load`] (serde spec) → [`scenario::compile()`]
 //! (validated [`Model`] + run plan) → [`experiment`] drivers calling [`step::step`] per
 //! frame → [`output`] writers. Units inside: mm, N, MPa, s, rad.
 

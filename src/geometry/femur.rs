@@ -17,16 +17,19 @@
 //! **How the clinical measures map onto the surface.** The lateral facet line rises at the
 //! lateral trochlear inclination (LTI); the medial facet line rises at
 //! `180° − sulcus angle − LTI`, so the sulcus angle is exactly the angle between the facet
-//! lines. The facets crest at fixed widths (lateral [`LATERAL_FACET_WIDTH_MM`], medial
+//! lines at mid-trochlea (s = 1, θ ≈ 10°; flatter proximally, steeper distally). The facets crest at fixed widths (lateral [`LATERAL_FACET_WIDTH_MM`], medial
 //! [`MEDIAL_FACET_WIDTH_MM`]), so the lateral crest stands higher. The trochlear depth (mean
 //! crest height above the floor) is then set by how much the sulcus is rounded off: a
 //! shallow groove with normal facet angles has a wide, rounded floor. Sulcus angle, LTI and
 //! depth are therefore independent, within one limit: the depth cannot exceed what the
 //! facet lines reach at the crests (compile reports the allowed maximum).
 //!
-//! The distance is the first-order signed distance `F/|∇F|` with `F = ρ − R(θ, z)`; it
-//! agrees with the exact point-to-surface distance within the tolerance stated and tested in
-//! `tests/kneetrack.rs` (`contact_distance_matches_exact_reference`).
+//! The distance is the first-order signed distance `F/|∇F|` with `F = ρ − R(θ, z)`, refined
+//! by [`REFINE_STEPS`] projections near the surface; it agrees with the exact
+//! point-to-surface distance (a parry3d mesh query) within 0.01 mm + 2 % of the depth,
+//! tested in `tests/kneetrack.rs` (`contact_distance_matches_exact_reference`). The
+//! cross-section profile is baked into a C¹ table once per model; the along-groove
+//! functions into a second table.
 
 use crate::anatomy;
 use crate::math::{fast_atan2, smooth_max, smooth_min, smoothstep, Vec3};

@@ -53,7 +53,7 @@ pub enum ScenarioError {
     },
 }
 
-/// Reads and parses a scenario file. Does not validate values (see [`compile`]).
+/// Reads and parses a scenario file. Does not validate values (see [`compile()`]).
 pub fn load(path: &Path) -> Result<(ScenarioSpec, String), ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
         path: path.into(),
