@@ -115,8 +115,6 @@ pub struct SurfaceDistance {
     pub gap: f64,
     /// Outward unit normal of the femoral surface near the point (femur frame).
     pub normal: Vec3,
-    /// Angle along the groove, radians (0 anterior, π/2 distal).
-    pub theta: f64,
 }
 
 impl FemoralSurface {
@@ -201,22 +199,6 @@ impl FemoralSurface {
                     .collect()
             },
         })
-    }
-
-    /// Deepest groove (mm) that fits the given sulcus angle and LTI, for error messages.
-    pub fn max_depth(sulcus_angle_deg: f64, lateral_inclination_deg: f64) -> f64 {
-        let medial = (180.0 - sulcus_angle_deg - lateral_inclination_deg).max(0.0);
-        let (tl, tm) = (
-            lateral_inclination_deg.to_radians().tan(),
-            medial.to_radians().tan(),
-        );
-        unit_profile_depth(
-            tl,
-            tm,
-            LATERAL_FACET_WIDTH_MM * tl,
-            MEDIAL_FACET_WIDTH_MM * tm,
-            MIN_SULCUS_ROUNDING_MM,
-        )
     }
 
     /// Cross-section profile Ĥ(u) at unit height scale and its slope dĤ/du, evaluated
@@ -329,7 +311,7 @@ impl FemoralSurface {
         {
             return None;
         }
-        let d = self.refine(p, self.first_order_from(p, rho, theta, r, r_theta, r_u));
+        let d = self.refine(p, self.first_order_from(p, rho, r, r_theta, r_u));
         (d.gap < 0.0).then_some(d)
     }
 
@@ -364,7 +346,6 @@ impl FemoralSurface {
         SurfaceDistance {
             gap,
             normal: t.normal,
-            theta: t.theta,
         }
     }
 
@@ -374,7 +355,7 @@ impl FemoralSurface {
         let rho = (p.x * p.x + p.y * p.y).sqrt().max(1e-9);
         let theta = fast_atan2(-p.y, p.x);
         let (r, r_theta, r_u) = self.radius(theta, self.lat * p.z - self.groove_z);
-        self.first_order_from(p, rho, theta, r, r_theta, r_u)
+        self.first_order_from(p, rho, r, r_theta, r_u)
     }
 
     /// First-order distance from the already evaluated radius and its partials.
@@ -383,7 +364,6 @@ impl FemoralSurface {
         &self,
         p: &Vec3,
         rho: f64,
-        theta: f64,
         r: f64,
         r_theta: f64,
         r_u: f64,
@@ -400,7 +380,6 @@ impl FemoralSurface {
         SurfaceDistance {
             gap: (rho - r) * inv_g,
             normal: Vec3::new(gx * inv_g, gy * inv_g, gz * inv_g),
-            theta,
         }
     }
 

@@ -100,7 +100,7 @@ pub struct FrameResult {
 pub fn step(model: &Model, input: &FrameInput, data: &mut Data) -> FrameResult {
     let joint = kinematics::kinematics(model, &input.knee);
     let solution = solve_continued(model, input, &joint, data, 0);
-    report::report(model, input, &joint, &solution, data)
+    report::report(model, input, &joint, &solution)
 }
 
 /// Deepest bisection of a knee-angle increment before a frame is reported unconverged.

@@ -8,7 +8,7 @@ use super::kinematics::Joint;
 use super::solve::Solution;
 use super::{FrameInput, FrameResult};
 use crate::math::{decompose_zxy, Vec3};
-use crate::model::{Data, Model};
+use crate::model::Model;
 
 /// Patellar tracking relative to the femur (Bull, Katchburian & Amis 2002), anatomical.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -82,13 +82,7 @@ pub fn tracking(model: &Model, pose: &nalgebra::Isometry3<f64>) -> Tracking {
 }
 
 /// Builds the frame's result from the solution.
-pub fn report(
-    model: &Model,
-    input: &FrameInput,
-    joint: &Joint,
-    sol: &Solution,
-    _data: &Data,
-) -> FrameResult {
+pub fn report(model: &Model, input: &FrameInput, joint: &Joint, sol: &Solution) -> FrameResult {
     let lat = model.lat;
     let c = &sol.contact;
     let t = &sol.tissues;
