@@ -15,15 +15,7 @@ fn bench(c: &mut Criterion) {
     };
     let load = QuadLoad::Force(400.0);
     approach(&model, &mut data, knee, load);
-    let r = step(
-        &model,
-        &FrameInput {
-            knee,
-            load,
-            shift_mm: None,
-        },
-        &mut data,
-    );
+    let r = step(&model, &FrameInput::new(knee, load), &mut data);
     let pose = r.femur_from_patella;
     let n = model.patella.len();
     let mut g = c.benchmark_group(format!(

@@ -19,20 +19,8 @@ fn bench(c: &mut Criterion) {
     ] {
         let mut warm = Data::new(&model);
         approach(&model, &mut warm, knee(30.0), load);
-        step(
-            &model,
-            &FrameInput {
-                knee: knee(30.0),
-                load,
-                shift_mm: None,
-            },
-            &mut warm,
-        );
-        let next = FrameInput {
-            knee: knee(31.0),
-            load,
-            shift_mm: None,
-        };
+        step(&model, &FrameInput::new(knee(30.0), load), &mut warm);
+        let next = FrameInput::new(knee(31.0), load);
         g.bench_function(name, |b| {
             b.iter_batched_ref(
                 || warm.clone(),

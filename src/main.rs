@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use kneetrack::experiment::{self, summarize, RunResult};
+use kneetrack::experiment::{self, summarize};
 use kneetrack::scenario::{self, ScenarioError};
 use kneetrack::{output, validation};
 
@@ -14,6 +14,8 @@ kneetrack — patellofemoral contact and patellar tracking simulator
 USAGE:
     kneetrack run FILE [--out DIR]   run a scenario and write frames.csv, summary.json, plots
     kneetrack check FILE             validate a scenario file without running it
+    kneetrack cycle FILE --out DIR   write a gait scenario's cycles (joint angles, moments) as
+                                     OpenSim ik.mot and id.sto (gait2392 sign convention)
     kneetrack validate [--strict]    run the published validation cases and print the table
                                      (--strict: exit 1 when a case fails)
     kneetrack --help | --version
@@ -81,6 +83,15 @@ fn dispatch(args: &[String]) -> Result<ExitCode, Failure> {
             };
             run(file, out)
         }
+        Some("cycle") => {
+            let [_, file, flag, dir] = args else {
+                return Err(usage("cycle takes FILE --out DIR"));
+            };
+            if flag != "--out" {
+                return Err(usage("cycle takes FILE --out DIR"));
+            }
+            export_cycle(file, &PathBuf::from(dir))
+        }
         Some("validate") => {
             let strict = match args {
                 [_] => false,
@@ -101,6 +112,26 @@ fn dispatch(args: &[String]) -> Result<ExitCode, Failure> {
     }
 }
 
+fn export_cycle(file: &str, dir: &std::path::Path) -> Result<ExitCode, Failure> {
+    let compiled = scenario::compile::load_and_compile(&PathBuf::from(file))?;
+    let scenario::RunPlan::Gait(plan) = &compiled.plan else {
+        return Err(Failure::Input(format!(
+            "{file}: `cycle` needs a gait scenario (scenario.kind = \"gait\")"
+        )));
+    };
+    let (mot, sto) = kneetrack::gait::opensim::cycles_to_opensim(&plan.cycles, compiled.model.side);
+    let io = |e| Failure::Run(anyhow::Error::new(e));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating {}", dir.display()))
+        .map_err(Failure::Run)?;
+    for (name, text) in [("ik.mot", mot), ("id.sto", sto)] {
+        let path = dir.join(name);
+        output::write_atomic(&path, text.as_bytes()).map_err(io)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(file: &str, out: Option<PathBuf>) -> Result<ExitCode, Failure> {
     let compiled = scenario::compile::load_and_compile(&PathBuf::from(file))?;
     let dir = out.unwrap_or_else(|| compiled.out_dir.clone());
@@ -111,15 +142,7 @@ fn run(file: &str, out: Option<PathBuf>) -> Result<ExitCode, Failure> {
         .context("writing outputs")
         .map_err(Failure::Run)?;
     let m = summarize(&compiled.model, &result);
-    let frames: Vec<&kneetrack::FrameResult> = match &result {
-        RunResult::Flexion(f) => f.frames.iter().collect(),
-        RunResult::Stability(s) => s
-            .rows
-            .iter()
-            .flat_map(|r| [&r.neutral, &r.displaced])
-            .collect(),
-    };
-    for (i, r) in frames.iter().enumerate() {
+    for (i, r) in result.all_frames().iter().enumerate() {
         if !r.status.converged() {
             let (f, mo) = r.status.residuals();
             eprintln!(

@@ -137,6 +137,15 @@ pub struct Muscles {
     pub vml: f64,
     /// Vastus medialis obliquus (VMO weakness = `vmo < 1`).
     pub vmo: f64,
+    /// Gluteus medius strength (gait only; weakness = `glute_med < 1`, see
+    /// `gait::mechanisms::glute_med_deficit`).
+    pub glute_med: f64,
+    /// Rectus femoris tightness, 0 = normal … 1 = severe (gait only; see
+    /// `gait::mechanisms::rf_passive_force`).
+    pub rf_tightness: f64,
+    /// Biceps femoris tightness, 0 = normal … 1 = severe (gait only; see
+    /// `gait::mechanisms::bf_passive_force`).
+    pub biceps_femoris_tightness: f64,
 }
 
 impl Default for Muscles {
@@ -147,6 +156,9 @@ impl Default for Muscles {
             vl: 1.0,
             vml: 1.0,
             vmo: 1.0,
+            glute_med: 1.0,
+            rf_tightness: 0.0,
+            biceps_femoris_tightness: 0.0,
         }
     }
 }
@@ -199,6 +211,9 @@ pub struct Itb {
     /// iliopatellar band transmits part of ITB tension to the patella; no direct
     /// measurement of the fraction exists).
     pub patellar_fraction: f64,
+    /// Scale of the IT band's path stiffness (gait only; 1 = the default
+    /// `gait::mechanisms::ITB_STIFFNESS_N_PER_MM`, > 1 = stiffer band).
+    pub stiffness_scale: f64,
 }
 
 impl Default for Itb {
@@ -206,6 +221,119 @@ impl Default for Itb {
         Self {
             tension_n: 0.0,
             patellar_fraction: 0.2,
+            stiffness_scale: 1.0,
+        }
+    }
+}
+
+/// `[foot]`: the runner's foot (gait only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Foot {
+    /// Extra rearfoot eversion in stance over a neutral foot, degrees (default 0; a
+    /// pronating runner is +5…10°). See `gait::mechanisms::pronation_rotation`.
+    pub pronation_deg: f64,
+}
+
+impl Default for Foot {
+    fn default() -> Self {
+        Self { pronation_deg: 0.0 }
+    }
+}
+
+/// `[mechanisms]`: the coefficients that turn a runner's risk factors into knee mechanics
+/// (gait only). Each is used by one named function in `gait::mechanisms`; the default says
+/// where it comes from. Literature values are cited; values marked *assumption* have no
+/// direct measurement and are stated so that users can change them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mechanisms {
+    /// Share of the stance hip-abductor moment carried by the gluteus medius (default 0.65:
+    /// its share of the abductor PCSA — gluteus medius, minimus and TFL — in Ward et al.
+    /// 2009's cadaver series).
+    pub glute_med_share: f64,
+    /// Share of a gluteus-medius deficit that the TFL takes over, pulling on the IT band
+    /// (default 0.3, *assumption*: TFL compensation for abductor weakness is described by
+    /// Sahrmann 2002 and Fredericson 2000; its size is not measured).
+    pub tfl_compensation: f64,
+    /// TFL hip-abduction moment arm, mm (default 45, *assumption* in the 40–60 mm range of
+    /// abductor moment arms in OpenSim hip models, Delp et al. 1990).
+    pub tfl_moment_arm_mm: f64,
+    /// Hip frontal-plane stiffness that resists an uncompensated abductor deficit,
+    /// N·m per kg body mass per degree (default 0.1, *calibrated*: halving the gluteus
+    /// medius then adds about 4° of stance hip adduction, the size of the difference between
+    /// runners with patellofemoral pain and controls, Noehren et al. 2012, Willson & Davis
+    /// 2008).
+    pub hip_frontal_stiffness_nm_per_kg_deg: f64,
+    /// Femoral internal rotation that comes with extra hip adduction, degrees per degree
+    /// (default 1.0: runners with patellofemoral pain show both together in similar size,
+    /// e.g. hip IR +6° (Wirtz et al. 2012) with adduction +4–5° (Noehren et al. 2012)).
+    pub femoral_ir_per_adduction: f64,
+    /// Fraction of extra femoral internal rotation that appears as relative tibial external
+    /// rotation at the knee while the foot is planted (default 1.0: the planted foot holds
+    /// the tibia and the femur rotates beneath the patella, Powers et al. 2003; zero in
+    /// swing).
+    pub rotation_transfer: f64,
+    /// Tibial internal rotation per degree of extra rearfoot eversion (default 0.68, the
+    /// coupling reported in PMC5987802).
+    pub pronation_tibial_coupling: f64,
+    /// Femoral internal rotation per degree of pronation-driven tibial internal rotation
+    /// (default 1.0, *assumption*: the femur follows the tibia (Tiberio 1987's chain), so the
+    /// knee itself does not rotate but the hip internally rotates; > 1 models Tiberio's
+    /// compensatory femoral rotation, which rotates the tibia externally at the knee).
+    pub pronation_femoral_follow: f64,
+    /// IT-band lengthening per radian of hip adduction, mm (default 40, *assumption*: the
+    /// band's hip-abduction moment arm in OpenSim hip models, Delp et al. 1990).
+    pub itb_adduction_arm_mm: f64,
+    /// IT-band lengthening per radian of hip internal rotation, mm (default 10,
+    /// *assumption*: a small arm; hip adduction and internal rotation lengthen the band,
+    /// Noehren et al. 2007, Hamill et al. 2008).
+    pub itb_rotation_arm_mm: f64,
+    /// Equivalent knee flexion at a neutral hip where a normal rectus femoris starts to carry
+    /// passive tension, degrees (default 110, *assumption*: normal prone knee flexion (Ely's
+    /// test) reaches 120–140° before the RF stops it).
+    pub rf_slack_knee_deg: f64,
+    /// How far full tightness (`muscles.rf_tightness = 1`) moves that onset, degrees
+    /// (default 40, *assumption*: a clearly positive Ely test stops at 80–90°).
+    pub rf_tightness_shift_deg: f64,
+    /// Hip flexion with the knee straight where a normal biceps femoris starts to carry
+    /// passive tension, degrees (default 35, *assumption*: passive hip resistance in a
+    /// straight-leg raise rises from about 30–40°).
+    pub bf_slack_hip_deg: f64,
+    /// How far full tightness (`muscles.biceps_femoris_tightness = 1`) moves that onset,
+    /// degrees (default 35, *assumption*: a severely tight hamstring stops a straight-leg
+    /// raise at 40–50° instead of 80–90°).
+    pub bf_tightness_shift_deg: f64,
+    /// Knee rotational stiffness that resists the biceps femoris' external-rotation moment,
+    /// N·m per degree (default 0.5, *assumption* of the order of the loaded knee's torsional
+    /// stiffness, Shoemaker & Markolf 1982).
+    pub knee_rotation_stiffness_nm_per_deg: f64,
+    /// Smallest knee extensor moment the quadriceps supplies, N·m (default 2, *assumption*:
+    /// in swing the net knee moment is flexor and the hamstrings carry it, but quadriceps
+    /// EMG never falls to zero in running; the model keeps a small resting moment so the
+    /// patella stays seated).
+    pub quadriceps_floor_nm: f64,
+}
+
+impl Default for Mechanisms {
+    fn default() -> Self {
+        Self {
+            glute_med_share: 0.65,
+            tfl_compensation: 0.3,
+            tfl_moment_arm_mm: 45.0,
+            hip_frontal_stiffness_nm_per_kg_deg: 0.1,
+            femoral_ir_per_adduction: 1.0,
+            rotation_transfer: 1.0,
+            pronation_tibial_coupling: 0.68,
+            pronation_femoral_follow: 1.0,
+            itb_adduction_arm_mm: 40.0,
+            itb_rotation_arm_mm: 10.0,
+            rf_slack_knee_deg: 110.0,
+            rf_tightness_shift_deg: 40.0,
+            bf_slack_hip_deg: 35.0,
+            bf_tightness_shift_deg: 35.0,
+            knee_rotation_stiffness_nm_per_deg: 0.5,
+            quadriceps_floor_nm: 2.0,
         }
     }
 }
@@ -240,6 +368,8 @@ pub struct ModelParams {
     pub muscles: Muscles,
     pub ligaments: Ligaments,
     pub itb: Itb,
+    pub foot: Foot,
+    pub mechanisms: Mechanisms,
     pub solver: Solver,
 }
 
@@ -406,6 +536,132 @@ pub const RANGES: &[Range] = &[
         unit: "",
     },
     Range {
+        key: "muscles.glute_med",
+        min: 0.0,
+        max: 3.0,
+        unit: "",
+    },
+    Range {
+        key: "muscles.rf_tightness",
+        min: 0.0,
+        max: 1.0,
+        unit: "",
+    },
+    Range {
+        key: "muscles.biceps_femoris_tightness",
+        min: 0.0,
+        max: 1.0,
+        unit: "",
+    },
+    Range {
+        key: "itb.stiffness_scale",
+        min: 0.0,
+        max: 10.0,
+        unit: "",
+    },
+    Range {
+        key: "foot.pronation_deg",
+        min: -15.0,
+        max: 20.0,
+        unit: "degrees",
+    },
+    Range {
+        key: "mechanisms.glute_med_share",
+        min: 0.0,
+        max: 1.0,
+        unit: "",
+    },
+    Range {
+        key: "mechanisms.tfl_compensation",
+        min: 0.0,
+        max: 1.0,
+        unit: "",
+    },
+    Range {
+        key: "mechanisms.tfl_moment_arm_mm",
+        min: 10.0,
+        max: 100.0,
+        unit: "mm",
+    },
+    Range {
+        key: "mechanisms.hip_frontal_stiffness_nm_per_kg_deg",
+        min: 0.01,
+        max: 10.0,
+        unit: "N·m/kg/deg",
+    },
+    Range {
+        key: "mechanisms.femoral_ir_per_adduction",
+        min: 0.0,
+        max: 3.0,
+        unit: "",
+    },
+    Range {
+        key: "mechanisms.rotation_transfer",
+        min: 0.0,
+        max: 1.0,
+        unit: "",
+    },
+    Range {
+        key: "mechanisms.pronation_tibial_coupling",
+        min: 0.0,
+        max: 2.0,
+        unit: "",
+    },
+    Range {
+        key: "mechanisms.pronation_femoral_follow",
+        min: 0.0,
+        max: 3.0,
+        unit: "",
+    },
+    Range {
+        key: "mechanisms.itb_adduction_arm_mm",
+        min: 0.0,
+        max: 100.0,
+        unit: "mm",
+    },
+    Range {
+        key: "mechanisms.itb_rotation_arm_mm",
+        min: 0.0,
+        max: 50.0,
+        unit: "mm",
+    },
+    Range {
+        key: "mechanisms.rf_slack_knee_deg",
+        min: 30.0,
+        max: 160.0,
+        unit: "degrees",
+    },
+    Range {
+        key: "mechanisms.rf_tightness_shift_deg",
+        min: 0.0,
+        max: 90.0,
+        unit: "degrees",
+    },
+    Range {
+        key: "mechanisms.bf_slack_hip_deg",
+        min: -10.0,
+        max: 90.0,
+        unit: "degrees",
+    },
+    Range {
+        key: "mechanisms.bf_tightness_shift_deg",
+        min: 0.0,
+        max: 90.0,
+        unit: "degrees",
+    },
+    Range {
+        key: "mechanisms.knee_rotation_stiffness_nm_per_deg",
+        min: 0.05,
+        max: 20.0,
+        unit: "N·m/deg",
+    },
+    Range {
+        key: "mechanisms.quadriceps_floor_nm",
+        min: 0.0,
+        max: 50.0,
+        unit: "N·m",
+    },
+    Range {
         key: "solver.max_iterations",
         min: 1.0,
         max: 10000.0,
@@ -426,43 +682,16 @@ pub const RANGES: &[Range] = &[
 ];
 
 impl ModelParams {
-    /// The value of a numeric model key, for range checks.
+    /// The value of a numeric key (`section.key`), for range checks and sweeps.
     pub fn numeric(&self, key: &str) -> Option<f64> {
-        let s = &self.subject;
-        let c = &self.cartilage;
-        let m = &self.muscles;
-        let l = &self.ligaments;
-        Some(match key {
-            "subject.body_mass_kg" => s.body_mass_kg,
-            "subject.q_angle_deg" => s.q_angle_deg,
-            "subject.tt_tg_mm" => s.tt_tg_mm,
-            "subject.insall_salvati" => s.insall_salvati,
-            "subject.sulcus_angle_deg" => s.sulcus_angle_deg,
-            "subject.trochlear_depth_mm" => s.trochlear_depth_mm,
-            "subject.lateral_trochlear_inclination_deg" => s.lateral_trochlear_inclination_deg,
-            "subject.patella_width_mm" => s.patella_width_mm,
-            "subject.patella_height_mm" => s.patella_height_mm,
-            "subject.patella_thickness_mm" => s.patella_thickness_mm,
-            "subject.lateral_facet_fraction" => s.lateral_facet_fraction,
-            "cartilage.modulus_mpa" => c.modulus_mpa,
-            "cartilage.poisson" => c.poisson,
-            "cartilage.thickness_mm" => c.thickness_mm,
-            "cartilage.element_size_mm" => c.element_size_mm,
-            "muscles.rf" => m.rf,
-            "muscles.vi" => m.vi,
-            "muscles.vl" => m.vl,
-            "muscles.vml" => m.vml,
-            "muscles.vmo" => m.vmo,
-            "ligaments.mpfl" => l.mpfl,
-            "ligaments.lateral_retinaculum" => l.lateral_retinaculum,
-            "ligaments.patellar_tendon" => l.patellar_tendon,
-            "itb.tension_n" => self.itb.tension_n,
-            "itb.patellar_fraction" => self.itb.patellar_fraction,
-            "solver.max_iterations" => self.solver.max_iterations as f64,
-            "solver.force_tolerance_n" => self.solver.force_tolerance_n,
-            "solver.moment_tolerance_nmm" => self.solver.moment_tolerance_nmm,
-            _ => return None,
-        })
+        let (section, field) = key.split_once('.')?;
+        let json = serde_json::to_value(self).ok()?;
+        match json.get(section)?.get(field)? {
+            // serde_json writes a non-finite float as null: report it as NaN so the range
+            // check rejects it with the key named.
+            serde_json::Value::Null => Some(f64::NAN),
+            v => v.as_f64(),
+        }
     }
 }
 

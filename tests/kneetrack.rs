@@ -29,15 +29,7 @@ fn solved(params: &ModelParams, deg: f64, load: QuadLoad) -> (Model, Data, Frame
     let m = Model::new(params).unwrap();
     let mut d = Data::new(&m);
     experiment::approach(&m, &mut d, knee(deg), load);
-    let r = step(
-        &m,
-        &FrameInput {
-            knee: knee(deg),
-            load,
-            shift_mm: None,
-        },
-        &mut d,
-    );
+    let r = step(&m, &FrameInput::new(knee(deg), load), &mut d);
     (m, d, r)
 }
 
@@ -154,7 +146,8 @@ fn jacobian_matches_finite_differences() {
     let joint = kinematics(&m, &r.knee);
     let pose = r.femur_from_patella;
     let wrench = |p: &Isometry3<f64>, d: &mut Data| {
-        let t = tissues(&m, &joint, p, r.quad_scale_n);
+        let input = FrameInput::new(r.knee, QuadLoad::Force(r.quad_scale_n));
+        let t = tissues(&m, &input, &joint, p, r.quad_scale_n);
         let c = elastic_foundation(p, &m.femur, &m.patella, &m.law, &mut d.pressure, true);
         (
             t.force + c.force,
@@ -427,6 +420,14 @@ fn shipped_scenarios_run_and_write_outputs() {
             RunResult::Stability(_) => assert!(
                 names.contains(&"restraint.svg".into()) && names.contains(&"stability.csv".into())
             ),
+            RunResult::Gait(_) => assert!([
+                "gait_forces.svg",
+                "gait_tracking.svg",
+                "pressure_map.svg",
+                "results.sto"
+            ]
+            .iter()
+            .all(|n| names.contains(&n.to_string()))),
         }
         let json: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();

@@ -28,15 +28,7 @@ pub fn run_flexion(model: &Model, plan: &FlexionPlan) -> FlexionRun {
         approach(model, &mut data, k0, l0);
     }
     for (i, (knee, load)) in plan.frames.iter().zip(&plan.loads).enumerate() {
-        let r = step(
-            model,
-            &FrameInput {
-                knee: *knee,
-                load: *load,
-                shift_mm: None,
-            },
-            &mut data,
-        );
+        let r = step(model, &FrameInput::new(*knee, *load), &mut data);
         if r.contact.force_n > peak.1 {
             peak = (i, r.contact.force_n);
             peak_pressure.copy_from_slice(&data.pressure);

@@ -2,14 +2,16 @@
 //! `step` the viewer will call. Each run owns its `Data`; the `Model` is shared.
 
 pub mod flexion;
+pub mod gait;
 pub mod stability;
 pub mod summary;
 
 use crate::model::{Data, Model};
 use crate::scenario::{Compiled, RunPlan};
-use crate::step::{step, FrameInput, KneeAngles, QuadLoad};
+use crate::step::{step, FrameInput, FrameResult, KneeAngles, QuadLoad};
 
 pub use flexion::{run_flexion, FlexionRun};
+pub use gait::{run_gait, GaitFrame, GaitRun};
 pub use stability::{run_stability, StabilityRow, StabilityRun};
 pub use summary::{summarize, Metrics};
 
@@ -21,6 +23,22 @@ pub const APPROACH_STEP_DEG: f64 = 5.0;
 pub enum RunResult {
     Flexion(FlexionRun),
     Stability(StabilityRun),
+    Gait(GaitRun),
+}
+
+impl RunResult {
+    /// Every solved frame in output order (stability: neutral then displaced per test).
+    pub fn all_frames(&self) -> Vec<&FrameResult> {
+        match self {
+            RunResult::Flexion(f) => f.frames.iter().collect(),
+            RunResult::Stability(s) => s
+                .rows
+                .iter()
+                .flat_map(|r| [&r.neutral, &r.displaced])
+                .collect(),
+            RunResult::Gait(g) => g.frames.iter().map(|f| &f.result).collect(),
+        }
+    }
 }
 
 /// Runs a compiled scenario.
@@ -28,6 +46,7 @@ pub fn run(compiled: &Compiled) -> RunResult {
     match &compiled.plan {
         RunPlan::Flexion(p) => RunResult::Flexion(run_flexion(&compiled.model, p)),
         RunPlan::Stability(p) => RunResult::Stability(run_stability(&compiled.model, p)),
+        RunPlan::Gait(p) => RunResult::Gait(run_gait(&compiled.model, p)),
     }
 }
 
@@ -44,15 +63,7 @@ pub fn approach(model: &Model, data: &mut Data, knee: KneeAngles, load: QuadLoad
             varus: knee.varus * f,
             internal_rotation: knee.internal_rotation * f,
         };
-        step(
-            model,
-            &FrameInput {
-                knee: k,
-                load,
-                shift_mm: None,
-            },
-            data,
-        );
+        step(model, &FrameInput::new(k, load), data);
     }
 }
 

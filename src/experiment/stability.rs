@@ -47,15 +47,7 @@ pub fn run_stability(model: &Model, plan: &StabilityPlan) -> StabilityRun {
         };
         let mut data = Data::new(model);
         approach(model, &mut data, knee, load);
-        let neutral = step(
-            model,
-            &FrameInput {
-                knee,
-                load,
-                shift_mm: None,
-            },
-            &mut data,
-        );
+        let neutral = step(model, &FrameInput::new(knee, load), &mut data);
         plan.directions
             .iter()
             .map(|&dir| {
@@ -70,9 +62,8 @@ pub fn run_stability(model: &Model, plan: &StabilityPlan) -> StabilityRun {
                     last = step(
                         model,
                         &FrameInput {
-                            knee,
-                            load,
                             shift_mm: Some(shift),
+                            ..FrameInput::new(knee, load)
                         },
                         &mut d,
                     );

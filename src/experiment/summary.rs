@@ -1,9 +1,17 @@
 //! Summary metrics of a run (DESIGN.md §9). Gait-only metrics are `null` for rig
 //! experiments: they have no stance phase, step or distance.
+//!
+//! Gait definitions: a *step* is one foot contact; `impulse_per_step_bw_s` integrates this
+//! knee's PF contact force over its stance (frames with stance weight ≥ ½, rectangle rule)
+//! in body-weight seconds, averaged over cycles; `steps_per_km` counts the steps of both
+//! legs (1000 m / step length, step length = speed / step rate); `load_per_km_bw_s` is this
+//! knee's cumulative load per km: its impulse per step × its own steps (half of
+//! `steps_per_km`).
 
 use serde::Serialize;
 
-use super::{RunResult, StabilityRow};
+use super::{GaitRun, RunResult, StabilityRow};
+use crate::gait::GaitProvenance;
 use crate::model::Model;
 use crate::step::FrameResult;
 
@@ -33,6 +41,8 @@ pub struct Metrics {
     pub frames_total: usize,
     /// Stability runs: the restraining force per angle and direction.
     pub restraining_force_n: Option<Vec<StabilityRow>>,
+    /// Gait runs: where the cycles came from.
+    pub gait: Option<GaitProvenance>,
 }
 
 fn max_by(frames: &[&FrameResult], f: impl Fn(&FrameResult) -> f64) -> f64 {
@@ -47,6 +57,7 @@ pub fn summarize(model: &Model, run: &RunResult) -> Metrics {
     let frames: Vec<&FrameResult> = match run {
         RunResult::Flexion(r) => r.frames.iter().collect(),
         RunResult::Stability(r) => r.rows.iter().map(|row| &row.neutral).collect(),
+        RunResult::Gait(g) => g.frames.iter().map(|f| &f.result).collect(),
     };
     let peak = frames
         .iter()
@@ -54,15 +65,9 @@ pub fn summarize(model: &Model, run: &RunResult) -> Metrics {
         .max_by(|a, b| a.contact.force_n.total_cmp(&b.contact.force_n))
         .expect("a run has at least one frame");
     let bw = model.body_weight_n;
-    let all: Vec<&FrameResult> = match run {
-        RunResult::Flexion(r) => r.frames.iter().collect(),
-        RunResult::Stability(r) => r
-            .rows
-            .iter()
-            .flat_map(|row| [&row.neutral, &row.displaced])
-            .collect(),
-    };
-    Metrics {
+    let all = run.all_frames();
+    let mass = model.params.subject.body_mass_kg;
+    let mut m = Metrics {
         peak_pf_force_n: peak.contact.force_n,
         peak_pf_force_bw: peak.contact.force_n / bw,
         peak_lateral_force_n: max_by(&frames, |r| r.contact.lateral_force_n),
@@ -73,9 +78,7 @@ pub fn summarize(model: &Model, run: &RunResult) -> Metrics {
         max_lateral_shift_mm: max_by(&frames, |r| r.tracking.shift_mm),
         max_lateral_tilt_deg: max_by(&frames, |r| r.tracking.tilt.to_degrees()),
         peak_knee_flexion_stance_deg: None,
-        peak_extensor_moment_nm_per_kg: max_by(&frames, |r| r.extensor_moment_nmm)
-            / 1000.0
-            / model.params.subject.body_mass_kg,
+        peak_extensor_moment_nm_per_kg: max_by(&frames, |r| r.extensor_moment_nmm) / 1000.0 / mass,
         peak_pt_force_bw: max_by(&frames, |r| r.patellar_tendon_n) / bw,
         impulse_per_step_bw_s: None,
         steps_per_km: None,
@@ -86,5 +89,50 @@ pub fn summarize(model: &Model, run: &RunResult) -> Metrics {
             RunResult::Stability(r) => Some(r.rows.clone()),
             _ => None,
         },
+        gait: None,
+    };
+    if let RunResult::Gait(g) = run {
+        add_gait_metrics(&mut m, g, bw, mass);
     }
+    m
+}
+
+/// The gait-only metrics (definitions in the module doc).
+fn add_gait_metrics(m: &mut Metrics, g: &GaitRun, bw: f64, mass: f64) {
+    let stance = |f: &&super::GaitFrame| f.sample.stance >= 0.5;
+    m.peak_knee_flexion_stance_deg = Some(
+        g.frames
+            .iter()
+            .filter(stance)
+            .map(|f| f.sample.knee_flexion_deg)
+            .fold(f64::NEG_INFINITY, f64::max),
+    );
+    // The body's net moment (inverse dynamics or the built-in cycle), not the quadriceps
+    // target, which adds the floor and antagonists.
+    m.peak_extensor_moment_nm_per_kg = g
+        .frames
+        .iter()
+        .map(|f| f.sample.extensor_moment_nm)
+        .fold(f64::NEG_INFINITY, f64::max)
+        / mass;
+    let cycles = g.cycle_durations_s.len();
+    let impulse: f64 = (0..cycles)
+        .map(|c| {
+            let fr: Vec<_> = g.frames.iter().filter(|f| f.cycle == c).collect();
+            let dt = g.cycle_durations_s[c] / fr.len().max(1) as f64;
+            fr.iter()
+                .filter(|f| f.sample.stance >= 0.5)
+                .map(|f| f.result.contact.force_n * dt)
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / cycles.max(1) as f64
+        / bw;
+    let p = &g.provenance;
+    let step_length_m = p.speed_mps * 60.0 / p.step_rate_spm;
+    let steps_per_km = 1000.0 / step_length_m;
+    m.impulse_per_step_bw_s = Some(impulse);
+    m.steps_per_km = Some(steps_per_km);
+    m.load_per_km_bw_s = Some(impulse * steps_per_km / 2.0);
+    m.gait = Some(p.clone());
 }

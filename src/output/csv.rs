@@ -53,6 +53,28 @@ pub const FRAME_COLUMNS: &[&str] = &[
     "residual_moment_nmm",
 ];
 
+/// Leading columns of a gait run's frames.csv (then [`FRAME_COLUMNS`]). Hip adduction and
+/// rotation are after the risk-factor mechanisms; the moments are the body's net moments;
+/// `extensor_target_nm` is what the quadriceps was solved to supply.
+pub const GAIT_COLUMNS: &[&str] = &[
+    "frame",
+    "cycle",
+    "cycle_pct",
+    "time_s",
+    "stance",
+    "hip_flexion_deg",
+    "hip_adduction_deg",
+    "hip_rotation_deg",
+    "net_extensor_moment_nm",
+    "hip_abductor_moment_nm",
+    "extensor_target_nm",
+    "itb_tension_n",
+    "rf_passive_n",
+    "bf_passive_n",
+    "glute_med_deficit_nm",
+    "tfl_force_n",
+];
+
 /// The values of one frame, in [`FRAME_COLUMNS`] order.
 pub fn frame_values(model: &Model, r: &FrameResult) -> Vec<String> {
     let c = &r.contact;
@@ -128,6 +150,35 @@ pub fn frames_csv(model: &Model, run: &RunResult) -> String {
                 .iter()
                 .enumerate()
                 .map(|(i, r)| (vec![i.to_string()], frame_values(model, r))),
+        ),
+        RunResult::Gait(g) => table(
+            GAIT_COLUMNS,
+            g.frames.iter().enumerate().map(|(i, f)| {
+                let s = &f.sample;
+                let d = &f.drive;
+                let mut lead = vec![i.to_string(), f.cycle.to_string()];
+                lead.extend(
+                    [
+                        s.cycle_pct,
+                        s.time_s,
+                        s.stance,
+                        s.hip_flexion_deg,
+                        d.hip_adduction_deg,
+                        d.hip_rotation_deg,
+                        s.extensor_moment_nm,
+                        s.hip_abductor_moment_nm,
+                        d.extensor_target_nm,
+                        d.itb_tension_n,
+                        d.rf_passive_n,
+                        d.bf_passive_n,
+                        d.glute_med.deficit_nm,
+                        d.glute_med.tfl_force_n,
+                    ]
+                    .iter()
+                    .map(|x| x.to_string()),
+                );
+                (lead, frame_values(model, &f.result))
+            }),
         ),
         RunResult::Stability(s) => {
             let rows = s.rows.iter().flat_map(|row| {

@@ -87,6 +87,11 @@ pub fn render(compiled: &Compiled, run: &RunResult) -> Vec<(String, Vec<u8>)> {
                 text.push('\n');
                 files.push(("summary.json".to_string(), text.into_bytes()));
             }
+            Format::Sto => {
+                if let RunResult::Gait(g) = run {
+                    files.push(("results.sto".to_string(), sto(compiled, g).into_bytes()));
+                }
+            }
             Format::Svg => files.extend(
                 svg::plots(compiled, run)
                     .into_iter()
@@ -95,6 +100,65 @@ pub fn render(compiled: &Compiled, run: &RunResult) -> Vec<(String, Vec<u8>)> {
         }
     }
     files
+}
+
+/// Columns of results.sto (OpenSim Storage, degrees; forces in N).
+pub const STO_COLUMNS: &[&str] = &[
+    "cycle_pct",
+    "knee_angle",
+    "hip_adduction",
+    "hip_rotation",
+    "quadriceps_force",
+    "patellar_tendon_force",
+    "pf_contact_force",
+    "pf_lateral_force",
+    "lateral_share",
+    "contact_area_mm2",
+    "peak_pressure_mpa",
+    "patella_lateral_shift_mm",
+    "patella_lateral_tilt",
+    "patella_flexion",
+    "itb_tension",
+    "converged",
+];
+
+/// A gait run's results over time as an OpenSim Storage file, so they load into OpenSim's
+/// plotting and analysis tools next to the IK/ID data.
+pub fn sto(compiled: &Compiled, g: &crate::experiment::GaitRun) -> String {
+    let rows: Vec<(f64, Vec<f64>)> = g
+        .frames
+        .iter()
+        .map(|f| {
+            let r = &f.result;
+            (
+                f.sample.time_s,
+                vec![
+                    f.sample.cycle_pct,
+                    r.knee.flexion.to_degrees(),
+                    f.drive.hip_adduction_deg,
+                    f.drive.hip_rotation_deg,
+                    r.quadriceps_force_n,
+                    r.patellar_tendon_n,
+                    r.contact.force_n,
+                    r.contact.lateral_force_n,
+                    r.contact.lateral_share,
+                    r.contact.area_mm2,
+                    r.contact.peak_pressure_mpa,
+                    r.tracking.shift_mm,
+                    r.tracking.tilt.to_degrees(),
+                    r.tracking.flexion.to_degrees(),
+                    f.drive.itb_tension_n,
+                    f64::from(u8::from(r.status.converged())),
+                ],
+            )
+        })
+        .collect();
+    crate::gait::opensim::write_storage(
+        &format!("kneetrack_{}", compiled.name),
+        true,
+        STO_COLUMNS,
+        &rows,
+    )
 }
 
 /// Writes a run's outputs into `dir` (created if needed). Returns the paths written.

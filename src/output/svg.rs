@@ -311,6 +311,78 @@ pub fn pressure_map(model: &Model, pressure: &[f64], title: &str) -> String {
     s
 }
 
+/// Most cycles drawn per chart (one colour each).
+const MAX_CYCLES_PLOTTED: usize = COLORS.len();
+
+/// Gait plots against cycle %: PF force (BW) and lateral force, lateral shift and tilt (one
+/// line per cycle, at most [`MAX_CYCLES_PLOTTED`]), and the pressure map at peak PF force.
+fn gait_plots(model: &Model, name: &str, g: &crate::experiment::GaitRun) -> Vec<(String, String)> {
+    let cycles = g.cycle_durations_s.len().min(MAX_CYCLES_PLOTTED);
+    let labels: Vec<String> = (0..cycles)
+        .map(|c| {
+            if cycles == 1 {
+                "cycle".into()
+            } else {
+                format!("cycle {}", c + 1)
+            }
+        })
+        .collect();
+    let bw = model.body_weight_n;
+    let chart = |title: &str, y: &str, v: &dyn Fn(&crate::experiment::GaitFrame) -> f64| {
+        let series: Vec<Series> = labels
+            .iter()
+            .enumerate()
+            .map(|(c, l)| Series {
+                name: l,
+                points: g
+                    .frames
+                    .iter()
+                    .filter(|f| f.cycle == c)
+                    .map(|f| (f.sample.cycle_pct, v(f)))
+                    .collect(),
+            })
+            .collect();
+        line_chart(
+            &format!("{name}: {title}"),
+            "gait cycle (% from foot strike)",
+            y,
+            &series,
+        )
+    };
+    let forces = stack(&[
+        chart("PF contact force", "PF force (BW)", &|f| {
+            f.result.contact.force_n / bw
+        }),
+        chart("lateral PF force", "lateral force (N)", &|f| {
+            f.result.contact.lateral_force_n
+        }),
+    ]);
+    let tracking = stack(&[
+        chart("patellar lateral shift", "lateral shift (mm)", &|f| {
+            f.result.tracking.shift_mm
+        }),
+        chart("patellar lateral tilt", "lateral tilt (deg)", &|f| {
+            f.result.tracking.tilt.to_degrees()
+        }),
+    ]);
+    let peak = &g.frames[g.peak_frame];
+    let map = pressure_map(
+        model,
+        &g.peak_pressure,
+        &format!(
+            "{name}: pressure at peak PF force ({:.0} % of cycle, knee {:.0}°, {:.1} BW)",
+            peak.sample.cycle_pct,
+            peak.sample.knee_flexion_deg,
+            peak.result.contact.force_n / bw
+        ),
+    );
+    vec![
+        ("gait_forces.svg".into(), forces),
+        ("gait_tracking.svg".into(), tracking),
+        ("pressure_map.svg".into(), map),
+    ]
+}
+
 /// Every plot of a run: (file name, SVG).
 pub fn plots(compiled: &Compiled, run: &RunResult) -> Vec<(String, String)> {
     let model = &compiled.model;
@@ -400,6 +472,7 @@ pub fn plots(compiled: &Compiled, run: &RunResult) -> Vec<(String, String)> {
                 ("pressure_map.svg".into(), map),
             ]
         }
+        RunResult::Gait(g) => gait_plots(model, name, g),
         RunResult::Stability(st) => {
             let mut series = Vec::new();
             for (dir, label) in [(1.0, "lateral displacement"), (-1.0, "medial displacement")] {

@@ -8,6 +8,9 @@ use serde::Serialize;
 
 use super::spec::{Direction, Format, Kind, PerAngle, ScenarioSpec};
 use super::{locate, ScenarioError};
+use crate::gait::builtin::{builtin_cycle, preferred_step_rate_spm, Conditions};
+use crate::gait::opensim::{read_cycles, ImportOptions, Storage};
+use crate::gait::{GaitCycle, GaitProvenance};
 use crate::model::{Model, ModelError};
 use crate::params::{ModelParams, RANGES};
 use crate::step::{KneeAngles, QuadLoad};
@@ -37,11 +40,25 @@ pub struct StabilityPlan {
     pub quadriceps_n: f64,
 }
 
+/// Running gait, ready to run: the cycles (joint angles and moments per frame) and what
+/// the mechanisms add in stance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GaitPlan {
+    /// The cycles, each solved independently (in parallel).
+    pub cycles: Vec<GaitCycle>,
+    /// Where they came from.
+    pub provenance: GaitProvenance,
+    /// Stance offsets of hip adduction and rotation, degrees.
+    pub stance_hip_adduction_deg: f64,
+    pub stance_hip_rotation_deg: f64,
+}
+
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum RunPlan {
     Flexion(FlexionPlan),
     Stability(StabilityPlan),
+    Gait(GaitPlan),
 }
 
 /// A compiled scenario.
@@ -141,6 +158,8 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
         muscles: spec.muscles.clone(),
         ligaments: spec.ligaments.clone(),
         itb: spec.itb.clone(),
+        foot: spec.foot.clone(),
+        mechanisms: spec.mechanisms.clone(),
         solver: spec.solver.clone(),
     };
     for r in RANGES {
@@ -154,6 +173,7 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
     let plan = match spec.scenario.kind {
         Kind::Flexion => RunPlan::Flexion(flexion_plan(&cx, &spec)?),
         Kind::Stability => RunPlan::Stability(stability_plan(&cx, &spec)?),
+        Kind::Gait => RunPlan::Gait(gait_plan(&cx, &spec)?),
     };
     let name = spec.scenario.name.clone().unwrap_or_else(|| {
         path.file_stem()
@@ -163,10 +183,23 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         return Err(cx.invalid("scenario.name", format!("\"{name}\" cannot name an output folder (no slashes, not empty, not starting with '.')")));
     }
-    if spec.output.formats.is_empty() {
+    let formats = spec.output.formats.clone().unwrap_or_else(|| {
+        let mut f = vec![Format::Csv, Format::Json, Format::Svg];
+        if spec.scenario.kind == Kind::Gait {
+            f.push(Format::Sto);
+        }
+        f
+    });
+    if formats.contains(&Format::Sto) && spec.scenario.kind != Kind::Gait {
         return Err(cx.invalid(
             "output.formats",
-            "is empty: list at least one of \"csv\", \"json\", \"svg\"",
+            "\"sto\" (OpenSim results over time) is written for gait runs only",
+        ));
+    }
+    if formats.is_empty() {
+        return Err(cx.invalid(
+            "output.formats",
+            "is empty: list at least one of \"csv\", \"json\", \"svg\", \"sto\"",
         ));
     }
     let out_dir = spec
@@ -175,9 +208,9 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
         .clone()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("out").join(&name));
-    let formats = spec.output.formats.clone();
     let mut spec = spec;
     spec.scenario.name = Some(name.clone());
+    spec.output.formats = Some(formats.clone());
     Ok(Compiled {
         name,
         spec,
@@ -276,6 +309,161 @@ fn stability_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<StabilityPlan, Scenar
         displacement_mm: s.displacement_mm,
         directions,
         quadriceps_n: s.quadriceps_n,
+    })
+}
+
+fn gait_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<GaitPlan, ScenarioError> {
+    let g = &spec.gait;
+    cx.range("gait.speed_mps", g.speed_mps, 1.5, 8.0, "m/s")?;
+    cx.range("gait.slope_pct", g.slope_pct, -30.0, 30.0, "%")?;
+    cx.range(
+        "gait.frames_per_cycle",
+        g.frames_per_cycle as f64,
+        10.0,
+        2000.0,
+        "",
+    )?;
+    cx.range("gait.cycles", g.cycles as f64, 1.0, 1000.0, "")?;
+    cx.range(
+        "gait.stance_hip_adduction_deg",
+        g.stance_hip_adduction_deg,
+        -15.0,
+        15.0,
+        "degrees",
+    )?;
+    cx.range(
+        "gait.stance_hip_rotation_deg",
+        g.stance_hip_rotation_deg,
+        -20.0,
+        20.0,
+        "degrees",
+    )?;
+    let preferred = preferred_step_rate_spm(g.speed_mps);
+    let change = match (g.step_rate_spm, g.step_rate_change_pct) {
+        (Some(_), Some(_)) => {
+            return Err(cx.invalid(
+                "gait.step_rate_change_pct",
+                "give either step_rate_spm or step_rate_change_pct, not both",
+            ))
+        }
+        (Some(spm), None) => {
+            cx.range("gait.step_rate_spm", spm, 120.0, 240.0, "steps/min")?;
+            let c = 100.0 * (spm / preferred - 1.0);
+            if !(-20.0..=20.0).contains(&c) {
+                return Err(cx.invalid(
+                    "gait.step_rate_spm",
+                    format!(
+                        "= {spm} is {c:+.1} % from the preferred {preferred:.1} steps/min at \
+                         {} m/s; the step-rate map covers −20 % to +20 %",
+                        g.speed_mps
+                    ),
+                ));
+            }
+            c
+        }
+        (None, Some(c)) => {
+            cx.range("gait.step_rate_change_pct", c, -20.0, 20.0, "%")?;
+            c
+        }
+        (None, None) => 0.0,
+    };
+    let mass = spec.subject.body_mass_kg;
+    let builtin = g.kinematics == "builtin";
+    if !builtin {
+        if g.slope_pct != 0.0 {
+            return Err(cx.invalid(
+                "gait.slope_pct",
+                "slope only shapes the built-in cycle; OpenSim data carry their own — remove it",
+            ));
+        }
+        if change != 0.0 {
+            return Err(cx.invalid(
+                "gait.step_rate_change_pct",
+                "the step rate of OpenSim data is measured, not set: remove step_rate_spm / step_rate_change_pct",
+            ));
+        }
+    } else if g.kinetics.is_some() || g.cycle_starts_s.is_some() {
+        return Err(cx.invalid(
+            "gait.kinetics",
+            "kinetics and cycle_starts_s need OpenSim kinematics (gait.kinematics = \"path/to/ik.mot\")",
+        ));
+    }
+    let (cycles, provenance) = if builtin {
+        let c = Conditions {
+            speed_mps: g.speed_mps,
+            step_rate_change_pct: change,
+            slope_pct: g.slope_pct,
+            body_mass_kg: mass,
+        };
+        let dur = 120.0 / c.step_rate_spm();
+        let cycles = (0..g.cycles)
+            .map(|i| builtin_cycle(&c, g.frames_per_cycle, i as f64 * dur))
+            .collect();
+        (
+            cycles,
+            GaitProvenance {
+                kinematics: "builtin".into(),
+                extensor_moment_source: "built-in cycle (N·m/kg × body mass)".into(),
+                knee_sign_convention: None,
+                speed_mps: g.speed_mps,
+                step_rate_spm: c.step_rate_spm(),
+                step_rate_change_pct: change,
+            },
+        )
+    } else {
+        let base = cx.path.parent().unwrap_or(Path::new(""));
+        let read = |key: &str, file: &str| {
+            Storage::read(&base.join(file)).map_err(|source| ScenarioError::OpenSim {
+                path: cx.path.into(),
+                line: locate(cx.text, key),
+                key: key.into(),
+                source,
+            })
+        };
+        let ik = read("gait.kinematics", &g.kinematics)?;
+        let id = g
+            .kinetics
+            .as_deref()
+            .map(|f| read("gait.kinetics", f))
+            .transpose()?;
+        let imported = read_cycles(
+            &ik,
+            id.as_ref(),
+            &ImportOptions {
+                side: spec.subject.side,
+                knee_sign: g.knee_sign,
+                cycle_starts_s: g.cycle_starts_s.clone(),
+                max_cycles: g.cycles,
+                frames_per_cycle: g.frames_per_cycle,
+                body_mass_kg: mass,
+            },
+        )
+        .map_err(|source| ScenarioError::OpenSim {
+            path: cx.path.into(),
+            line: locate(cx.text, "gait.kinematics"),
+            key: "gait.kinematics".into(),
+            source,
+        })?;
+        let mean_dur = imported.cycles.iter().map(|c| c.duration_s).sum::<f64>()
+            / imported.cycles.len() as f64;
+        let spm = 120.0 / mean_dur;
+        (
+            imported.cycles,
+            GaitProvenance {
+                kinematics: g.kinematics.clone(),
+                extensor_moment_source: imported.moment_source,
+                knee_sign_convention: Some(imported.knee_sign),
+                speed_mps: g.speed_mps,
+                step_rate_spm: spm,
+                step_rate_change_pct: 100.0 * (spm / preferred - 1.0),
+            },
+        )
+    };
+    Ok(GaitPlan {
+        cycles,
+        provenance,
+        stance_hip_adduction_deg: g.stance_hip_adduction_deg,
+        stance_hip_rotation_deg: g.stance_hip_rotation_deg,
     })
 }
 

@@ -6,7 +6,7 @@ pub mod spec;
 
 use std::path::{Path, PathBuf};
 
-pub use compile::{compile, Compiled, FlexionPlan, RunPlan, StabilityPlan};
+pub use compile::{compile, Compiled, FlexionPlan, GaitPlan, RunPlan, StabilityPlan};
 pub use spec::{Direction, Format, Kind, ScenarioSpec};
 
 /// A scenario that cannot be used. Every variant names the file; the CLI exits with code 2.
@@ -42,6 +42,16 @@ pub enum ScenarioError {
         min: f64,
         max: f64,
         unit: String,
+    },
+    /// An OpenSim file named by the scenario cannot be used (the message names that file
+    /// and the column).
+    #[error("{path}:{line}: {key}: {source}")]
+    OpenSim {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        #[source]
+        source: crate::gait::opensim::OpenSimError,
     },
     /// Values that are each fine but do not fit together.
     #[error("{path}:{line}: {key}: {message}")]

@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::params::{Cartilage, Itb, Ligaments, Muscles, Solver, Subject};
+use crate::gait::opensim::KneeSign;
+use crate::params::{Cartilage, Foot, Itb, Ligaments, Mechanisms, Muscles, Solver, Subject};
 
 /// Experiment kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -14,6 +15,8 @@ pub enum Kind {
     Flexion,
     /// Patella displaced medio-laterally; restraining force reported.
     Stability,
+    /// Running gait cycles, each frame driven by the knee extensor moment.
+    Gait,
 }
 
 /// `[scenario]`.
@@ -22,7 +25,7 @@ pub enum Kind {
 pub struct ScenarioSection {
     /// Name used for the default output folder (default: the file name without `.toml`).
     pub name: Option<String>,
-    /// `flexion` or `stability` (default flexion).
+    /// `flexion`, `stability` or `gait` (default flexion).
     pub kind: Kind,
     /// Free text, echoed in summary.json.
     pub description: String,
@@ -112,6 +115,60 @@ impl Default for StabilitySpec {
     }
 }
 
+/// `[gait]`: running gait cycles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GaitSpec {
+    /// Running speed, m/s (default 3.5; 1.5…8). Sets the preferred step rate and the
+    /// steps per km.
+    pub speed_mps: f64,
+    /// Step rate, steps/min of both legs (range 120…240). Exclusive with
+    /// `step_rate_change_pct`; default: the preferred rate at this speed.
+    pub step_rate_spm: Option<f64>,
+    /// Step-rate change against the preferred rate, % (range −20…20; default 0).
+    pub step_rate_change_pct: Option<f64>,
+    /// Grade, % (default 0; −30…30, negative = downhill).
+    pub slope_pct: f64,
+    /// Frames per cycle (default 100; 10…2000).
+    pub frames_per_cycle: usize,
+    /// Number of cycles (default 1; 1…1000). Cycles run in parallel.
+    pub cycles: usize,
+    /// `"builtin"` or the path of an OpenSim IK `.mot` (relative to the scenario file).
+    pub kinematics: String,
+    /// Optional OpenSim inverse-dynamics `.sto` (relative to the scenario file); without
+    /// it the extensor moment is estimated from the built-in cycle.
+    pub kinetics: Option<String>,
+    /// Knee-angle sign of the OpenSim file: `auto`, `flexion_positive`
+    /// (Rajagopal 2016) or `flexion_negative` (gait2392, Hamner 2010). Default auto.
+    pub knee_sign: KneeSign,
+    /// Foot-strike times in the OpenSim file, s (at least two, increasing); default:
+    /// detected from the knee angle.
+    pub cycle_starts_s: Option<Vec<f64>>,
+    /// Extra hip adduction in stance, degrees (default 0; −15…15).
+    pub stance_hip_adduction_deg: f64,
+    /// Extra hip internal rotation in stance, degrees (default 0; −20…20).
+    pub stance_hip_rotation_deg: f64,
+}
+
+impl Default for GaitSpec {
+    fn default() -> Self {
+        Self {
+            speed_mps: 3.5,
+            step_rate_spm: None,
+            step_rate_change_pct: None,
+            slope_pct: 0.0,
+            frames_per_cycle: 100,
+            cycles: 1,
+            kinematics: "builtin".into(),
+            kinetics: None,
+            knee_sign: KneeSign::Auto,
+            cycle_starts_s: None,
+            stance_hip_adduction_deg: 0.0,
+            stance_hip_rotation_deg: 0.0,
+        }
+    }
+}
+
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "lowercase")]
@@ -119,6 +176,8 @@ pub enum Format {
     Csv,
     Json,
     Svg,
+    /// OpenSim Storage (gait runs: results over time).
+    Sto,
 }
 
 /// `[output]`.
@@ -127,15 +186,15 @@ pub enum Format {
 pub struct OutputSpec {
     /// Output folder (default `out/<scenario name>`, relative to the working directory).
     pub dir: Option<String>,
-    /// Files to write (default all of csv, json, svg).
-    pub formats: Vec<Format>,
+    /// Files to write (default csv, json, svg, and sto for gait runs).
+    pub formats: Option<Vec<Format>>,
 }
 
 impl Default for OutputSpec {
     fn default() -> Self {
         Self {
             dir: None,
-            formats: vec![Format::Csv, Format::Json, Format::Svg],
+            formats: None,
         }
     }
 }
@@ -150,7 +209,10 @@ pub struct ScenarioSpec {
     pub muscles: Muscles,
     pub ligaments: Ligaments,
     pub itb: Itb,
+    pub foot: Foot,
+    pub mechanisms: Mechanisms,
     pub solver: Solver,
+    pub gait: GaitSpec,
     pub flexion: FlexionSpec,
     pub stability: StabilitySpec,
     pub output: OutputSpec,

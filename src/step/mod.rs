@@ -55,6 +55,25 @@ pub struct FrameInput {
     /// Prescribed medio-lateral position of the patella origin, anatomical (lateral +),
     /// femur frame, mm. `None` = free. Set for stability tests.
     pub shift_mm: Option<f64>,
+    /// Total IT-band tension this frame, N (the patella receives `itb.patellar_fraction` of
+    /// it). `None` = the model's static `itb.tension_n`. Set by the gait mechanisms.
+    pub itb_tension_n: Option<f64>,
+    /// Passive rectus femoris force, N, added along the RF line on top of the active heads
+    /// (gait: a tight RF). 0 elsewhere.
+    pub rf_passive_n: f64,
+}
+
+impl FrameInput {
+    /// A frame with free patella and the model's static tissues.
+    pub fn new(knee: KneeAngles, load: QuadLoad) -> Self {
+        Self {
+            knee,
+            load,
+            shift_mm: None,
+            itb_tension_n: None,
+            rf_passive_n: 0.0,
+        }
+    }
 }
 
 /// The solved state and everything reported for one frame.

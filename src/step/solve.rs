@@ -27,6 +27,9 @@ use crate::model::{Data, Model};
 pub const MOMENT_SCALE_MM: f64 = 20.0;
 /// The extensor-moment residual is divided by this lever (mm), about a PT moment arm.
 pub const EXTENSOR_SCALE_MM: f64 = 50.0;
+/// Lever (mm) that turns the quadriceps scale (N) into the units of the extensor-moment
+/// residual when the scale ≥ 0 bound is active (about a PT moment arm).
+const SCALE_ARM_MM: f64 = 40.0;
 /// Largest translation per iteration, mm.
 const MAX_STEP_MM: f64 = 2.0;
 /// Largest rotation per iteration, rad.
@@ -230,7 +233,7 @@ fn evaluate(
     lay: &Layout,
     data: &mut Data,
 ) -> Eval {
-    let tis = tissues(model, joint, pose, scale);
+    let tis = tissues(model, input, joint, pose, scale);
     data.contact_evaluations += 1;
     let con = elastic_foundation(
         pose,
@@ -266,12 +269,23 @@ fn evaluate(
     }
     let mut ext_err = 0.0;
     if let (true, QuadLoad::ExtensorMoment(target)) = (lay.scale, input.load) {
-        ext_err = tis.extensor_moment - target;
-        r[n - 1] = ext_err / EXTENSOR_SCALE_MM;
-        for (b, &col) in lay.pose.iter().enumerate() {
-            j[(n - 1, b)] = tis.d_extensor_moment[col] / EXTENSOR_SCALE_MM;
+        // Complementarity between the moment error and the scale ≥ 0 bound, as
+        // min(a, b) = 0 (semi-smooth Newton): either the quadriceps is active and meets the
+        // target (a = 0, b > 0), or it is silent and the passive tendon already gives at
+        // least the target (b = 0, a ≥ 0) — deep in swing, when the net moment is small.
+        let a = (tis.extensor_moment - target) / EXTENSOR_SCALE_MM;
+        let b = scale * SCALE_ARM_MM / EXTENSOR_SCALE_MM;
+        if a <= b {
+            r[n - 1] = a;
+            for (c, &col) in lay.pose.iter().enumerate() {
+                j[(n - 1, c)] = tis.d_extensor_moment[col] / EXTENSOR_SCALE_MM;
+            }
+            // The extensor moment depends on the scale only through the pose.
+        } else {
+            r[n - 1] = b;
+            j[(n - 1, n - 1)] = SCALE_ARM_MM / EXTENSOR_SCALE_MM;
         }
-        // The extensor moment depends on the scale only through the pose.
+        ext_err = r[n - 1] * EXTENSOR_SCALE_MM;
     }
     let mut fres = Vec3::new(f.x, f.y, f.z);
     if input.shift_mm.is_some() {

@@ -8,6 +8,7 @@
 use nalgebra::{Isometry3, Matrix6, Point3, Vector6};
 
 use super::kinematics::Joint;
+use super::FrameInput;
 use crate::math::{skew, Mat3, Vec3};
 use crate::model::Model;
 use crate::tissues::{Anchor, Ligament};
@@ -89,8 +90,15 @@ fn ligament(
     (t, add_line(acc, &r, &(d / len), len, t, dt))
 }
 
-/// Evaluates every tissue at `pose` (femur_from_patella) with quadriceps scale `scale` (N).
-pub fn tissues(model: &Model, joint: &Joint, pose: &Isometry3<f64>, scale: f64) -> TissueLoads {
+/// Evaluates every tissue at `pose` (femur_from_patella) with quadriceps scale `scale` (N)
+/// and the frame's IT-band and passive rectus femoris forces.
+pub fn tissues(
+    model: &Model,
+    input: &FrameInput,
+    joint: &Joint,
+    pose: &Isometry3<f64>,
+    scale: f64,
+) -> TissueLoads {
     let mut acc = TissueLoads::default();
     let t = pose.translation.vector;
     for (i, h) in model.heads.iter().enumerate() {
@@ -99,7 +107,8 @@ pub fn tissues(model: &Model, joint: &Joint, pose: &Isometry3<f64>, scale: f64) 
         let d = h.origin - p.coords;
         let len = d.norm();
         let u = d / len;
-        let tension = scale * h.weight;
+        let passive = if i == 0 { input.rf_passive_n } else { 0.0 };
+        let tension = scale * h.weight + passive;
         acc.heads_n[i] = tension;
         add_line(&mut acc, &r, &u, len, tension, 0.0);
         acc.d_quad_scale
@@ -125,7 +134,10 @@ pub fn tissues(model: &Model, joint: &Joint, pose: &Isometry3<f64>, scale: f64) 
     let lr_anchor = femur_anchor(&model.lateral_retinaculum.anchor);
     acc.lateral_retinaculum_n = ligament(&mut acc, pose, &model.lateral_retinaculum, &lr_anchor).0;
     let band = &model.itb_band;
-    if band.tension_n > 0.0 {
+    let band_tension = input
+        .itb_tension_n
+        .map_or(band.tension_n, |t| t * model.params.itb.patellar_fraction);
+    if band_tension > 0.0 {
         let p = pose * Point3::from(band.patella);
         let d = band.anchor - p.coords;
         let len = d.norm();
@@ -134,10 +146,10 @@ pub fn tissues(model: &Model, joint: &Joint, pose: &Isometry3<f64>, scale: f64) 
             &(p.coords - t),
             &(d / len),
             len,
-            band.tension_n,
+            band_tension,
             0.0,
         );
     }
-    acc.itb_n = band.tension_n;
+    acc.itb_n = band_tension;
     acc
 }
