@@ -1,4 +1,4 @@
-//! Published results the model must reproduce (cases F1–F7 and S1–S3), run as ordinary
+//! Published results the model must reproduce (cases F1–F7, S1–S3 and R1–R4), run as ordinary
 //! experiments on the default knee. Each case returns table rows (case, source, published,
 //! simulated, tolerance, pass). Tolerances are the published ones and are never loosened; a
 //! row the model does not reach stays failing, with the reason in [`known_gap`].
@@ -12,11 +12,14 @@
 //!   quadriceps force of 700 N ([`SQUAT_QUADRICEPS_N`], ≈ 1 BW of a 70 kg subject — the
 //!   quadriceps force of a quasi-static half squat at 30–60°, e.g. Wretenberg 1996 order).
 //! * Stability (S1–S3): 175 N quadriceps, 10 mm displacement (Senavongse & Amis 2005).
+//! * Running (R1–R4): one 100-frame built-in cycle at 4 m/s, 70 kg ([`runner`]).
 
-use crate::experiment::{par_map, run_flexion, run_stability};
+use crate::experiment::{par_map, run_flexion, run_gait, run_stability, GaitFrame, GaitRun};
+use crate::gait::builtin::{builtin_cycle, Conditions};
+use crate::gait::GaitProvenance;
 use crate::model::Model;
 use crate::params::ModelParams;
-use crate::scenario::{FlexionPlan, StabilityPlan};
+use crate::scenario::{FlexionPlan, GaitPlan, StabilityPlan};
 use crate::step::{FrameResult, KneeAngles, QuadLoad};
 
 /// Quadriceps rig load of the VMO and kinematics cases, N.
@@ -66,6 +69,9 @@ pub const KNOWN_GAPS: &[(&str, &str)] = &[
     ("S1", GAP_RESTRAINT),
     ("S2", GAP_VMO_STABILITY),
     ("S3", GAP_FLAT_TROCHLEA),
+    ("R1a", GAP_RUNNING_FORCE),
+    ("R1b", GAP_RUNNING_PRESSURE),
+    ("R1c", GAP_RUNNING_PRESSURE),
 ];
 
 const GAP_VMO: &str = "the VMO carries 7.25 % of the quadriceps load (29 N at 400 N) and the patella sits between \
@@ -93,6 +99,12 @@ const GAP_VMO_STABILITY: &str =
 that changes it by ~1 %, not -30 %";
 const GAP_FLAT_TROCHLEA: &str = "flattening the lateral facet cuts the restraint by ~41 %, not 50-85 %: the \
 flattened knee's patella already sits laterally at neutral with a taut MPFL, which then restrains the further 10 mm";
+
+const GAP_RUNNING_FORCE: &str = "peak PF force 7.4 BW: the quadriceps needs 8.8 BW for 2.5 N·m/kg at 46°, because \
+the fixed-axis knee gives the patellar tendon a 41 mm moment arm (no tibiofemoral rollback) and PT / quadriceps is \
+0.71 at 46°; PF / quadriceps (0.85) is in the published range";
+const GAP_RUNNING_PRESSURE: &str = "mean / peak pressure 10.2 / 21.1 MPa at the running peak: the same narrow \
+contact band as F6a (530 mm² at 5.1 kN, where Lenhart's 5 MPa mean implies ~900 mm²), with the PF force 50 % high";
 
 /// Huberti & Hayes (1984) extensor moment at a knee angle, N·m (linear between 20, 30, 60, 90°).
 pub fn huberti_moment_nm(angle_deg: f64) -> f64 {
@@ -632,9 +644,343 @@ pub const CASES: &[(&str, CaseFn)] = &[
     ("S1", s1),
     ("S2", s2),
     ("S3", s3),
+    ("R1", r1),
+    ("R2", r2),
+    ("R3", r3),
+    ("R4", r4),
 ];
 
-/// Runs one case by id (`F1` … `S3`).
+// ---------------------------------------------------------------- running (R1–R4)
+
+/// Speed of the running cases, m/s (cases.md: 3–4 m/s; R2 names ~4 m/s).
+pub const RUNNING_SPEED_MPS: f64 = 4.0;
+
+/// What a validation runner varies from the default: model parameters, step-rate change
+/// (%), and stance hip adduction / internal-rotation offsets (degrees).
+#[derive(Debug, Clone, Default)]
+pub struct RunnerVariant {
+    pub params: ModelParams,
+    pub step_rate_change_pct: f64,
+    pub stance_hip_adduction_deg: f64,
+    pub stance_hip_rotation_deg: f64,
+}
+
+/// Runs one built-in cycle (100 frames, [`RUNNING_SPEED_MPS`]) of a runner.
+pub fn runner(v: &RunnerVariant) -> GaitRun {
+    let model = Model::new(&v.params).expect("validation knees are valid");
+    let c = Conditions {
+        speed_mps: RUNNING_SPEED_MPS,
+        step_rate_change_pct: v.step_rate_change_pct,
+        slope_pct: 0.0,
+        body_mass_kg: v.params.subject.body_mass_kg,
+    };
+    let plan = GaitPlan {
+        cycles: vec![builtin_cycle(&c, 100, 0.0)],
+        provenance: GaitProvenance {
+            kinematics: "builtin".into(),
+            extensor_moment_source: "built-in cycle".into(),
+            knee_sign_convention: None,
+            speed_mps: c.speed_mps,
+            step_rate_spm: c.step_rate_spm(),
+            step_rate_change_pct: c.step_rate_change_pct,
+        },
+        stance_hip_adduction_deg: v.stance_hip_adduction_deg,
+        stance_hip_rotation_deg: v.stance_hip_rotation_deg,
+    };
+    run_gait(&model, &plan)
+}
+
+/// The frame of peak PF force of a gait run.
+fn gait_peak(g: &GaitRun) -> &GaitFrame {
+    &g.frames[g.peak_frame]
+}
+
+fn r1() -> Vec<Row> {
+    let g = runner(&RunnerVariant::default());
+    let params = ModelParams::default();
+    let bw = params.subject.body_mass_kg * crate::anatomy::GRAVITY;
+    let p = gait_peak(&g);
+    let c = &p.result.contact;
+    let pt_peak = g
+        .frames
+        .iter()
+        .map(|f| f.result.patellar_tendon_n)
+        .fold(0.0, f64::max);
+    let m_peak = g
+        .frames
+        .iter()
+        .map(|f| f.sample.extensor_moment_nm)
+        .fold(0.0, f64::max)
+        / params.subject.body_mass_kg;
+    let src_f = "Roos 2012";
+    let src_p = "Lenhart 2015";
+    vec![
+        row(
+            "R1a",
+            "running: peak PF force",
+            src_f,
+            "4.5 ± 1.5 BW",
+            format!("{:.2} BW", c.force_n / bw),
+            "3–7 BW",
+            within(c.force_n / bw, 3.0, 7.0),
+        ),
+        row(
+            "R1b",
+            "running: mean pressure at peak",
+            src_p,
+            "5.0 MPa",
+            format!("{:.1} MPa", c.mean_pressure_mpa),
+            "3–7 MPa",
+            within(c.mean_pressure_mpa, 3.0, 7.0),
+        ),
+        row(
+            "R1c",
+            "running: peak pressure at peak",
+            src_p,
+            "9.7 MPa",
+            format!("{:.1} MPa", c.peak_pressure_mpa),
+            "6–13 MPa",
+            within(c.peak_pressure_mpa, 6.0, 13.0),
+        ),
+        row(
+            "R1d",
+            "running: knee flexion at peak PF force",
+            src_p,
+            "40–50°",
+            format!("{:.1}°", p.sample.knee_flexion_deg),
+            "40–50°",
+            within(p.sample.knee_flexion_deg, 40.0, 50.0),
+        ),
+        row(
+            "R1e",
+            "running: peak extensor moment (cycle input)",
+            "Heiderscheit 2011",
+            "2.0–3.0 N·m/kg",
+            format!("{m_peak:.2} N·m/kg"),
+            "2.0–3.0 N·m/kg",
+            within(m_peak, 2.0, 3.0),
+        ),
+        row(
+            "R1f",
+            "running: peak patellar tendon force",
+            src_f,
+            "5–8 BW",
+            format!("{:.2} BW", pt_peak / bw),
+            "5–8 BW",
+            within(pt_peak / bw, 5.0, 8.0),
+        ),
+    ]
+}
+
+fn r2() -> Vec<Row> {
+    let c = Conditions {
+        speed_mps: RUNNING_SPEED_MPS,
+        step_rate_change_pct: 0.0,
+        slope_pct: 0.0,
+        body_mass_kg: ModelParams::default().subject.body_mass_kg,
+    };
+    let cyc = builtin_cycle(&c, 1000, 0.0);
+    let peak = |from: f64, to: f64| {
+        cyc.samples
+            .iter()
+            .filter(|s| s.cycle_pct >= from && s.cycle_pct <= to)
+            .map(|s| s.knee_flexion_deg)
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    let strike = cyc.samples[0].knee_flexion_deg;
+    let stance = peak(0.0, cyc.stance_end_pct);
+    let swing = peak(cyc.stance_end_pct, 100.0);
+    let spm = c.step_rate_spm();
+    let src = "Hamner & Delp 2013";
+    vec![
+        row(
+            "R2a",
+            "built-in cycle at 4 m/s: knee at foot strike",
+            src,
+            "15–22°",
+            format!("{strike:.1}°"),
+            "15–22°",
+            within(strike, 15.0, 22.0),
+        ),
+        row(
+            "R2b",
+            "built-in cycle at 4 m/s: stance knee peak",
+            src,
+            "40–55°",
+            format!("{stance:.1}°"),
+            "40–55°",
+            within(stance, 40.0, 55.0),
+        ),
+        row(
+            "R2c",
+            "built-in cycle at 4 m/s: swing knee peak",
+            src,
+            "95–120°",
+            format!("{swing:.1}°"),
+            "95–120°",
+            within(swing, 95.0, 120.0),
+        ),
+        row(
+            "R2d",
+            "built-in cycle at 4 m/s: cadence",
+            "Heiderscheit 2011",
+            "160–185 steps/min",
+            format!("{spm:.1} steps/min"),
+            "160–185",
+            within(spm, 160.0, 185.0),
+        ),
+    ]
+}
+
+/// Stance knee peak and extensor-moment peak of a run's input cycle.
+fn cycle_peaks(g: &GaitRun) -> (f64, f64) {
+    g.frames.iter().filter(|f| f.sample.stance >= 0.5).fold(
+        (f64::NEG_INFINITY, f64::NEG_INFINITY),
+        |(k, m), f| {
+            (
+                k.max(f.sample.knee_flexion_deg),
+                m.max(f.sample.extensor_moment_nm),
+            )
+        },
+    )
+}
+
+fn r3() -> Vec<Row> {
+    let variants: Vec<RunnerVariant> = [0.0, 10.0, -10.0]
+        .iter()
+        .map(|&c| RunnerVariant {
+            step_rate_change_pct: c,
+            ..Default::default()
+        })
+        .collect();
+    let runs = par_map(&variants, runner);
+    let (b, up, down) = (
+        gait_peak(&runs[0]),
+        gait_peak(&runs[1]),
+        gait_peak(&runs[2]),
+    );
+    let (kb, mb) = cycle_peaks(&runs[0]);
+    let (ku, mu) = cycle_peaks(&runs[1]);
+    let f = |x: &GaitFrame| x.result.contact.force_n;
+    let mp = |x: &GaitFrame| x.result.contact.mean_pressure_mpa;
+    let area = |x: &GaitFrame| x.result.contact.area_mm2;
+    let d_tilt = (up.result.tracking.tilt - b.result.tracking.tilt).to_degrees();
+    let d_shift = up.result.tracking.shift_mm - b.result.tracking.shift_mm;
+    let hs = "Heiderscheit 2011";
+    vec![
+        row(
+            "R3a",
+            "step rate +10 %: stance knee peak (cycle input)",
+            hs,
+            "−3 … −4° (46.3 → 42.8°)",
+            format!("{:+.1}°", ku - kb),
+            "−3 … −4°",
+            within(ku - kb, -4.0, -3.0),
+        ),
+        row(
+            "R3b",
+            "step rate +10 %: extensor moment peak (cycle input)",
+            hs,
+            "about −12 % (2.5 → 2.2 N·m/kg)",
+            format!("{:+.1} %", pct(mu, mb)),
+            "−10 … −14 %",
+            within(pct(mu, mb), -14.0, -10.0),
+        ),
+        row(
+            "R3c",
+            "step rate +10 %: peak PF force",
+            "Lenhart 2014",
+            "−14 %",
+            format!("{:+.1} %", pct(f(up), f(b))),
+            "−8 … −20 %",
+            within(pct(f(up), f(b)), -20.0, -8.0),
+        ),
+        row(
+            "R3d",
+            "step rate +10 %: mean pressure at peak",
+            "Lenhart 2015",
+            "−10 %",
+            format!("{:+.1} %", pct(mp(up), mp(b))),
+            "−5 … −15 %",
+            within(pct(mp(up), mp(b)), -15.0, -5.0),
+        ),
+        row(
+            "R3e",
+            "step rate +10 %: contact area at peak",
+            "Lenhart 2015",
+            "−7 %",
+            format!("{:+.1} %", pct(area(up), area(b))),
+            "−3 … −12 %",
+            within(pct(area(up), area(b)), -12.0, -3.0),
+        ),
+        row(
+            "R3f",
+            "step rate +10 %: tilt / shift change at peak",
+            "Lenhart 2015",
+            "< 1° / < 1 mm",
+            format!("{d_tilt:+.2}° / {d_shift:+.2} mm"),
+            "|Δ| < 1° and < 1 mm",
+            d_tilt.abs() < 1.0 && d_shift.abs() < 1.0,
+        ),
+        row(
+            "R3g",
+            "step rate −10 %: peak PF force",
+            "Lenhart 2014",
+            "+10 … +25 %",
+            format!("{:+.1} %", pct(f(down), f(b))),
+            "+10 … +25 %",
+            within(pct(f(down), f(b)), 10.0, 25.0),
+        ),
+    ]
+}
+
+fn r4() -> Vec<Row> {
+    let variants = [
+        RunnerVariant::default(),
+        RunnerVariant {
+            stance_hip_adduction_deg: 5.0,
+            stance_hip_rotation_deg: 6.0,
+            ..Default::default()
+        },
+    ];
+    let runs = par_map(&variants, runner);
+    let (b, h) = (gait_peak(&runs[0]), gait_peak(&runs[1]));
+    let src = "Wirtz 2012";
+    let d_shift = h.result.tracking.shift_mm - b.result.tracking.shift_mm;
+    let d_share = 100.0 * (h.result.contact.lateral_share - b.result.contact.lateral_share);
+    let d_force = pct(h.result.contact.force_n, b.result.contact.force_n);
+    vec![
+        row(
+            "R4a",
+            "stance hip IR +6°, adduction +5°: lateral shift at peak",
+            src,
+            "rises",
+            format!("{d_shift:+.2} mm"),
+            "> 0",
+            d_shift > 0.0,
+        ),
+        row(
+            "R4b",
+            "stance hip IR +6°, adduction +5°: lateral share at peak",
+            src,
+            "rises",
+            format!("{d_share:+.1} pp"),
+            "> 0",
+            d_share > 0.0,
+        ),
+        row(
+            "R4c",
+            "stance hip IR +6°, adduction +5°: peak PF force",
+            src,
+            "changes < 10 %",
+            format!("{d_force:+.1} %"),
+            "|Δ| < 10 %",
+            d_force.abs() < 10.0,
+        ),
+    ]
+}
+
+/// Runs one case by id (`F1` … `S3`, `R1` … `R4`).
 pub fn run_case(id: &str) -> Vec<Row> {
     CASES
         .iter()

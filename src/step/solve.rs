@@ -30,6 +30,8 @@ pub const EXTENSOR_SCALE_MM: f64 = 50.0;
 /// Lever (mm) that turns the quadriceps scale (N) into the units of the extensor-moment
 /// residual when the scale ≥ 0 bound is active (about a PT moment arm).
 const SCALE_ARM_MM: f64 = 40.0;
+/// Smoothing of the moment/scale complementarity, in residual units (N).
+const FB_SMOOTHING_N: f64 = 0.01;
 /// Largest translation per iteration, mm.
 const MAX_STEP_MM: f64 = 2.0;
 /// Largest rotation per iteration, rad.
@@ -269,22 +271,24 @@ fn evaluate(
     }
     let mut ext_err = 0.0;
     if let (true, QuadLoad::ExtensorMoment(target)) = (lay.scale, input.load) {
-        // Complementarity between the moment error and the scale ≥ 0 bound, as
-        // min(a, b) = 0 (semi-smooth Newton): either the quadriceps is active and meets the
-        // target (a = 0, b > 0), or it is silent and the passive tendon already gives at
-        // least the target (b = 0, a ≥ 0) — deep in swing, when the net moment is small.
+        // Complementarity between the moment error and the scale ≥ 0 bound: either the
+        // quadriceps is active and meets the target (a = 0, b > 0), or it is silent and the
+        // passive tendon already gives at least the target (b = 0, a ≥ 0) — deep in swing,
+        // when the net moment is small. Written as the smoothed Fischer–Burmeister function
+        // φ(a, b) = a + b − √(a² + b² + 2ε²), zero where a, b > 0 and a·b = ε², and smooth
+        // everywhere — also at the corner a = b = 0, which a swing frame hits when the
+        // passive tendon's moment equals the quadriceps floor. With ε = [`FB_SMOOTHING_N`]
+        // the corner costs at most ε·EXTENSOR_SCALE_MM = 0.5 N·mm of moment error.
         let a = (tis.extensor_moment - target) / EXTENSOR_SCALE_MM;
         let b = scale * SCALE_ARM_MM / EXTENSOR_SCALE_MM;
-        if a <= b {
-            r[n - 1] = a;
-            for (c, &col) in lay.pose.iter().enumerate() {
-                j[(n - 1, c)] = tis.d_extensor_moment[col] / EXTENSOR_SCALE_MM;
-            }
-            // The extensor moment depends on the scale only through the pose.
-        } else {
-            r[n - 1] = b;
-            j[(n - 1, n - 1)] = SCALE_ARM_MM / EXTENSOR_SCALE_MM;
+        let root = (a * a + b * b + 2.0 * FB_SMOOTHING_N * FB_SMOOTHING_N).sqrt();
+        let (da, db) = (1.0 - a / root, 1.0 - b / root);
+        r[n - 1] = a + b - root;
+        for (c, &col) in lay.pose.iter().enumerate() {
+            j[(n - 1, c)] = da * tis.d_extensor_moment[col] / EXTENSOR_SCALE_MM;
         }
+        // The extensor moment depends on the scale only through the pose.
+        j[(n - 1, n - 1)] = db * SCALE_ARM_MM / EXTENSOR_SCALE_MM;
         ext_err = r[n - 1] * EXTENSOR_SCALE_MM;
     }
     let mut fres = Vec3::new(f.x, f.y, f.z);
