@@ -1,0 +1,54 @@
+//! One 100-frame running cycle (the built-in cycle at 3.5 m/s, default runner), single
+//! thread: approach from rest to foot strike, then every frame warm-started from the one
+//! before — what a viewer slider re-solves. DESIGN target: ≤ 10 ms.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use kneetrack::experiment::gait::{factors, run_cycle};
+use kneetrack::gait::builtin::{builtin_cycle, Conditions};
+use kneetrack::gait::GaitProvenance;
+use kneetrack::scenario::GaitPlan;
+use kneetrack::{Data, Model, ModelParams};
+
+fn bench(c: &mut Criterion) {
+    let model = Model::new(&ModelParams::default()).unwrap();
+    let cond = Conditions {
+        speed_mps: 3.5,
+        step_rate_change_pct: 0.0,
+        slope_pct: 0.0,
+        body_mass_kg: 70.0,
+    };
+    let plan = GaitPlan {
+        cycles: vec![builtin_cycle(&cond, 100, 0.0)],
+        provenance: GaitProvenance {
+            kinematics: "builtin".into(),
+            extensor_moment_source: "built-in cycle".into(),
+            knee_sign_convention: None,
+            speed_mps: cond.speed_mps,
+            step_rate_spm: cond.step_rate_spm(),
+            step_rate_change_pct: 0.0,
+        },
+        stance_hip_adduction_deg: 0.0,
+        stance_hip_rotation_deg: 0.0,
+    };
+    let f = factors(&model, &plan);
+    let mut data = Data::new(&model);
+    let (frames, _) = run_cycle(&model, &f, 0, &plan.cycles[0], &mut data);
+    assert!(frames.iter().all(|fr| fr.result.status.converged()));
+    println!(
+        "gait cycle: {} frames, {} contact evaluations per cycle",
+        frames.len(),
+        data.contact_evaluations
+    );
+    let mut g = c.benchmark_group("gait_cycle");
+    g.sample_size(10);
+    g.bench_function("builtin_100_frames", |b| {
+        b.iter(|| {
+            let mut d = Data::new(&model);
+            run_cycle(&model, &f, 0, &plan.cycles[0], &mut d)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
