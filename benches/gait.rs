@@ -4,8 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use kneetrack::experiment::gait::{factors, run_cycle};
-use kneetrack::gait::builtin::{builtin_cycle, Conditions};
-use kneetrack::gait::GaitProvenance;
+use kneetrack::gait::builtin::Conditions;
 use kneetrack::scenario::GaitPlan;
 use kneetrack::{Data, Model, ModelParams};
 
@@ -17,19 +16,7 @@ fn bench(c: &mut Criterion) {
         slope_pct: 0.0,
         body_mass_kg: 70.0,
     };
-    let plan = GaitPlan {
-        cycles: vec![builtin_cycle(&cond, 100, 0.0)],
-        provenance: GaitProvenance {
-            kinematics: "builtin".into(),
-            extensor_moment_source: "built-in cycle".into(),
-            knee_sign_convention: None,
-            speed_mps: cond.speed_mps,
-            step_rate_spm: cond.step_rate_spm(),
-            step_rate_change_pct: 0.0,
-        },
-        stance_hip_adduction_deg: 0.0,
-        stance_hip_rotation_deg: 0.0,
-    };
+    let plan = GaitPlan::builtin(&cond, 100, 1);
     let f = factors(&model, &plan);
     let mut data = Data::new(&model);
     let (frames, _) = run_cycle(&model, &f, 0, &plan.cycles[0], &mut data);

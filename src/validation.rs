@@ -16,7 +16,6 @@
 
 use crate::experiment::{par_map, run_flexion, run_gait, run_stability, GaitFrame, GaitRun};
 use crate::gait::builtin::{builtin_cycle, Conditions};
-use crate::gait::GaitProvenance;
 use crate::model::Model;
 use crate::params::ModelParams;
 use crate::scenario::{FlexionPlan, GaitPlan, StabilityPlan};
@@ -675,17 +674,9 @@ pub fn runner(v: &RunnerVariant) -> GaitRun {
         body_mass_kg: v.params.subject.body_mass_kg,
     };
     let plan = GaitPlan {
-        cycles: vec![builtin_cycle(&c, 100, 0.0)],
-        provenance: GaitProvenance {
-            kinematics: "builtin".into(),
-            extensor_moment_source: "built-in cycle".into(),
-            knee_sign_convention: None,
-            speed_mps: c.speed_mps,
-            step_rate_spm: c.step_rate_spm(),
-            step_rate_change_pct: c.step_rate_change_pct,
-        },
         stance_hip_adduction_deg: v.stance_hip_adduction_deg,
         stance_hip_rotation_deg: v.stance_hip_rotation_deg,
+        ..GaitPlan::builtin(&c, 100, 1)
     };
     run_gait(&model, &plan)
 }

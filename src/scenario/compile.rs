@@ -53,6 +53,28 @@ pub struct GaitPlan {
     pub stance_hip_rotation_deg: f64,
 }
 
+impl GaitPlan {
+    /// `cycles` back-to-back built-in cycles of `frames` frames under `c`, no stance offsets.
+    pub fn builtin(c: &Conditions, frames: usize, cycles: usize) -> Self {
+        let dur = 120.0 / c.step_rate_spm();
+        Self {
+            cycles: (0..cycles)
+                .map(|i| builtin_cycle(c, frames, i as f64 * dur))
+                .collect(),
+            provenance: GaitProvenance {
+                kinematics: "builtin".into(),
+                extensor_moment_source: "built-in cycle (N·m/kg × body mass)".into(),
+                knee_sign_convention: None,
+                speed_mps: c.speed_mps,
+                step_rate_spm: c.step_rate_spm(),
+                step_rate_change_pct: c.step_rate_change_pct,
+            },
+            stance_hip_adduction_deg: 0.0,
+            stance_hip_rotation_deg: 0.0,
+        }
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum RunPlan {
@@ -395,21 +417,8 @@ fn gait_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<GaitPlan, ScenarioError> {
             slope_pct: g.slope_pct,
             body_mass_kg: mass,
         };
-        let dur = 120.0 / c.step_rate_spm();
-        let cycles = (0..g.cycles)
-            .map(|i| builtin_cycle(&c, g.frames_per_cycle, i as f64 * dur))
-            .collect();
-        (
-            cycles,
-            GaitProvenance {
-                kinematics: "builtin".into(),
-                extensor_moment_source: "built-in cycle (N·m/kg × body mass)".into(),
-                knee_sign_convention: None,
-                speed_mps: g.speed_mps,
-                step_rate_spm: c.step_rate_spm(),
-                step_rate_change_pct: change,
-            },
-        )
+        let plan = GaitPlan::builtin(&c, g.frames_per_cycle, g.cycles);
+        (plan.cycles, plan.provenance)
     } else {
         let base = cx.path.parent().unwrap_or(Path::new(""));
         let read = |key: &str, file: &str| {
@@ -417,7 +426,7 @@ fn gait_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<GaitPlan, ScenarioError> {
                 path: cx.path.into(),
                 line: locate(cx.text, key),
                 key: key.into(),
-                source,
+                source: Box::new(source),
             })
         };
         let ik = read("gait.kinematics", &g.kinematics)?;
@@ -442,7 +451,7 @@ fn gait_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<GaitPlan, ScenarioError> {
             path: cx.path.into(),
             line: locate(cx.text, "gait.kinematics"),
             key: "gait.kinematics".into(),
-            source,
+            source: Box::new(source),
         })?;
         let mean_dur = imported.cycles.iter().map(|c| c.duration_s).sum::<f64>()
             / imported.cycles.len() as f64;

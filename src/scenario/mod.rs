@@ -51,7 +51,7 @@ pub enum ScenarioError {
         line: usize,
         key: String,
         #[source]
-        source: crate::gait::opensim::OpenSimError,
+        source: Box<crate::gait::opensim::OpenSimError>,
     },
     /// Values that are each fine but do not fit together.
     #[error("{path}:{line}: {key}: {message}")]

@@ -181,22 +181,13 @@ pub enum Format {
 }
 
 /// `[output]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutputSpec {
     /// Output folder (default `out/<scenario name>`, relative to the working directory).
     pub dir: Option<String>,
     /// Files to write (default csv, json, svg, and sto for gait runs).
     pub formats: Option<Vec<Format>>,
-}
-
-impl Default for OutputSpec {
-    fn default() -> Self {
-        Self {
-            dir: None,
-            formats: None,
-        }
-    }
 }
 
 /// A whole scenario file.

@@ -4,7 +4,9 @@
 //! Unknowns: patella translation δt (mm) and rotation vector δω (rad, femur frame, applied
 //! as `R ← exp(δω)·R` about the patella origin), plus the quadriceps scale (N). Residuals:
 //! net force on the patella (N), net moment / [`MOMENT_SCALE_MM`] (N), and the extensor
-//! moment error / [`EXTENSOR_SCALE_MM`] (N). A prescribed medio-lateral shift removes δt_z
+//! moment error / [`EXTENSOR_SCALE_MM`] (N) — written as a complementarity with the
+//! scale ≥ 0 bound, so a frame whose passive tendon already exceeds the target moment
+//! solves with the quadriceps silent. A prescribed medio-lateral shift removes δt_z
 //! and the ML force row (that force is what holds the patella: the stability output).
 //! Steps are limited (trust region) and accepted only if they reduce the residual norm;
 //! otherwise the damping grows. The Jacobian is analytic; if it stops giving descent (heavy
