@@ -324,6 +324,17 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kneetrack"))
 }
 
+/// `kneetrack run FILE --out DIR`, waited for.
+fn run_cli(file: &Path, out: &Path) -> std::process::Output {
+    bin()
+        .arg("run")
+        .arg(file)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("kneetrack-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -467,13 +478,7 @@ fn shipped_scenarios_run_and_write_outputs() {
 fn cli_runs_the_baseline_scenario() {
     let out = tmp("cli-baseline");
     let scen = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/baseline_flexion.toml");
-    let o = bin()
-        .arg("run")
-        .arg(&scen)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = run_cli(&scen, &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for f in [
         "frames.csv",
@@ -790,13 +795,7 @@ fn opensim_kinematics_alone_estimates_the_moment_and_detects_cycles() {
     )
     .unwrap();
     let out = dir.join("out");
-    let o = bin()
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = run_cli(&file, &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
@@ -855,13 +854,7 @@ fn malformed_opensim_files_are_rejected() {
         )
         .unwrap();
         let out = dir.join(format!("out-{name}"));
-        let o = bin()
-            .arg("run")
-            .arg(&file)
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
+        let o = run_cli(&file, &out);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{name}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
