@@ -24,4 +24,5 @@ pub use step::{step, FrameInput, FrameResult, KneeAngles, QuadLoad};
 pub mod experiment;
 pub mod output;
 pub mod scenario;
+pub mod sweep;
 pub mod validation;

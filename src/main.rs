@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use kneetrack::experiment::{self, summarize};
 use kneetrack::scenario::{self, ScenarioError};
+use kneetrack::sweep::{self, RunOptions, Shard, SweepError};
 use kneetrack::{output, validation};
 
 const USAGE: &str = "\
@@ -16,6 +17,14 @@ USAGE:
     kneetrack check FILE             validate a scenario file without running it
     kneetrack cycle FILE --out DIR   write a gait scenario's cycles (joint angles, moments) as
                                      OpenSim ik.mot and id.sto (gait2392 sign convention)
+    kneetrack sweep FILE [--threads N] [--resume] [--shard I/N] [--out DIR] [--allow-huge]
+                                     run a parameter sweep: one row per variant in DIR/sweep.csv
+                                     (streamed as variants finish; --resume finishes a killed
+                                     run; --shard runs slice I of N, 0-based, into
+                                     DIR/shard-I-of-N), plus sweep.svg and sweep.json
+    kneetrack merge DIR [SHARD_DIR...]
+                                     join shard folders (default DIR/shard-*) into DIR, checking
+                                     that no variant is missing or doubled
     kneetrack validate [--strict]    run the published validation cases and print the table
                                      (--strict: exit 1 when a case fails)
     kneetrack --help | --version
@@ -28,6 +37,16 @@ enum Failure {
     Input(String),
     /// Anything else: exit code 1.
     Run(anyhow::Error),
+}
+
+impl From<SweepError> for Failure {
+    fn from(e: SweepError) -> Self {
+        if e.is_input() {
+            Failure::Input(e.to_string())
+        } else {
+            Failure::Run(anyhow::Error::new(e))
+        }
+    }
 }
 
 impl From<ScenarioError> for Failure {
@@ -91,6 +110,25 @@ fn dispatch(args: &[String]) -> Result<ExitCode, Failure> {
                 return Err(usage("cycle takes FILE --out DIR"));
             }
             export_cycle(file, &PathBuf::from(dir))
+        }
+        Some("sweep") => run_sweep(&args[1..]).map_err(|e| match e {
+            Failure::Input(m) if m.starts_with("usage:") => usage(&m[6..]),
+            other => other,
+        }),
+        Some("merge") => {
+            let [_, dir, shards @ ..] = args else {
+                return Err(usage("merge takes DIR and optionally the shard folders"));
+            };
+            let shards: Vec<PathBuf> = shards.iter().map(PathBuf::from).collect();
+            let r = sweep::merge(&PathBuf::from(dir), &shards)?;
+            println!(
+                "merged {} shards: {} variants ({} failed)",
+                r.shards, r.variants, r.failed
+            );
+            for p in r.files {
+                println!("wrote {}", p.display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Some("validate") => {
             let strict = match args {
@@ -179,6 +217,72 @@ fn run(file: &str, out: Option<PathBuf>) -> Result<ExitCode, Failure> {
         }
     }
     for p in written {
+        println!("wrote {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_sweep(args: &[String]) -> Result<ExitCode, Failure> {
+    let bad = |m: String| Failure::Input(format!("usage: {m}"));
+    let mut file = None;
+    let mut opts = RunOptions::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |flag: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| bad(format!("{flag} needs a value")))
+        };
+        match a.as_str() {
+            "--threads" => {
+                let v = value("--threads")?;
+                let n: usize = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n >= 1)
+                    .ok_or_else(|| bad(format!("--threads {v}: allowed 1 or more")))?;
+                opts.threads = Some(n);
+            }
+            "--shard" => opts.shard = Some(Shard::parse(&value("--shard")?).map_err(bad)?),
+            "--out" => opts.out_dir = Some(PathBuf::from(value("--out")?)),
+            "--resume" => opts.resume = true,
+            "--allow-huge" => opts.allow_huge = true,
+            f if f.starts_with('-') => return Err(bad(format!("sweep: unknown option {f}"))),
+            f if file.is_none() => file = Some(PathBuf::from(f)),
+            f => return Err(bad(format!("sweep takes one FILE (got another: {f})"))),
+        }
+    }
+    let file = file.ok_or_else(|| bad("sweep takes a FILE".into()))?;
+    let sw = sweep::load_sweep(&file)?;
+    let r = sweep::run_sweep(&sw, &opts)?;
+    let rate = r.ran as f64 / r.elapsed.as_secs_f64().max(1e-9);
+    if r.ran == 0 && r.resumed == r.slice {
+        println!(
+            "{}: already complete ({} variants)",
+            r.dir.display(),
+            r.slice
+        );
+    } else {
+        println!(
+            "{}: {} variants run in {:.1} s ({rate:.1} variants/s){}, {} failed",
+            sw.name,
+            r.ran,
+            r.elapsed.as_secs_f64(),
+            if r.resumed > 0 {
+                format!(", {} already done", r.resumed)
+            } else {
+                String::new()
+            },
+            r.failed
+        );
+    }
+    if r.failed > 0 {
+        eprintln!(
+            "warning: {} variants failed; their rows say why (status = failed, error column)",
+            r.failed
+        );
+    }
+    for p in r.files {
         println!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -22,7 +22,7 @@ pub struct Series<'a> {
 }
 
 /// Tick values and the number of decimals to print them with.
-fn nice_ticks(lo: f64, hi: f64) -> (Vec<f64>, usize) {
+pub(crate) fn nice_ticks(lo: f64, hi: f64) -> (Vec<f64>, usize) {
     let span = (hi - lo).max(1e-9);
     let raw = span / 5.0;
     let mag = 10f64.powf(raw.log10().floor());
@@ -40,7 +40,7 @@ fn nice_ticks(lo: f64, hi: f64) -> (Vec<f64>, usize) {
     (ticks, decimals)
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -48,6 +48,11 @@ fn esc(s: &str) -> String {
 
 /// A line chart (640 × 400).
 pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
+    chart(title, x_label, y_label, series, true)
+}
+
+/// A chart of points (640 × 400), joined by lines when `lines`.
+pub fn chart(title: &str, x_label: &str, y_label: &str, series: &[Series], lines: bool) -> String {
     let (w, h, l, r, t, b) = (640.0, 400.0, 70.0, 170.0, 40.0, 50.0);
     let finite = |v: f64| v.is_finite();
     let xs: Vec<f64> = series
@@ -149,11 +154,13 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
             .filter(|p| finite(p.0) && finite(p.1))
             .map(|&(x, y)| format!("{:.2},{:.2}", px(x), py(y)))
             .collect();
-        let _ = writeln!(
-            s,
-            r#"<polyline fill="none" stroke="{c}" stroke-width="2" points="{}"/>"#,
-            pts.join(" ")
-        );
+        if lines {
+            let _ = writeln!(
+                s,
+                r#"<polyline fill="none" stroke="{c}" stroke-width="2" points="{}"/>"#,
+                pts.join(" ")
+            );
+        }
         for p in &pts {
             let (a, b2) = p.split_once(',').unwrap_or(("0", "0"));
             let _ = writeln!(s, r#"<circle cx="{a}" cy="{b2}" r="2.5" fill="{c}"/>"#);

@@ -1,0 +1,496 @@
+//! Validate a sweep once: read the base scenario, check every axis against it (each value
+//! compiled on its own, so a bad key or value is reported with the sweep file's line before
+//! anything runs), and count the variants.
+
+use std::path::{Path, PathBuf};
+
+use super::sample::{grid_index, latin_hypercube, uniform};
+use super::spec::{Method, SweepSpec};
+use super::SweepError;
+use crate::scenario::{self, Compiled, ScenarioError};
+
+/// Metric plotted when the sweep names none.
+pub const DEFAULT_PLOT_METRIC: &str = "peak_lateral_force_n";
+
+/// The values of one axis.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AxisValues {
+    /// An explicit list (any TOML scalar the key takes).
+    List(Vec<toml::Value>),
+    /// A closed range; `steps` grid points (grid), or a continuous interval (sampled).
+    Range {
+        from: f64,
+        to: f64,
+        steps: Option<u64>,
+        /// The key takes an integer (e.g. `gait.cycles`): values are rounded.
+        integer: bool,
+    },
+}
+
+/// One swept key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    /// Dotted scenario key.
+    pub key: String,
+    /// 1-based line of the axis in the sweep file (for messages).
+    pub line: usize,
+    pub values: AxisValues,
+}
+
+impl Axis {
+    /// Number of grid points.
+    pub fn len(&self) -> u64 {
+        match &self.values {
+            AxisValues::List(v) => v.len() as u64,
+            AxisValues::Range { steps, .. } => steps.unwrap_or(1),
+        }
+    }
+
+    /// Whether the axis has no value (never true after compile).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Grid point `k`.
+    fn grid(&self, k: u64) -> toml::Value {
+        match &self.values {
+            AxisValues::List(v) => v[k as usize].clone(),
+            AxisValues::Range {
+                from,
+                to,
+                steps,
+                integer,
+            } => {
+                let n = steps.unwrap_or(1);
+                let x = if n <= 1 {
+                    *from
+                } else {
+                    from + (to - from) * k as f64 / (n - 1) as f64
+                };
+                number(x, *integer)
+            }
+        }
+    }
+
+    /// The value at unit coordinate `u` ∈ [0, 1) (sampled methods).
+    fn at_unit(&self, u: f64) -> toml::Value {
+        match &self.values {
+            AxisValues::List(v) => v[((u * v.len() as f64) as usize).min(v.len() - 1)].clone(),
+            AxisValues::Range {
+                from, to, integer, ..
+            } => number(from + (to - from) * u, *integer),
+        }
+    }
+
+    /// Values checked before the sweep runs: every listed value, or the range's ends.
+    fn probes(&self) -> Vec<toml::Value> {
+        match &self.values {
+            AxisValues::List(v) => v.clone(),
+            AxisValues::Range {
+                from, to, integer, ..
+            } => {
+                vec![number(*from, *integer), number(*to, *integer)]
+            }
+        }
+    }
+}
+
+fn number(x: f64, integer: bool) -> toml::Value {
+    if integer {
+        toml::Value::Integer(x.round() as i64)
+    } else {
+        toml::Value::Float(x)
+    }
+}
+
+/// A compiled sweep: immutable, shared by every task.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    /// Name (output folder).
+    pub name: String,
+    /// The sweep file and its text.
+    pub path: PathBuf,
+    pub text: String,
+    /// The base scenario file, its parsed table and its compiled form.
+    pub base_path: PathBuf,
+    base_table: toml::Table,
+    pub base: Compiled,
+    pub method: Method,
+    pub seed: u64,
+    pub axes: Vec<Axis>,
+    /// Total number of variants.
+    pub variants: u64,
+    /// Metric of sweep.svg.
+    pub plot_metric: String,
+    /// Default output folder.
+    pub out_dir: PathBuf,
+    /// FNV-1a hash of the sweep and base texts: a resumed or merged output must come from
+    /// the same files.
+    pub hash: u64,
+}
+
+/// FNV-1a, 64 bit: a stable hash (std's `DefaultHasher` may change between releases).
+pub fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for &b in *p {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl Sweep {
+    /// The axis values of variant `i` (in axis order).
+    pub fn values(&self, i: u64) -> Vec<toml::Value> {
+        match self.method {
+            Method::Grid => {
+                let lens: Vec<u64> = self.axes.iter().map(Axis::len).collect();
+                let mut idx = vec![0; lens.len()];
+                grid_index(i, &lens, &mut idx);
+                self.axes.iter().zip(idx).map(|(a, k)| a.grid(k)).collect()
+            }
+            Method::LatinHypercube => self
+                .axes
+                .iter()
+                .enumerate()
+                .map(|(k, a)| a.at_unit(latin_hypercube(self.seed, k as u64, i, self.variants)))
+                .collect(),
+            Method::Random => self
+                .axes
+                .iter()
+                .enumerate()
+                .map(|(k, a)| a.at_unit(uniform(self.seed, k as u64, i)))
+                .collect(),
+        }
+    }
+
+    /// Compiles the scenario of variant `i`.
+    pub fn variant(&self, i: u64) -> Result<Compiled, String> {
+        let values = self.values(i);
+        let pairs: Vec<(&str, toml::Value)> = self
+            .axes
+            .iter()
+            .map(|a| a.key.as_str())
+            .zip(values)
+            .collect();
+        compile_with(&self.base_path, &self.base_table, &pairs).map_err(|e| describe(&e))
+    }
+}
+
+/// The base table with `pairs` set, compiled as if it were the base file.
+fn compile_with(
+    base_path: &Path,
+    base: &toml::Table,
+    pairs: &[(&str, toml::Value)],
+) -> Result<Compiled, ScenarioError> {
+    let mut table = base.clone();
+    for (key, value) in pairs {
+        set(&mut table, key, value.clone()).map_err(|message| ScenarioError::Invalid {
+            path: base_path.into(),
+            line: 1,
+            key: (*key).into(),
+            message,
+        })?;
+    }
+    let text = toml::to_string(&table).map_err(|e| ScenarioError::Invalid {
+        path: base_path.into(),
+        line: 1,
+        key: String::new(),
+        message: e.to_string(),
+    })?;
+    let spec = scenario::parse(base_path, &text)?;
+    scenario::compile(spec, base_path, &text)
+}
+
+/// Sets a dotted key in a TOML table, creating sections as needed.
+fn set(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().filter(|l| !l.is_empty()).ok_or("is empty")?;
+    let mut t = table;
+    for p in parts {
+        let entry = t
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{p}` is a value, not a section"))?;
+    }
+    t.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// A scenario error without the (meaningless for a variant) file and line.
+pub fn describe(e: &ScenarioError) -> String {
+    match e {
+        ScenarioError::Range {
+            key,
+            value,
+            min,
+            max,
+            unit,
+            ..
+        } => format!("{key} = {value} is out of range: allowed {min} to {max}{unit}"),
+        ScenarioError::Parse { message, .. } => message.clone(),
+        ScenarioError::Invalid { key, message, .. } if key.is_empty() => message.clone(),
+        ScenarioError::Invalid { key, message, .. } => format!("{key}: {message}"),
+        other => other.to_string(),
+    }
+}
+
+/// Formats an axis value for messages and CSV cells.
+pub fn show(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Float(x) => format!("{x}"),
+        toml::Value::Integer(x) => format!("{x}"),
+        toml::Value::Boolean(b) => format!("{b}"),
+        other => other.to_string(),
+    }
+}
+
+/// 1-based line of the `k`-th `[[sweep.axis]]` (its `key =` line when present).
+fn axis_line(text: &str, k: usize) -> usize {
+    let mut seen = 0;
+    let mut header = None;
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if t.starts_with("[[") && t.trim_matches(['[', ']', ' ']) == "sweep.axis" {
+            if header.is_some() {
+                break;
+            }
+            if seen == k {
+                header = Some(i + 1);
+            }
+            seen += 1;
+            continue;
+        }
+        if header.is_some() {
+            if t.starts_with('[') {
+                break;
+            }
+            if t.split('=').next().map(str::trim) == Some("key") {
+                return i + 1;
+            }
+        }
+    }
+    header.unwrap_or_else(|| scenario::locate(text, "sweep.axis"))
+}
+
+/// Reads, parses and compiles a sweep file.
+pub fn load_sweep(path: &Path) -> Result<Sweep, SweepError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SweepError::Read {
+        path: path.into(),
+        source,
+    })?;
+    let spec: SweepSpec = toml::from_str(&text).map_err(|e| {
+        let (line, column) = e
+            .span()
+            .map(|s| scenario::line_col(&text, s.start))
+            .unwrap_or((1, 1));
+        SweepError::Parse {
+            path: path.into(),
+            line,
+            column,
+            message: e.message().trim().replace('\n', " "),
+        }
+    })?;
+    compile_sweep(spec, path, text)
+}
+
+/// Checks a parsed sweep (see the module doc).
+pub fn compile_sweep(spec: SweepSpec, path: &Path, text: String) -> Result<Sweep, SweepError> {
+    let s = &spec.sweep;
+    let invalid = |line: usize, key: &str, message: String| SweepError::Invalid {
+        path: path.into(),
+        line,
+        key: key.into(),
+        message,
+    };
+    let line_of = |k: &str| scenario::locate(&text, k);
+    if s.base.trim().is_empty() {
+        return Err(invalid(
+            line_of("sweep.base"),
+            "sweep.base",
+            "is missing: name the base scenario file (relative to this sweep file)".into(),
+        ));
+    }
+    let base_path = path.parent().unwrap_or(Path::new("")).join(&s.base);
+    let (base_spec, base_text) = scenario::load(&base_path)?;
+    let base_table: toml::Table = toml::from_str(&base_text).map_err(|e| SweepError::Parse {
+        path: base_path.clone(),
+        line: 1,
+        column: 1,
+        message: e.message().to_string(),
+    })?;
+    let base = scenario::compile(base_spec, &base_path, &base_text)?;
+    let resolved = toml::Table::try_from(&base.spec).unwrap_or_default();
+
+    if s.axis.is_empty() {
+        return Err(invalid(
+            line_of("sweep"),
+            "sweep.axis",
+            "no axes: add at least one [[sweep.axis]] with a key and values (or from/to)".into(),
+        ));
+    }
+    let sampled = s.method != Method::Grid;
+    let mut axes = Vec::new();
+    for (k, a) in s.axis.iter().enumerate() {
+        let line = axis_line(&text, k);
+        let key = a.key.trim();
+        let bad = |m: String| invalid(line, &format!("sweep.axis[{k}]"), m);
+        if key.is_empty() {
+            return Err(bad("has no key (e.g. key = \"muscles.vmo\")".into()));
+        }
+        if axes.iter().any(|b: &Axis| b.key == key) {
+            return Err(bad(format!("`{key}` is swept twice")));
+        }
+        let integer = matches!(lookup(&resolved, key), Some(toml::Value::Integer(_)));
+        let values = match (&a.values, a.from, a.to) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(bad(format!(
+                    "`{key}`: give either values or from/to, not both"
+                )))
+            }
+            (Some(v), None, None) if v.is_empty() => {
+                return Err(bad(format!("`{key}`: the axis is empty (values = [])")))
+            }
+            (Some(v), None, None) => {
+                if a.steps.is_some() {
+                    return Err(bad(format!("`{key}`: steps goes with from/to, not values")));
+                }
+                AxisValues::List(v.clone())
+            }
+            (None, Some(from), Some(to)) => {
+                if !from.is_finite() || !to.is_finite() {
+                    return Err(bad(format!("`{key}`: from and to must be finite numbers")));
+                }
+                match (sampled, a.steps) {
+                    (false, None) => {
+                        return Err(bad(format!(
+                        "`{key}`: a grid range needs steps (the number of values, ends included)"
+                    )))
+                    }
+                    (false, Some(0)) => {
+                        return Err(bad(format!(
+                            "`{key}`: steps = 0 makes the axis empty; allowed 1 to 1000000"
+                        )))
+                    }
+                    (true, Some(_)) => {
+                        return Err(bad(format!(
+                        "`{key}`: steps is for method = \"grid\"; {:?} draws from the whole range",
+                        s.method
+                    )))
+                    }
+                    _ => {}
+                }
+                AxisValues::Range {
+                    from,
+                    to,
+                    steps: a.steps,
+                    integer,
+                }
+            }
+            _ => {
+                return Err(bad(format!(
+                    "`{key}`: give values = [..] or from = .., to = .. (with steps for a grid)"
+                )))
+            }
+        };
+        let axis = Axis {
+            key: key.to_string(),
+            line,
+            values,
+        };
+        for v in axis.probes() {
+            compile_with(&base_path, &base_table, &[(key, v.clone())]).map_err(|e| {
+                SweepError::Axis {
+                    path: path.into(),
+                    line,
+                    key: key.into(),
+                    value: show(&v),
+                    message: describe(&e),
+                }
+            })?;
+        }
+        axes.push(axis);
+    }
+
+    let variants = match (s.method, s.samples) {
+        (Method::Grid, Some(_)) => {
+            return Err(invalid(
+                line_of("sweep.samples"),
+                "sweep.samples",
+                "is for latin_hypercube and random; a grid runs every combination".into(),
+            ))
+        }
+        (Method::Grid, None) => axes
+            .iter()
+            .try_fold(1u64, |acc, a| acc.checked_mul(a.len()))
+            .unwrap_or(u64::MAX),
+        (_, None) | (_, Some(0)) => {
+            return Err(invalid(
+                line_of("sweep.samples"),
+                "sweep.samples",
+                format!("{:?} needs samples ≥ 1 (the number of variants)", s.method),
+            ))
+        }
+        (_, Some(n)) => n,
+    };
+    let plot_metric = s.plot.clone().unwrap_or_else(|| DEFAULT_PLOT_METRIC.into());
+    if !super::table::METRICS.iter().any(|m| m.0 == plot_metric) {
+        return Err(invalid(
+            line_of("sweep.plot"),
+            "sweep.plot",
+            format!(
+                "`{plot_metric}` is not a metric; one of: {}",
+                super::table::METRICS
+                    .iter()
+                    .map(|m| m.0)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let name = s.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "sweep".into())
+    });
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(invalid(
+            line_of("sweep.name"),
+            "sweep.name",
+            format!("\"{name}\" cannot name an output folder"),
+        ));
+    }
+    let out_dir = spec
+        .output
+        .dir
+        .clone()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("out").join(&name));
+    Ok(Sweep {
+        name,
+        hash: fnv1a(&[text.as_bytes(), base_text.as_bytes()]),
+        path: path.into(),
+        text,
+        base_path,
+        base_table,
+        base,
+        method: s.method,
+        seed: s.seed,
+        axes,
+        variants,
+        plot_metric,
+        out_dir,
+    })
+}
+
+fn lookup<'a>(t: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    let (section, field) = key.split_once('.')?;
+    t.get(section)?.as_table()?.get(field)
+}

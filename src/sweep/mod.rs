@@ -1,0 +1,90 @@
+//! Parameter sweeps: a base scenario plus axes (DESIGN.md §8), run in parallel with one
+//! task per variant, streamed to disk as variants finish, resumable after a kill, and
+//! splittable into deterministic shards for a cluster job array (§10).
+//!
+//! Data flow: sweep TOML → [`load_sweep`] (parse + validate every axis against the base
+//! scenario) → [`run_sweep`] (variants → journal `sweep.csv.partial` → sorted `sweep.csv`,
+//! `sweep.json` manifest, `sweep.svg`) → optionally [`merge`] of shard folders.
+
+pub mod compile;
+pub mod plot;
+pub mod run;
+pub mod sample;
+pub mod spec;
+pub mod table;
+
+use std::path::PathBuf;
+
+pub use compile::{load_sweep, Axis, AxisValues, Sweep};
+pub use run::{
+    merge, run_sweep, Manifest, MergeReport, ProgressMode, RunOptions, Shard, SweepReport,
+};
+pub use spec::{Method, SweepSpec};
+pub use table::{Row, METRICS};
+
+/// Sweeps above this many variants need an explicit `--allow-huge`.
+pub const MAX_VARIANTS: u64 = 10_000_000;
+
+/// A sweep that cannot be run or merged. The CLI exits with code 2 for input errors and 1
+/// for I/O errors.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// The sweep file could not be read.
+    #[error("{path}: cannot read the sweep file: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// TOML syntax, unknown key or wrong type in the sweep file.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A sweep setting that cannot be used.
+    #[error("{path}:{line}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        message: String,
+    },
+    /// An axis whose key or value the base scenario does not accept.
+    #[error("{path}:{line}: axis {key} = {value}: {message}")]
+    Axis {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        value: String,
+        message: String,
+    },
+    /// The base scenario is itself invalid.
+    #[error(transparent)]
+    Base(#[from] crate::scenario::ScenarioError),
+    /// Too many variants or too much output without `--allow-huge`.
+    #[error("{0}")]
+    TooLarge(String),
+    /// `--resume` on a folder that holds another sweep, or a run over an unfinished one.
+    #[error("{dir}: {message}")]
+    Folder { dir: PathBuf, message: String },
+    /// Shards that do not add up to the whole sweep.
+    #[error("merge: {0}")]
+    Merge(String),
+    /// Reading or writing outputs failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl SweepError {
+    /// Whether the error is the user's input (exit code 2) rather than I/O (exit code 1).
+    pub fn is_input(&self) -> bool {
+        !matches!(self, SweepError::Io { .. })
+    }
+}
