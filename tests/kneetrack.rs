@@ -864,3 +864,285 @@ fn malformed_opensim_files_are_rejected() {
         assert!(!out.exists());
     }
 }
+
+// ---------------------------------------------------------------- sweeps
+
+/// A quick flexion base (3 frames) and a sweep over it with `axes` (TOML) in `dir`.
+fn sweep_files(dir: &Path, axes: &str, sweep_extra: &str) -> PathBuf {
+    std::fs::write(
+        dir.join("base.toml"),
+        "[scenario]\nkind = \"flexion\"\n[flexion]\nfrom_deg = 20\nto_deg = 60\nstep_deg = 20\nquadriceps_n = 400\n",
+    )
+    .unwrap();
+    let file = dir.join("sweep.toml");
+    std::fs::write(
+        &file,
+        format!("[sweep]\nbase = \"base.toml\"\n{sweep_extra}\n{axes}"),
+    )
+    .unwrap();
+    file
+}
+
+const VMO_Q_AXES: &str = "[[sweep.axis]]\nkey = \"muscles.vmo\"\nvalues = [0.25, 0.5, 1.0]\n\n[[sweep.axis]]\nkey = \"subject.q_angle_deg\"\nfrom = 10.0\nto = 22.0\nsteps = 4\n";
+
+fn sweep_cli(file: &Path, extra: &[&str]) -> std::process::Output {
+    bin().arg("sweep").arg(file).args(extra).output().unwrap()
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Same sweep with 1 and 2 threads: byte-identical table, plot and manifest; one row per
+/// variant, in order, axis values as given.
+#[test]
+fn sweep_is_bit_identical_for_one_and_two_threads() {
+    let dir = tmp("sweep-threads");
+    let file = sweep_files(&dir, VMO_Q_AXES, "");
+    let mut outs = Vec::new();
+    for t in ["1", "2"] {
+        let out = dir.join(format!("t{t}"));
+        let o = sweep_cli(&file, &["--threads", t, "--out", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        outs.push(out);
+    }
+    for f in ["sweep.csv", "sweep.svg", "sweep.json"] {
+        assert_eq!(
+            read(&outs[0].join(f)),
+            read(&outs[1].join(f)),
+            "{f} differs"
+        );
+    }
+    let csv = read(&outs[0].join("sweep.csv"));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + 12);
+    assert!(lines[0].starts_with("variant,muscles.vmo,subject.q_angle_deg,status,peak_pf_force_n"));
+    assert!(lines[1].starts_with("0,0.25,10,ok,"), "{}", lines[1]);
+    assert!(lines[12].starts_with("11,1,22,ok,"), "{}", lines[12]);
+    assert!(!outs[0].join("sweep.csv.partial").exists());
+    // the table agrees with running the variant as a scenario
+    let base = scenario::compile::load_and_compile(&dir.join("base.toml")).unwrap();
+    let mut spec = base.spec.clone();
+    spec.muscles.vmo = 0.25;
+    spec.subject.q_angle_deg = 10.0;
+    let text = toml::to_string(&spec).unwrap();
+    let c = scenario::compile(spec, &dir.join("base.toml"), &text).unwrap();
+    let m = experiment::summarize(&c.model, &experiment::run(&c));
+    let cells: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(cells[4].parse::<f64>().unwrap(), m.peak_pf_force_n);
+}
+
+/// A sweep killed while it runs (and a torn last line, as a kill mid-write leaves) is
+/// finished by `--resume` with every variant exactly once, identical to an uninterrupted run.
+#[test]
+fn killed_sweep_resumes_to_the_same_table() {
+    let dir = tmp("sweep-kill");
+    let axes = "[[sweep.axis]]\nkey = \"muscles.vmo\"\nfrom = 0.2\nto = 1.4\nsteps = 60\n";
+    let file = sweep_files(&dir, axes, "");
+    let clean = dir.join("clean");
+    let o = sweep_cli(&file, &["--out", clean.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let out = dir.join("killed");
+    let journal = out.join("sweep.csv.partial");
+    let mut child = bin()
+        .arg("sweep")
+        .arg(&file)
+        .args(["--threads", "1", "--out", out.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    loop {
+        let rows = std::fs::read_to_string(&journal)
+            .map(|s| s.lines().count().saturating_sub(1))
+            .unwrap_or(0);
+        if rows >= 5 {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 120, "the sweep never wrote rows");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !out.join("sweep.csv").exists(),
+        "the sweep finished before the kill"
+    );
+    let before = read(&journal);
+    let done = before.lines().count() - 1;
+    assert!(done < 60, "{done} rows");
+    // a kill in the middle of a write leaves a torn line
+    let mut torn = before.clone();
+    torn.push_str("59,1.4,ok,12");
+    std::fs::write(&journal, torn).unwrap();
+
+    // without --resume the folder is refused, nothing lost
+    let o = sweep_cli(&file, &["--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--resume"));
+    assert!(read(&journal).starts_with(&before));
+
+    let o = sweep_cli(&file, &["--resume", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains(&format!("{} variants run", 60 - done)),
+        "{stdout}"
+    );
+    assert_eq!(read(&out.join("sweep.csv")), read(&clean.join("sweep.csv")));
+    assert_eq!(
+        read(&out.join("sweep.json")),
+        read(&clean.join("sweep.json"))
+    );
+    // resuming a finished sweep does nothing
+    let o = sweep_cli(&file, &["--resume", "--out", out.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("already complete"));
+}
+
+/// Shards 0..3 of 3 merged give the unsharded folder byte for byte; a missing or doubled
+/// shard is refused with the variants named.
+#[test]
+fn shards_merge_to_the_unsharded_output() {
+    let dir = tmp("sweep-shards");
+    let file = sweep_files(&dir, VMO_Q_AXES, "");
+    let whole = dir.join("whole");
+    assert!(sweep_cli(&file, &["--out", whole.to_str().unwrap()])
+        .status
+        .success());
+    let sharded = dir.join("sharded");
+    for i in 0..3 {
+        let s = format!("{i}/3");
+        let o = sweep_cli(&file, &["--shard", &s, "--out", sharded.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let shard_rows = read(&sharded.join("shard-1-of-3/sweep.csv"))
+        .lines()
+        .count()
+        - 1;
+    assert_eq!(shard_rows, 4);
+    let o = bin().arg("merge").arg(&sharded).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["sweep.csv", "sweep.svg", "sweep.json"] {
+        assert_eq!(read(&whole.join(f)), read(&sharded.join(f)), "{f} differs");
+    }
+    // missing shard
+    let o = bin()
+        .arg("merge")
+        .arg(dir.join("m1"))
+        .arg(sharded.join("shard-0-of-3"))
+        .arg(sharded.join("shard-2-of-3"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("variants 4..8 are missing"));
+    // doubled shard
+    let o = bin()
+        .arg("merge")
+        .arg(dir.join("m2"))
+        .args(["0", "1", "1", "2"].map(|i| sharded.join(format!("shard-{i}-of-3"))))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("variant 4 appears twice"));
+}
+
+/// Bad sweeps: an unknown key, an empty axis, a value out of range, and a sweep of more
+/// than ten million variants each get a one-line error naming the file and line, exit 2.
+#[test]
+fn bad_sweeps_get_clear_errors() {
+    let dir = tmp("sweep-bad");
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("[[sweep.axis]]\nkey = \"muscles.vmoo\"\nvalues = [1.0]\n", "", &["sweep.toml:5", "muscles.vmoo", "unknown field"]),
+        ("[[sweep.axis]]\nkey = \"muscles.vmo\"\nvalues = []\n", "", &["sweep.toml:5", "empty"]),
+        ("[[sweep.axis]]\nkey = \"subject.q_angle_deg\"\nfrom = 10.0\nto = 60.0\nsteps = 3\n", "", &["sweep.toml:5", "subject.q_angle_deg = 60", "allowed -10 to 40 degrees"]),
+        ("[[sweep.axis]]\nkey = \"muscles.vmo\"\nfrom = 0.5\nto = 1.0\n", "", &["sweep.toml:5", "needs steps"]),
+        ("[[sweep.axis]]\nkey = \"muscles.vmo\"\nfrom = 0.5\nto = 1.0\n\n[[sweep.axis]]\nkey = \"muscles.vl\"\nfrom = 0.5\nto = 1.0\n", "method = \"random\"\nsamples = 20000000", &["20000000 variants", "more than 10000000", "--allow-huge"]),
+        ("", "", &["no axes"]),
+    ];
+    for (axes, extra, needles) in cases {
+        let file = sweep_files(&dir, axes, extra);
+        let o = sweep_cli(&file, &["--out", dir.join("out").to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{axes}: {err}");
+        for n in *needles {
+            assert!(err.contains(n), "{axes}: `{n}` not in {err}");
+        }
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}
+
+/// A variant that cannot be built (a groove too deep for its facet angles) is a failed row
+/// with its error; the others run.
+#[test]
+fn failed_variants_are_recorded_and_the_sweep_goes_on() {
+    let dir = tmp("sweep-fail");
+    let axes = "[[sweep.axis]]\nkey = \"subject.sulcus_angle_deg\"\nvalues = [138.0, 150.0]\n\n[[sweep.axis]]\nkey = \"subject.trochlear_depth_mm\"\nvalues = [3.0, 5.5]\n";
+    let file = sweep_files(&dir, axes, "");
+    let out = dir.join("out");
+    let o = sweep_cli(&file, &["--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 failed"));
+    let csv = read(&out.join("sweep.csv"));
+    let failed: Vec<&str> = csv.lines().filter(|l| l.contains(",failed,")).collect();
+    assert_eq!(failed.len(), 1, "{csv}");
+    assert!(failed[0].starts_with("3,150,5.5,failed,"), "{}", failed[0]);
+    assert!(failed[0].contains("does not fit these facet angles"));
+    assert_eq!(csv.lines().filter(|l| l.contains(",ok,")).count(), 3);
+}
+
+/// Latin hypercube: each axis's strata used once, within the range, reproducible by seed.
+#[test]
+fn latin_hypercube_sweep_covers_each_axis_evenly() {
+    let dir = tmp("sweep-lhs");
+    let axes = "[[sweep.axis]]\nkey = \"muscles.vmo\"\nfrom = 0.2\nto = 1.0\n\n[[sweep.axis]]\nkey = \"itb.tension_n\"\nfrom = 0.0\nto = 200.0\n";
+    let file = sweep_files(
+        &dir,
+        axes,
+        "method = \"latin_hypercube\"\nsamples = 8\nseed = 3",
+    );
+    let sw = kneetrack::sweep::load_sweep(&file).unwrap();
+    assert_eq!(sw.variants, 8);
+    for (k, (lo, hi)) in [(0.2, 1.0), (0.0, 200.0)].into_iter().enumerate() {
+        let mut strata: Vec<usize> = (0..8)
+            .map(|i| {
+                let v = sw.values(i)[k].as_float().unwrap();
+                assert!((lo..hi).contains(&v));
+                ((v - lo) / (hi - lo) * 8.0) as usize
+            })
+            .collect();
+        strata.sort_unstable();
+        assert_eq!(strata, (0..8).collect::<Vec<_>>());
+    }
+    assert_eq!(
+        kneetrack::sweep::load_sweep(&file).unwrap().values(5),
+        sw.values(5)
+    );
+}
+
+/// The four shipped sweeps compile against their base scenario and their first variant runs.
+#[test]
+fn shipped_sweeps_compile_and_their_first_variant_runs() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweeps");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "itb_glute_med.toml",
+            "step_rate_speed.toml",
+            "trochlea_tt_tg.toml",
+            "vmo_q_angle.toml"
+        ]
+    );
+    for n in names {
+        let sw = kneetrack::sweep::load_sweep(&dir.join(&n)).unwrap();
+        assert!(sw.variants >= 16, "{n}");
+        let row = kneetrack::sweep::run::run_variant(&sw, 0);
+        let m = row.outcome.unwrap_or_else(|e| panic!("{n}: {e}"));
+        assert_eq!(m[15], m[16], "{n}: every frame converges");
+    }
+}

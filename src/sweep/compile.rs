@@ -405,16 +405,23 @@ pub fn compile_sweep(spec: SweepSpec, path: &Path, text: String) -> Result<Sweep
             line,
             values,
         };
+        // Each value alone on the base: an unknown key, a wrong type or a value out of
+        // range stops the sweep here. Values that only clash with the base's other values
+        // (`Invalid`, e.g. a groove too deep for its facet angles) may work with other axis
+        // values, so they are left to the variants (failed rows).
         for v in axis.probes() {
-            compile_with(&base_path, &base_table, &[(key, v.clone())]).map_err(|e| {
-                SweepError::Axis {
-                    path: path.into(),
-                    line,
-                    key: key.into(),
-                    value: show(&v),
-                    message: describe(&e),
+            match compile_with(&base_path, &base_table, &[(key, v.clone())]) {
+                Ok(_) | Err(ScenarioError::Invalid { .. }) => {}
+                Err(e) => {
+                    return Err(SweepError::Axis {
+                        path: path.into(),
+                        line,
+                        key: key.into(),
+                        value: show(&v),
+                        message: describe(&e),
+                    })
                 }
-            })?;
+            }
         }
         axes.push(axis);
     }

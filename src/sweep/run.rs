@@ -494,7 +494,7 @@ fn for_each_parallel(
                     .expect("a thread pool");
                 pool.install(|| {
                     for r in todo {
-                        r.clone().into_par_iter().for_each(&work);
+                        r.clone().into_par_iter().for_each(work);
                     }
                 });
             }
