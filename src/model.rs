@@ -257,6 +257,9 @@ pub struct Data {
     pub quad_scale_n: f64,
     /// Knee flexion of the last frame, radians (for the warm-start predictor).
     pub last_flexion: Option<f64>,
+    /// The frame before the last: knee flexion (rad), pose and quadriceps scale (N), for
+    /// the secant predictor of the warm start.
+    pub before_last: Option<(f64, Isometry3<f64>, f64)>,
     /// Element pressures of the last evaluation, MPa; shape (n_elements,), mesh order.
     pub pressure: Vec<f64>,
     /// Contact evaluations performed by this Data (a cost counter).
@@ -270,6 +273,7 @@ impl Data {
             femur_from_patella: model.patella_rest,
             quad_scale_n: 0.0,
             last_flexion: None,
+            before_last: None,
             pressure: vec![0.0; model.patella.len()],
             contact_evaluations: 0,
         }
@@ -280,6 +284,7 @@ impl Data {
         self.femur_from_patella = model.patella_rest;
         self.quad_scale_n = 0.0;
         self.last_flexion = None;
+        self.before_last = None;
     }
 }
 

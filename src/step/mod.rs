@@ -139,6 +139,7 @@ fn solve_continued(
         data.femur_from_patella,
         data.quad_scale_n,
         data.last_flexion,
+        data.before_last,
     );
     let guess = solve::warm_start(model, input, data);
     let solution = solve::solve(model, input, joint, guess, data);
@@ -153,6 +154,7 @@ fn solve_continued(
         data.femur_from_patella,
         data.quad_scale_n,
         data.last_flexion,
+        data.before_last,
     ) = saved;
     let mut mid = *input;
     mid.knee.flexion = 0.5 * (prev + input.knee.flexion);
@@ -163,6 +165,7 @@ fn solve_continued(
             data.femur_from_patella,
             data.quad_scale_n,
             data.last_flexion,
+            data.before_last,
         ) = saved;
         return solve::solve(model, input, joint, guess, data);
     }

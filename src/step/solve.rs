@@ -133,12 +133,38 @@ pub struct Solution {
     pub status: SolveStatus,
 }
 
-/// Warm start: the previous frame's pose rotated about the flexion axis by the predicted
-/// patellar flexion for the change of knee flexion and moved radially with the groove floor
-/// (the groove spirals in toward the condyles), and the previous quadriceps scale.
+/// Largest |Δflexion_new / Δflexion_old| the secant predictor extrapolates with.
+const SECANT_MAX_RATIO: f64 = 2.0;
+/// Smallest previous flexion change (rad, 0.2°) that defines a secant.
+const SECANT_MIN_STEP_RAD: f64 = 0.0035;
+
+/// Warm start. With two solved frames behind it, a secant predictor: the pose (translation
+/// and rotation vector) and the quadriceps scale are extrapolated linearly in knee flexion
+/// from the last two frames — the continuation predictor of path-following solvers, which
+/// tracks the patella's path and the load along a smooth cycle. Otherwise the previous pose
+/// rotated about the flexion axis by the predicted patellar flexion for the change of knee
+/// flexion and moved radially with the groove floor (the groove spirals in toward the
+/// condyles), and the previous quadriceps scale.
 pub fn warm_start(model: &Model, input: &FrameInput, data: &Data) -> Guess {
     let mut pose = data.femur_from_patella;
-    if let Some(prev) = data.last_flexion {
+    let mut secant_scale = None;
+    let secant = match (data.last_flexion, data.before_last) {
+        (Some(last), Some((before, before_pose, before_scale)))
+            if (last - before).abs() > SECANT_MIN_STEP_RAD =>
+        {
+            let ratio = (input.knee.flexion - last) / (last - before);
+            (ratio.abs() <= SECANT_MAX_RATIO).then_some((ratio, before_pose, before_scale))
+        }
+        _ => None,
+    };
+    if let Some((ratio, before_pose, before_scale)) = secant {
+        let dt = pose.translation.vector - before_pose.translation.vector;
+        let dq = pose.rotation * before_pose.rotation.inverse();
+        let q = UnitQuaternion::from_scaled_axis(dq.scaled_axis() * ratio) * pose.rotation;
+        pose = Isometry3::from_parts(Translation3::from(pose.translation.vector + dt * ratio), q);
+        secant_scale =
+            Some((data.quad_scale_n + ratio * (data.quad_scale_n - before_scale)).max(0.0));
+    } else if let Some(prev) = data.last_flexion {
         let t0 = pose.translation.vector;
         let theta0 = (-t0.y).atan2(t0.x);
         let turn = rot_z(-PREDICTOR_RATIO * (input.knee.flexion - prev));
@@ -157,7 +183,9 @@ pub fn warm_start(model: &Model, input: &FrameInput, data: &Data) -> Guess {
     let scale = match input.load {
         QuadLoad::Force(f) => f,
         QuadLoad::ExtensorMoment(m) => {
-            if data.quad_scale_n > 0.0 {
+            if let Some(s) = secant_scale {
+                s
+            } else if data.quad_scale_n > 0.0 {
                 data.quad_scale_n
             } else {
                 (m / 45.0).max(0.0)
@@ -451,6 +479,9 @@ pub fn solve(
             };
         }
     };
+    data.before_last = data
+        .last_flexion
+        .map(|f| (f, data.femur_from_patella, data.quad_scale_n));
     data.femur_from_patella = pose;
     data.quad_scale_n = scale;
     data.last_flexion = Some(input.knee.flexion);
