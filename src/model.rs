@@ -264,6 +264,8 @@ pub struct Data {
     pub pressure: Vec<f64>,
     /// Contact evaluations performed by this Data (a cost counter).
     pub contact_evaluations: u64,
+    /// Motion-bound reference of the warm contact kernel (identical results, less work).
+    pub contact_cache: crate::contact::ContactCache,
 }
 
 impl Data {
@@ -276,6 +278,7 @@ impl Data {
             before_last: None,
             pressure: vec![0.0; model.patella.len()],
             contact_evaluations: 0,
+            contact_cache: Default::default(),
         }
     }
 
@@ -285,6 +288,7 @@ impl Data {
         self.quad_scale_n = 0.0;
         self.last_flexion = None;
         self.before_last = None;
+        self.contact_cache.clear();
     }
 }
 

@@ -238,6 +238,40 @@ proptest! {
         .. ProptestConfig::default()
     })]
 
+    /// The warm kernel (motion bounds) gives the full kernel's result bit for bit along a
+    /// walk of small and large pose changes from a loaded pose: skipped elements are only
+    /// ever ones the full kernel finds apart.
+    #[test]
+    fn warm_contact_is_bit_identical_to_the_full_kernel(steps in proptest::collection::vec((-0.4f64..0.4, -0.4f64..0.4, -0.4f64..0.4, -0.01f64..0.01), 1..12)) {
+        let (m, mut d, r) = solved(&ModelParams::default(), 30.0, QuadLoad::Force(400.0));
+        let mut cache = kneetrack::contact::ContactCache::default();
+        let mut pose = r.femur_from_patella;
+        let mut warm_pressure = d.pressure.clone();
+        for (dx, dy, dz, w) in steps {
+            pose = Isometry3::from_parts(
+                Translation3::from(pose.translation.vector + Vec3::new(dx, dy, dz)),
+                UnitQuaternion::from_scaled_axis(Vec3::new(0.3 * w, -0.5 * w, w)) * pose.rotation,
+            );
+            let cold = elastic_foundation(&pose, &m.femur, &m.patella, &m.law, &mut d.pressure, true);
+            let warm = kneetrack::contact::elastic_foundation_warm(&pose, &m.femur, &m.patella, &m.law, &mut cache, &mut warm_pressure, true);
+            prop_assert_eq!(cold.force, warm.force);
+            prop_assert_eq!(cold.moment, warm.moment);
+            prop_assert_eq!(cold.jacobian, warm.jacobian);
+            prop_assert_eq!(&d.pressure, &warm_pressure);
+            prop_assert_eq!(cold.elements_in_contact, warm.elements_in_contact);
+        }
+        // a tiny move reuses the reference and skips elements, still identically
+        cache.clear();
+        kneetrack::contact::elastic_foundation_warm(&pose, &m.femur, &m.patella, &m.law, &mut cache, &mut warm_pressure, true);
+        let before = cache.skipped;
+        pose.translation.vector.x += 0.01;
+        let cold = elastic_foundation(&pose, &m.femur, &m.patella, &m.law, &mut d.pressure, true);
+        let warm = kneetrack::contact::elastic_foundation_warm(&pose, &m.femur, &m.patella, &m.law, &mut cache, &mut warm_pressure, true);
+        prop_assert!(cache.skipped > before + 100, "{} skipped", cache.skipped - before);
+        prop_assert_eq!(cold.force, warm.force);
+        prop_assert_eq!(cold.jacobian, warm.jacobian);
+    }
+
     /// Newton's third law on contact: the reaction on the femur (every element's −p·A·n
     /// applied at its femoral surface point, p + gap·n) balances the patella's contact wrench
     /// in force and in moment about any point.

@@ -14,6 +14,7 @@
 use nalgebra::{Isometry3, Matrix6};
 
 use super::law::ContactLaw;
+use crate::geometry::femur::SurfaceDistance;
 use crate::geometry::{FemoralSurface, PatellaMesh};
 use crate::math::Vec3;
 
@@ -64,7 +65,6 @@ impl ContactResult {
 /// Evaluates the contact of `patella` (posed by `femur_from_patella`) against `femur`.
 /// Writes every element's pressure (MPa, 0 where not in contact) into `pressure`
 /// (shape (n,), same order as the mesh). With `jacobian = false` the Jacobian is left zero.
-#[allow(clippy::needless_range_loop)] // SoA element arrays indexed together
 pub fn elastic_foundation(
     femur_from_patella: &Isometry3<f64>,
     femur: &FemoralSurface,
@@ -73,44 +73,103 @@ pub fn elastic_foundation(
     pressure: &mut [f64],
     jacobian: bool,
 ) -> ContactResult {
-    assert_eq!(
-        pressure.len(),
-        patella.len(),
-        "pressure buffer must have one slot per element"
-    );
-    let rm = femur_from_patella.rotation.to_rotation_matrix();
-    let m = rm.matrix();
-    let t = femur_from_patella.translation.vector;
-    let mut out = ContactResult::default();
-    // Upper triangle of Σ w g gᵀ, and Σ r fᵀ, Σ f·r for the geometric term.
-    let mut k = [0.0f64; 21];
-    let mut rf = [0.0f64; 9];
-    let mut fr = 0.0;
-    let (mut fx, mut fy, mut fz) = (0.0, 0.0, 0.0);
-    let (mut mx, mut my, mut mz) = (0.0, 0.0, 0.0);
+    let mut acc = Accumulator::new(femur_from_patella, patella, pressure, jacobian);
     for i in 0..patella.len() {
+        let (p, r) = acc.place(patella, i);
+        match femur.contact(&p) {
+            Some(s) => acc.add(patella, law, i, r, s),
+            None => acc.pressure[i] = 0.0,
+        }
+    }
+    acc.finish()
+}
+
+/// The per-element sums of one contact evaluation, shared by the kernels.
+pub(crate) struct Accumulator<'a> {
+    m: [[f64; 3]; 3],
+    t: Vec3,
+    pub(crate) pressure: &'a mut [f64],
+    jacobian: bool,
+    out: ContactResult,
+    /// Upper triangle of Σ w g gᵀ, and Σ r fᵀ, Σ f·r for the geometric term.
+    k: [f64; 21],
+    rf: [f64; 9],
+    fr: f64,
+    f: [f64; 3],
+    mo: [f64; 3],
+}
+
+impl<'a> Accumulator<'a> {
+    pub(crate) fn new(
+        femur_from_patella: &Isometry3<f64>,
+        patella: &PatellaMesh,
+        pressure: &'a mut [f64],
+        jacobian: bool,
+    ) -> Self {
+        assert_eq!(
+            pressure.len(),
+            patella.len(),
+            "pressure buffer must have one slot per element"
+        );
+        let rm = femur_from_patella.rotation.to_rotation_matrix();
+        let m = rm.matrix();
+        Self {
+            m: [
+                [m[(0, 0)], m[(0, 1)], m[(0, 2)]],
+                [m[(1, 0)], m[(1, 1)], m[(1, 2)]],
+                [m[(2, 0)], m[(2, 1)], m[(2, 2)]],
+            ],
+            t: femur_from_patella.translation.vector,
+            pressure,
+            jacobian,
+            out: ContactResult::default(),
+            k: [0.0; 21],
+            rf: [0.0; 9],
+            fr: 0.0,
+            f: [0.0; 3],
+            mo: [0.0; 3],
+        }
+    }
+
+    /// Element `i` in the femur frame: its position, and its lever r = position − t.
+    #[inline]
+    pub(crate) fn place(&self, patella: &PatellaMesh, i: usize) -> (Vec3, [f64; 3]) {
         let (ex, ey, ez) = (patella.x[i], patella.y[i], patella.z[i]);
-        let rx = m[(0, 0)] * ex + m[(0, 1)] * ey + m[(0, 2)] * ez;
-        let ry = m[(1, 0)] * ex + m[(1, 1)] * ey + m[(1, 2)] * ez;
-        let rz = m[(2, 0)] * ex + m[(2, 1)] * ey + m[(2, 2)] * ez;
-        let p = Vec3::new(rx + t.x, ry + t.y, rz + t.z);
-        let Some(s) = femur.contact(&p) else {
-            pressure[i] = 0.0;
-            continue;
-        };
+        let m = &self.m;
+        let rx = m[0][0] * ex + m[0][1] * ey + m[0][2] * ez;
+        let ry = m[1][0] * ex + m[1][1] * ey + m[1][2] * ez;
+        let rz = m[2][0] * ex + m[2][1] * ey + m[2][2] * ez;
+        (
+            Vec3::new(rx + self.t.x, ry + self.t.y, rz + self.t.z),
+            [rx, ry, rz],
+        )
+    }
+
+    /// Adds element `i` in contact with surface distance `s`.
+    #[inline]
+    #[allow(clippy::needless_range_loop)] // the 6×6 upper triangle, indexed
+    pub(crate) fn add(
+        &mut self,
+        patella: &PatellaMesh,
+        law: &ContactLaw,
+        i: usize,
+        [rx, ry, rz]: [f64; 3],
+        s: SurfaceDistance,
+    ) {
         let d = -s.gap;
         let (pr, dpr) = law.pressure(d);
-        pressure[i] = pr;
+        self.pressure[i] = pr;
         let a = patella.area[i];
         let load = pr * a;
         let n = s.normal;
         let (efx, efy, efz) = (load * n.x, load * n.y, load * n.z);
-        fx += efx;
-        fy += efy;
-        fz += efz;
-        mx += ry * efz - rz * efy;
-        my += rz * efx - rx * efz;
-        mz += rx * efy - ry * efx;
+        self.f[0] += efx;
+        self.f[1] += efy;
+        self.f[2] += efz;
+        self.mo[0] += ry * efz - rz * efy;
+        self.mo[1] += rz * efx - rx * efz;
+        self.mo[2] += rx * efy - ry * efx;
+        let out = &mut self.out;
         out.load += load;
         out.area += a;
         out.elements_in_contact += 1;
@@ -123,8 +182,8 @@ pub fn elastic_foundation(
         } else {
             out.peak_medial_pressure = out.peak_medial_pressure.max(pr);
         }
-        out.cop_moment += Vec3::new(ex, ey, ez) * load;
-        if jacobian {
+        out.cop_moment += Vec3::new(patella.x[i], patella.y[i], patella.z[i]) * load;
+        if self.jacobian {
             let w = dpr * a;
             let g = [
                 n.x,
@@ -138,37 +197,41 @@ pub fn elastic_foundation(
             for r in 0..6 {
                 let wg = w * g[r];
                 for c in r..6 {
-                    k[idx] += wg * g[c];
+                    self.k[idx] += wg * g[c];
                     idx += 1;
                 }
             }
             let (r3, f3) = ([rx, ry, rz], [efx, efy, efz]);
             for r in 0..3 {
                 for c in 0..3 {
-                    rf[3 * r + c] += r3[r] * f3[c];
+                    self.rf[3 * r + c] += r3[r] * f3[c];
                 }
             }
-            fr += efx * rx + efy * ry + efz * rz;
+            self.fr += efx * rx + efy * ry + efz * rz;
         }
     }
-    out.force = Vec3::new(fx, fy, fz);
-    out.moment = Vec3::new(mx, my, mz);
-    if jacobian {
-        let mut j = Matrix6::zeros();
-        let mut idx = 0;
-        for r in 0..6 {
-            for c in r..6 {
-                j[(r, c)] = -k[idx];
-                j[(c, r)] = -k[idx];
-                idx += 1;
+
+    pub(crate) fn finish(self) -> ContactResult {
+        let mut out = self.out;
+        out.force = Vec3::new(self.f[0], self.f[1], self.f[2]);
+        out.moment = Vec3::new(self.mo[0], self.mo[1], self.mo[2]);
+        if self.jacobian {
+            let mut j = Matrix6::zeros();
+            let mut idx = 0;
+            for r in 0..6 {
+                for c in r..6 {
+                    j[(r, c)] = -self.k[idx];
+                    j[(c, r)] = -self.k[idx];
+                    idx += 1;
+                }
             }
-        }
-        for r in 0..3 {
-            for c in 0..3 {
-                j[(3 + r, 3 + c)] += rf[3 * r + c] - if r == c { fr } else { 0.0 };
+            for r in 0..3 {
+                for c in 0..3 {
+                    j[(3 + r, 3 + c)] += self.rf[3 * r + c] - if r == c { self.fr } else { 0.0 };
+                }
             }
+            out.jacobian = j;
         }
-        out.jacobian = j;
+        out
     }
-    out
 }

@@ -57,7 +57,8 @@ const TABLE_THETA0_DEG: f64 = -90.0;
 const TABLE_THETA1_DEG: f64 = 185.0;
 const TABLE_STEP_DEG: f64 = 0.25;
 
-/// One row of the along-groove table: floor radius and depth scale with their θ-derivatives.
+/// One row of the along-groove table: floor radius, depth scale and notch shape with their
+/// θ-derivatives, so the per-element path has no trigonometry, smoothstep or division.
 #[derive(Debug, Clone, Copy, Default)]
 struct Row {
     /// Groove floor radius R_s, mm.
@@ -68,6 +69,14 @@ struct Row {
     s: f64,
     /// ds/dθ, 1/rad.
     ds: f64,
+    /// Notch depth, mm (0 proximal of [`anatomy::NOTCH_START_DEG`]).
+    notch_depth: f64,
+    /// d(notch depth)/dθ, mm/rad.
+    d_notch_depth: f64,
+    /// 1 / notch half-width, 1/mm.
+    inv_half: f64,
+    /// d(notch half-width)/dθ, mm/rad.
+    d_half: f64,
 }
 
 /// Geometry error from inconsistent trochlear parameters.
@@ -100,6 +109,10 @@ pub struct FemoralSurface {
     /// ±[`PROFILE_HALF_RANGE_MM`], interpolated with cubic Hermite (C¹, within 1 µm of the
     /// analytic profile; no square roots or divisions on the per-element path).
     profile_table: Vec<[f64; 2]>,
+    /// Upper bound of |∂R/∂u| over the table (facets, flanks and notch), for motion bounds.
+    pub bound_r_u: f64,
+    /// Upper bound of |∂R/∂θ|, mm/rad, for motion bounds.
+    pub bound_r_theta: f64,
 }
 
 /// Sample spacing of the baked cross-section profile, mm.
@@ -155,20 +168,69 @@ impl FemoralSurface {
         }
         let sulcus_rounding = 0.5 * (lo + hi);
         let n = ((TABLE_THETA1_DEG - TABLE_THETA0_DEG) / TABLE_STEP_DEG).round() as usize + 1;
-        let table = (0..n)
+        let table: Vec<Row> = (0..n)
             .map(|i| {
                 let th = TABLE_THETA0_DEG + i as f64 * TABLE_STEP_DEG;
                 let (r, dr_deg) = hermite(&anatomy::SULCUS_RADIUS, th);
                 let (s, ds_deg) = anatomy::depth_scale(th);
+                let (nd, dnd) =
+                    smoothstep(anatomy::NOTCH_START_DEG, anatomy::NOTCH_FULL_DEPTH_DEG, th);
+                let (nw, dnw) = smoothstep(anatomy::NOTCH_START_DEG, 90.0, th);
+                let (w0, w1) = anatomy::NOTCH_HALF_WIDTH_MM;
+                let deg_per_rad = 180.0 / std::f64::consts::PI;
                 Row {
                     r,
                     dr: dr_deg.to_degrees(),
                     s,
                     ds: ds_deg,
+                    notch_depth: anatomy::NOTCH_DEPTH_MM * nd,
+                    d_notch_depth: anatomy::NOTCH_DEPTH_MM * dnd * deg_per_rad,
+                    inv_half: 1.0 / (w0 + (w1 - w0) * nw),
+                    d_half: (w1 - w0) * dnw * deg_per_rad,
                 }
             })
             .collect();
+        let profile_table: Vec<[f64; 2]> = {
+            let n = (2.0 * PROFILE_HALF_RANGE_MM / PROFILE_STEP_MM).round() as usize + 1;
+            let tf = FLANK_SLOPE_DEG.to_radians().tan();
+            (0..n)
+                .map(|i| {
+                    let u = -PROFILE_HALF_RANGE_MM + i as f64 * PROFILE_STEP_MM;
+                    let (h, dh) = unit_profile(
+                        tan_lat,
+                        tan_med,
+                        crest_lat,
+                        crest_med,
+                        sulcus_rounding,
+                        tf,
+                        u,
+                    );
+                    [h, dh]
+                })
+                .collect()
+        };
+        // Bounds of the partials over the whole table, from the separable form
+        // R = R_s(θ) + s(θ)·Ĥ(u) − depth(θ)·φ(u/w(θ)) with |φ| ≤ 1, |dφ/dx| ≤ 8/(3√3)
+        // (φ = (1 − x²)², steepest at x = 1/√3). The Hermite interpolant between profile
+        // samples can exceed the sampled slopes slightly: 5 % margin.
+        let (h_max, dh_max) = profile_table.iter().fold((0f64, 0f64), |a, v| {
+            (a.0.max(v[0].abs()), a.1.max(v[1].abs()))
+        });
+        let dphi_max = 8.0 / (3.0 * 3f64.sqrt());
+        let (mut bound_r_u, mut bound_r_theta) = (0f64, 0f64);
+        for row in &table {
+            let r: &Row = row;
+            bound_r_u = bound_r_u.max(r.s.abs() * dh_max + r.notch_depth * dphi_max * r.inv_half);
+            bound_r_theta = bound_r_theta.max(
+                r.dr.abs()
+                    + r.ds.abs() * h_max
+                    + r.d_notch_depth.abs()
+                    + r.notch_depth * dphi_max * r.d_half.abs() * r.inv_half,
+            );
+        }
         Ok(Self {
+            bound_r_u: 1.05 * bound_r_u,
+            bound_r_theta: 1.05 * bound_r_theta,
             lat,
             groove_z: anatomy::GROOVE_Z_MM,
             tan_lat,
@@ -179,25 +241,7 @@ impl FemoralSurface {
             tan_flank: FLANK_SLOPE_DEG.to_radians().tan(),
             inv_step: 1.0 / TABLE_STEP_DEG.to_radians(),
             table,
-            profile_table: {
-                let n = (2.0 * PROFILE_HALF_RANGE_MM / PROFILE_STEP_MM).round() as usize + 1;
-                let tf = FLANK_SLOPE_DEG.to_radians().tan();
-                (0..n)
-                    .map(|i| {
-                        let u = -PROFILE_HALF_RANGE_MM + i as f64 * PROFILE_STEP_MM;
-                        let (h, dh) = unit_profile(
-                            tan_lat,
-                            tan_med,
-                            crest_lat,
-                            crest_med,
-                            sulcus_rounding,
-                            tf,
-                            u,
-                        );
-                        [h, dh]
-                    })
-                    .collect()
-            },
+            profile_table,
         })
     }
 
@@ -242,43 +286,27 @@ impl FemoralSurface {
     /// (radians) and anatomical distance u (mm, lateral +) from the groove.
     #[inline]
     pub fn radius(&self, theta: f64, u: f64) -> (f64, f64, f64) {
-        let (rs, drs, s, ds) = self.along_groove(theta);
+        let g = self.along_groove(theta);
         let (h, dh) = self.profile(u);
-        let mut r = rs + s * h;
-        let mut r_theta = drs + ds * h;
-        let mut r_u = s * dh;
-        let theta_deg = theta.to_degrees();
-        if theta_deg > anatomy::NOTCH_START_DEG {
-            let (nd, dnd) = smoothstep(
-                anatomy::NOTCH_START_DEG,
-                anatomy::NOTCH_FULL_DEPTH_DEG,
-                theta_deg,
-            );
-            let (nw, dnw) = smoothstep(anatomy::NOTCH_START_DEG, 90.0, theta_deg);
-            let depth = anatomy::NOTCH_DEPTH_MM * nd;
-            let half = anatomy::NOTCH_HALF_WIDTH_MM.0
-                + (anatomy::NOTCH_HALF_WIDTH_MM.1 - anatomy::NOTCH_HALF_WIDTH_MM.0) * nw;
-            let x = u / half;
-            if x.abs() < 1.0 {
-                let q = 1.0 - x * x;
-                let phi = q * q;
-                let dphi = -4.0 * x * q;
-                let deg_per_rad = 180.0 / std::f64::consts::PI;
-                let d_depth = anatomy::NOTCH_DEPTH_MM * dnd * deg_per_rad;
-                let d_half = (anatomy::NOTCH_HALF_WIDTH_MM.1 - anatomy::NOTCH_HALF_WIDTH_MM.0)
-                    * dnw
-                    * deg_per_rad;
-                r -= depth * phi;
-                r_u -= depth * dphi / half;
-                r_theta -= d_depth * phi + depth * dphi * (-x * d_half / half);
-            }
+        let mut r = g.r + g.s * h;
+        let mut r_theta = g.dr + g.ds * h;
+        let mut r_u = g.s * dh;
+        let x = u * g.inv_half;
+        if g.notch_depth > 0.0 && x.abs() < 1.0 {
+            // Notch profile across: depth·(1 − x²)², x = u / half-width.
+            let q = 1.0 - x * x;
+            let phi = q * q;
+            let dphi = -4.0 * x * q;
+            r -= g.notch_depth * phi;
+            r_u -= g.notch_depth * dphi * g.inv_half;
+            r_theta -= g.d_notch_depth * phi + g.notch_depth * dphi * (-x * g.d_half * g.inv_half);
         }
         (r, r_theta, r_u)
     }
 
-    /// Groove floor radius, its θ-derivative, depth scale and its θ-derivative at θ (rad).
+    /// The along-groove row at θ (rad), linearly interpolated.
     #[inline]
-    fn along_groove(&self, theta: f64) -> (f64, f64, f64, f64) {
+    fn along_groove(&self, theta: f64) -> Row {
         let f = (theta - TABLE_THETA0_DEG.to_radians()) * self.inv_step;
         // Signed integer conversions: a single instruction each (usize ones are not).
         let last = self.table.len() as i64 - 2;
@@ -287,12 +315,17 @@ impl FemoralSurface {
         let i = i as usize;
         let a = self.table[i];
         let b = self.table[i + 1];
-        (
-            a.r + t * (b.r - a.r),
-            a.dr + t * (b.dr - a.dr),
-            a.s + t * (b.s - a.s),
-            a.ds + t * (b.ds - a.ds),
-        )
+        let l = |p: f64, q: f64| p + t * (q - p);
+        Row {
+            r: l(a.r, b.r),
+            dr: l(a.dr, b.dr),
+            s: l(a.s, b.s),
+            ds: l(a.ds, b.ds),
+            notch_depth: l(a.notch_depth, b.notch_depth),
+            d_notch_depth: l(a.d_notch_depth, b.d_notch_depth),
+            inv_half: l(a.inv_half, b.inv_half),
+            d_half: l(a.d_half, b.d_half),
+        }
     }
 
     /// The contact query: `None` when the point is outside the surface, otherwise the
@@ -300,6 +333,13 @@ impl FemoralSurface {
     /// [`Self::distance`]; points clearly outside cost one radius evaluation.
     #[inline]
     pub fn contact(&self, p: &Vec3) -> Option<SurfaceDistance> {
+        self.contact_radial(p).2
+    }
+
+    /// [`Self::contact`], also returning the radial excess `F = ρ − R(θ, u)` (mm) and ρ
+    /// (mm) of the point, for motion bounds.
+    #[inline]
+    pub fn contact_radial(&self, p: &Vec3) -> (f64, f64, Option<SurfaceDistance>) {
         let rho = (p.x * p.x + p.y * p.y).sqrt().max(1e-9);
         let theta = fast_atan2(-p.y, p.x);
         let (r, r_theta, r_u) = self.radius(theta, self.lat * p.z - self.groove_z);
@@ -309,10 +349,24 @@ impl FemoralSurface {
         if radial > 0.0
             && radial * rho > REFINE_BELOW_MM * (rho * (1.0 + r_u.abs()) + r_theta.abs())
         {
-            return None;
+            return (radial, rho, None);
         }
         let d = self.refine(p, self.first_order_from(p, rho, r, r_theta, r_u));
-        (d.gap < 0.0).then_some(d)
+        (radial, rho, (d.gap < 0.0).then_some(d))
+    }
+
+    /// Whether a point whose radial excess was `radial` at distance `rho` from the axis
+    /// surely has no contact after moving at most `moved` mm: then [`Self::contact`]
+    /// would return `None` there. `F = ρ − R` changes by at most
+    /// `(1 + |R_u| + |R_θ|/ρ)·moved` (its gradient bound, with ρ ≥ rho − moved along the
+    /// way), and `contact` rejects every point with `F > 0.05·(1 + |R_u| + |R_θ|/ρ)`.
+    #[inline]
+    pub fn surely_apart(&self, radial: f64, rho: f64, moved: f64) -> bool {
+        let rho_min = rho - moved;
+        rho_min > 0.0
+            && radial * rho_min
+                > (moved + REFINE_BELOW_MM)
+                    * ((1.0 + self.bound_r_u) * rho_min + self.bound_r_theta)
     }
 
     /// Signed distance from a femur-frame point (mm) to the surface, with the outward

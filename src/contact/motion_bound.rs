@@ -1,0 +1,109 @@
+//! Warm contact evaluation with motion bounds: the same result as
+//! [`super::elastic_foundation()`], bit for bit, at a fraction of the cost when the patella
+//! has moved little since a reference evaluation — the Newton iterations of one frame.
+//!
+//! A reference evaluation stores, per element, the radial excess `F = ρ − R(θ, u)` and ρ.
+//! At a later pose each element has moved at most `|Δt| + 2·sin(φ/2)·|x_i|` (φ the angle of
+//! the relative rotation, |x_i| the element's distance from the patella origin); an element
+//! that [`FemoralSurface::surely_apart`] says cannot have reached the rejection band is
+//! skipped — it contributes exactly nothing, as the full kernel would have found. Every
+//! other element is evaluated exactly as in the full kernel, in the same order, so the
+//! sums are identical. This is conservative advancement (Mirtich 1996) applied per element
+//! with the Lipschitz bound of the implicit femoral surface.
+
+use nalgebra::Isometry3;
+
+use super::elastic_foundation::{Accumulator, ContactResult};
+use super::law::ContactLaw;
+use crate::geometry::{FemoralSurface, PatellaMesh};
+
+/// A motion larger than this (mm, for the farthest element) refreshes the reference:
+/// beyond it few elements could be skipped anyway.
+pub const REFRESH_BEYOND_MM: f64 = 0.5;
+
+/// Per-run reference of the motion bounds (in `Data`).
+#[derive(Debug, Clone, Default)]
+pub struct ContactCache {
+    /// Pose of the reference evaluation (femur_from_patella); `None` until the first.
+    reference: Option<Isometry3<f64>>,
+    /// Radial excess F = ρ − R(θ, u) of each element at the reference, mm; shape (n,).
+    radial: Vec<f64>,
+    /// Distance of each element from the femoral axis at the reference, mm; shape (n,).
+    rho: Vec<f64>,
+    /// Distance of each element from the patella origin, mm; shape (n,).
+    lever: Vec<f64>,
+    /// Evaluations that refreshed the reference / that reused it (cost counters).
+    pub refreshed: u64,
+    pub reused: u64,
+    /// Elements skipped over all reusing evaluations.
+    pub skipped: u64,
+}
+
+impl ContactCache {
+    /// Forgets the reference (the next evaluation refreshes it).
+    pub fn clear(&mut self) {
+        self.reference = None;
+    }
+}
+
+/// [`super::elastic_foundation()`] with motion bounds from `cache` (see the module doc).
+/// Identical results; `cache` is refreshed when the pose moved too far from its reference.
+pub fn elastic_foundation_warm(
+    femur_from_patella: &Isometry3<f64>,
+    femur: &FemoralSurface,
+    patella: &PatellaMesh,
+    law: &ContactLaw,
+    cache: &mut ContactCache,
+    pressure: &mut [f64],
+    jacobian: bool,
+) -> ContactResult {
+    let n = patella.len();
+    if cache.lever.len() != n {
+        cache.lever = (0..n)
+            .map(|i| (patella.x[i].powi(2) + patella.y[i].powi(2) + patella.z[i].powi(2)).sqrt())
+            .collect();
+        cache.radial = vec![0.0; n];
+        cache.rho = vec![0.0; n];
+        cache.reference = None;
+    }
+    let motion = cache.reference.map(|r| {
+        let dt = (femur_from_patella.translation.vector - r.translation.vector).norm();
+        let angle = (femur_from_patella.rotation * r.rotation.inverse()).angle();
+        (dt, 2.0 * (0.5 * angle).sin())
+    });
+    let max_lever = cache.lever.iter().fold(0f64, |a, &b| a.max(b));
+    let mut acc = Accumulator::new(femur_from_patella, patella, pressure, jacobian);
+    match motion {
+        Some((dt, chord)) if dt + chord * max_lever <= REFRESH_BEYOND_MM => {
+            cache.reused += 1;
+            for i in 0..n {
+                let moved = dt + chord * cache.lever[i];
+                if femur.surely_apart(cache.radial[i], cache.rho[i], moved) {
+                    acc.pressure[i] = 0.0;
+                    cache.skipped += 1;
+                    continue;
+                }
+                let (p, r) = acc.place(patella, i);
+                match femur.contact(&p) {
+                    Some(s) => acc.add(patella, law, i, r, s),
+                    None => acc.pressure[i] = 0.0,
+                }
+            }
+        }
+        _ => {
+            cache.refreshed += 1;
+            cache.reference = Some(*femur_from_patella);
+            for i in 0..n {
+                let (p, r) = acc.place(patella, i);
+                let (radial, rho, s) = femur.contact_radial(&p);
+                cache.radial[i] = radial;
+                cache.rho[i] = rho;
+                match s {
+                    Some(s) => acc.add(patella, law, i, r, s),
+                    None => acc.pressure[i] = 0.0,
+                }
+            }
+        }
+    }
+    acc.finish()
+}
