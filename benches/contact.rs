@@ -1,8 +1,10 @@
 //! Contact evaluation at one pose: the default knee at 30° flexion under a 400 N
-//! quadriceps load (a solved, loaded pose), default mesh (≈1,040 elements).
+//! quadriceps load (a solved, loaded pose), default mesh (≈1,040 elements): the full kernel,
+//! and the warm kernel (motion bounds) — the latter measured as reference + warm pair, so
+//! subtract the full `wrench_and_jacobian` time for the warm evaluation alone.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use kneetrack::contact::elastic_foundation;
+use kneetrack::contact::{elastic_foundation, elastic_foundation_warm, ContactCache};
 use kneetrack::experiment::approach;
 use kneetrack::{step, Data, FrameInput, KneeAngles, Model, ModelParams, QuadLoad};
 
@@ -36,6 +38,37 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // Warm: the motion-bound reference was taken at a pose 0.02 mm and 0.001 rad away (a
+    // late Newton iterate of the same frame); identical result, fewer elements evaluated.
+    let mut reference = pose;
+    reference.translation.vector.x += 0.02;
+    reference.rotation =
+        nalgebra::UnitQuaternion::from_scaled_axis(nalgebra::Vector3::new(0.0, 0.0, 0.001))
+            * reference.rotation;
+    g.bench_function("warm_wrench_and_jacobian", |b| {
+        let mut cache = ContactCache::default();
+        b.iter(|| {
+            cache.clear();
+            elastic_foundation_warm(
+                &reference,
+                &model.femur,
+                &model.patella,
+                &model.law,
+                &mut cache,
+                &mut data.pressure,
+                true,
+            );
+            elastic_foundation_warm(
+                std::hint::black_box(&pose),
+                &model.femur,
+                &model.patella,
+                &model.law,
+                &mut cache,
+                &mut data.pressure,
+                true,
+            )
+        })
+    });
     g.finish();
 }
 
