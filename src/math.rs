@@ -65,29 +65,26 @@ pub fn decompose_zxy(r: &Rot3) -> (f64, f64, f64) {
 /// reference.
 #[inline]
 pub fn fast_atan2(y: f64, x: f64) -> f64 {
+    // Branch-free (selects only), so loops over many points vectorise.
     let ax = x.abs();
     let ay = y.abs();
-    let (num, den, swap) = if ay > ax {
-        (ax, ay, true)
-    } else {
-        (ay, ax, false)
-    };
-    if den == 0.0 {
-        return 0.0;
-    }
-    let t = num / den;
+    let swap = ay > ax;
+    let num = if swap { ax } else { ay };
+    let den = if swap { ay } else { ax };
+    // den = 0 only at the origin, where num = 0 too: the result is 0.
+    let t = num / den.max(f64::MIN_POSITIVE);
     let t2 = t * t;
     let mut r = t
         * (0.999_977_26
             + t2 * (-0.332_623_47
                 + t2 * (0.193_543_46
                     + t2 * (-0.116_432_87 + t2 * (0.052_653_32 + t2 * -0.011_721_20)))));
-    if swap {
-        r = std::f64::consts::FRAC_PI_2 - r;
-    }
-    if x < 0.0 {
-        r = std::f64::consts::PI - r;
-    }
+    r = if swap {
+        std::f64::consts::FRAC_PI_2 - r
+    } else {
+        r
+    };
+    r = if x < 0.0 { std::f64::consts::PI - r } else { r };
     if y < 0.0 {
         -r
     } else {

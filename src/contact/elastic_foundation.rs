@@ -14,7 +14,7 @@
 use nalgebra::{Isometry3, Matrix6};
 
 use super::law::ContactLaw;
-use crate::geometry::femur::SurfaceDistance;
+use crate::geometry::femur::{BatchBuffers, SurfaceDistance};
 use crate::geometry::{FemoralSurface, PatellaMesh};
 use crate::math::Vec3;
 
@@ -65,6 +65,8 @@ impl ContactResult {
 /// Evaluates the contact of `patella` (posed by `femur_from_patella`) against `femur`.
 /// Writes every element's pressure (MPa, 0 where not in contact) into `pressure`
 /// (shape (n,), same order as the mesh). With `jacobian = false` the Jacobian is left zero.
+/// Allocates its scratch; the solve uses [`super::elastic_foundation_warm`] with the
+/// per-run scratch instead (same result).
 pub fn elastic_foundation(
     femur_from_patella: &Isometry3<f64>,
     femur: &FemoralSurface,
@@ -73,13 +75,86 @@ pub fn elastic_foundation(
     pressure: &mut [f64],
     jacobian: bool,
 ) -> ContactResult {
+    let mut scratch = ContactScratch::default();
+    evaluate(
+        femur_from_patella,
+        femur,
+        patella,
+        law,
+        &mut scratch,
+        Elements::All,
+        pressure,
+        jacobian,
+    )
+}
+
+/// Per-run scratch of the contact kernels (in `Data`): element positions in the femur frame
+/// and the batched surface query's arrays, so an evaluation does not allocate.
+#[derive(Debug, Clone, Default)]
+pub struct ContactScratch {
+    /// Indices of the elements evaluated (warm kernel: those not skipped).
+    pub(crate) active: Vec<u32>,
+    /// Element centroids in the femur frame, mm; shape (active,).
+    px: Vec<f64>,
+    py: Vec<f64>,
+    pz: Vec<f64>,
+    /// The batched surface query's buffers.
+    pub(crate) batch: BatchBuffers,
+}
+
+/// Which elements an evaluation visits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Elements {
+    /// Every element.
+    All,
+    /// Those listed in `scratch.active` (increasing).
+    Active,
+}
+
+/// One evaluation over all or the active elements: positions, the batched surface query,
+/// then the sums over the elements in contact in element order.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn evaluate(
+    femur_from_patella: &Isometry3<f64>,
+    femur: &FemoralSurface,
+    patella: &PatellaMesh,
+    law: &ContactLaw,
+    scratch: &mut ContactScratch,
+    which: Elements,
+    pressure: &mut [f64],
+    jacobian: bool,
+) -> ContactResult {
     let mut acc = Accumulator::new(femur_from_patella, patella, pressure, jacobian);
-    for i in 0..patella.len() {
-        let (p, r) = acc.place(patella, i);
-        match femur.contact(&p) {
-            Some(s) => acc.add(patella, law, i, r, s),
-            None => acc.pressure[i] = 0.0,
-        }
+    if which == Elements::All {
+        scratch.active.clear();
+        scratch.active.extend(0..patella.len() as u32);
+    }
+    let m = scratch.active.len();
+    for v in [&mut scratch.px, &mut scratch.py, &mut scratch.pz] {
+        v.resize(m, 0.0);
+    }
+    for (k, &i) in scratch.active.iter().enumerate() {
+        let (p, _) = acc.place(patella, i as usize);
+        scratch.px[k] = p.x;
+        scratch.py[k] = p.y;
+        scratch.pz[k] = p.z;
+    }
+    femur.contact_batch(&scratch.px, &scratch.py, &scratch.pz, &mut scratch.batch);
+    acc.pressure.fill(0.0);
+    let b = &scratch.batch;
+    for (j, &k) in b.hits.iter().enumerate() {
+        let i = scratch.active[k as usize] as usize;
+        let (_, r) = acc.place(patella, i);
+        acc.add(
+            patella,
+            law,
+            i,
+            r,
+            SurfaceDistance {
+                gap: b.hit_gap[j],
+                normal: b.hit_normal[j],
+            },
+        );
     }
     acc.finish()
 }

@@ -13,7 +13,7 @@
 
 use nalgebra::Isometry3;
 
-use super::elastic_foundation::{Accumulator, ContactResult};
+use super::elastic_foundation::{evaluate, ContactResult, ContactScratch, Elements};
 use super::law::ContactLaw;
 use crate::geometry::{FemoralSurface, PatellaMesh};
 
@@ -21,7 +21,8 @@ use crate::geometry::{FemoralSurface, PatellaMesh};
 /// beyond it few elements could be skipped anyway.
 pub const REFRESH_BEYOND_MM: f64 = 0.5;
 
-/// Per-run reference of the motion bounds (in `Data`).
+/// Per-run state of the contact kernels (in `Data`): the motion-bound reference and the
+/// evaluation scratch.
 #[derive(Debug, Clone, Default)]
 pub struct ContactCache {
     /// Pose of the reference evaluation (femur_from_patella); `None` until the first.
@@ -32,6 +33,10 @@ pub struct ContactCache {
     rho: Vec<f64>,
     /// Distance of each element from the patella origin, mm; shape (n,).
     lever: Vec<f64>,
+    /// Largest of `lever`, mm.
+    max_lever: f64,
+    /// Evaluation scratch.
+    scratch: ContactScratch,
     /// Evaluations that refreshed the reference / that reused it (cost counters).
     pub refreshed: u64,
     pub reused: u64,
@@ -62,6 +67,7 @@ pub fn elastic_foundation_warm(
         cache.lever = (0..n)
             .map(|i| (patella.x[i].powi(2) + patella.y[i].powi(2) + patella.z[i].powi(2)).sqrt())
             .collect();
+        cache.max_lever = cache.lever.iter().fold(0f64, |a, &b| a.max(b));
         cache.radial = vec![0.0; n];
         cache.rho = vec![0.0; n];
         cache.reference = None;
@@ -71,39 +77,45 @@ pub fn elastic_foundation_warm(
         let angle = (femur_from_patella.rotation * r.rotation.inverse()).angle();
         (dt, 2.0 * (0.5 * angle).sin())
     });
-    let max_lever = cache.lever.iter().fold(0f64, |a, &b| a.max(b));
-    let mut acc = Accumulator::new(femur_from_patella, patella, pressure, jacobian);
     match motion {
-        Some((dt, chord)) if dt + chord * max_lever <= REFRESH_BEYOND_MM => {
+        Some((dt, chord)) if dt + chord * cache.max_lever <= REFRESH_BEYOND_MM => {
             cache.reused += 1;
+            let active = &mut cache.scratch.active;
+            active.clear();
             for i in 0..n {
                 let moved = dt + chord * cache.lever[i];
-                if femur.surely_apart(cache.radial[i], cache.rho[i], moved) {
-                    acc.pressure[i] = 0.0;
-                    cache.skipped += 1;
-                    continue;
-                }
-                let (p, r) = acc.place(patella, i);
-                match femur.contact(&p) {
-                    Some(s) => acc.add(patella, law, i, r, s),
-                    None => acc.pressure[i] = 0.0,
+                if !femur.surely_apart(cache.radial[i], cache.rho[i], moved) {
+                    active.push(i as u32);
                 }
             }
+            cache.skipped += (n - active.len()) as u64;
+            evaluate(
+                femur_from_patella,
+                femur,
+                patella,
+                law,
+                &mut cache.scratch,
+                Elements::Active,
+                pressure,
+                jacobian,
+            )
         }
         _ => {
             cache.refreshed += 1;
             cache.reference = Some(*femur_from_patella);
-            for i in 0..n {
-                let (p, r) = acc.place(patella, i);
-                let (radial, rho, s) = femur.contact_radial(&p);
-                cache.radial[i] = radial;
-                cache.rho[i] = rho;
-                match s {
-                    Some(s) => acc.add(patella, law, i, r, s),
-                    None => acc.pressure[i] = 0.0,
-                }
-            }
+            let result = evaluate(
+                femur_from_patella,
+                femur,
+                patella,
+                law,
+                &mut cache.scratch,
+                Elements::All,
+                pressure,
+                jacobian,
+            );
+            cache.radial.copy_from_slice(&cache.scratch.batch.radial);
+            cache.rho.copy_from_slice(&cache.scratch.batch.rho);
+            result
         }
     }
-    acc.finish()
 }

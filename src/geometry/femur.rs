@@ -120,6 +120,40 @@ pub const PROFILE_STEP_MM: f64 = 0.02;
 /// Half range of the baked profile, mm (the patella is at most 60 mm wide).
 pub const PROFILE_HALF_RANGE_MM: f64 = 60.0;
 
+/// Reusable arrays of [`FemoralSurface::contact_batch`] (shape (m,) for m points unless
+/// noted); kept in the per-run `Data` so the per-step path does not allocate.
+#[derive(Debug, Clone, Default)]
+pub struct BatchBuffers {
+    /// Distance from the flexion axis, mm.
+    pub rho: Vec<f64>,
+    /// Radial excess ρ − R(θ, u), mm.
+    pub radial: Vec<f64>,
+    /// ∂R/∂θ (mm/rad) and ∂R/∂u at the point's (θ, u).
+    pub r_t: Vec<f64>,
+    pub r_u: Vec<f64>,
+    /// Points not rejected by the first pass.
+    pub cand: Vec<u32>,
+    /// Points in contact, increasing; shape (hits,).
+    pub hits: Vec<u32>,
+    /// Their signed distance (negative), mm; shape (hits,).
+    pub hit_gap: Vec<f64>,
+    /// Their outward femoral normal, femur frame; shape (hits,).
+    pub hit_normal: Vec<Vec3>,
+}
+
+impl BatchBuffers {
+    fn resize(&mut self, m: usize) {
+        for v in [
+            &mut self.rho,
+            &mut self.radial,
+            &mut self.r_t,
+            &mut self.r_u,
+        ] {
+            v.resize(m, 0.0);
+        }
+    }
+}
+
 /// Result of one distance query.
 #[derive(Debug, Clone, Copy)]
 pub struct SurfaceDistance {
@@ -260,7 +294,7 @@ impl FemoralSurface {
     }
 
     /// Cross-section profile Ĥ(u) and dĤ/du from the baked table (cubic Hermite).
-    #[inline]
+    #[inline(always)]
     fn profile(&self, u: f64) -> (f64, f64) {
         // Signed integer conversions: a single instruction each (usize ones are not).
         let last = self.profile_table.len() as i64 - 2;
@@ -284,28 +318,28 @@ impl FemoralSurface {
 
     /// Surface radius `R(θ, u)` and its partials `(∂R/∂θ [mm/rad], ∂R/∂u)` at angle θ
     /// (radians) and anatomical distance u (mm, lateral +) from the groove.
-    #[inline]
+    #[inline(always)]
     pub fn radius(&self, theta: f64, u: f64) -> (f64, f64, f64) {
         let g = self.along_groove(theta);
         let (h, dh) = self.profile(u);
         let mut r = g.r + g.s * h;
         let mut r_theta = g.dr + g.ds * h;
         let mut r_u = g.s * dh;
+        // Notch profile across: depth·(1 − x²)² for |x| < 1, x = u / half-width (depth 0
+        // proximal of the notch). Branch-free (a 0/1 mask) so loops over points vectorise.
         let x = u * g.inv_half;
-        if g.notch_depth > 0.0 && x.abs() < 1.0 {
-            // Notch profile across: depth·(1 − x²)², x = u / half-width.
-            let q = 1.0 - x * x;
-            let phi = q * q;
-            let dphi = -4.0 * x * q;
-            r -= g.notch_depth * phi;
-            r_u -= g.notch_depth * dphi * g.inv_half;
-            r_theta -= g.d_notch_depth * phi + g.notch_depth * dphi * (-x * g.d_half * g.inv_half);
-        }
+        let inside = if x.abs() < 1.0 { 1.0 } else { 0.0 };
+        let q = 1.0 - x * x;
+        let phi = q * q * inside;
+        let dphi = -4.0 * x * q * inside;
+        r -= g.notch_depth * phi;
+        r_u -= g.notch_depth * dphi * g.inv_half;
+        r_theta -= g.d_notch_depth * phi + g.notch_depth * dphi * (-x * g.d_half * g.inv_half);
         (r, r_theta, r_u)
     }
 
     /// The along-groove row at θ (rad), linearly interpolated.
-    #[inline]
+    #[inline(always)]
     fn along_groove(&self, theta: f64) -> Row {
         let f = (theta - TABLE_THETA0_DEG.to_radians()) * self.inv_step;
         // Signed integer conversions: a single instruction each (usize ones are not).
@@ -353,6 +387,61 @@ impl FemoralSurface {
         }
         let d = self.refine(p, self.first_order_from(p, rho, r, r_theta, r_u));
         (radial, rho, (d.gap < 0.0).then_some(d))
+    }
+
+    /// The contact query for many points at once, in passes over arrays (polar
+    /// coordinates, surface radius, rejection, then the refinement of the few candidates)
+    /// rather than one long chain per point: the passes vectorise and overlap. Results are
+    /// those of [`Self::contact_radial`] for each point, bit for bit (same arithmetic).
+    ///
+    /// Inputs: femur-frame points `(px, py, pz)[k]`, mm. Outputs in `buf`: `radial[k]`,
+    /// `rho[k]` for every point, and the points in contact (`hits`, increasing k) with their
+    /// gap and normal.
+    pub fn contact_batch(&self, px: &[f64], py: &[f64], pz: &[f64], buf: &mut BatchBuffers) {
+        let m = px.len();
+        assert!(py.len() == m && pz.len() == m);
+        buf.resize(m);
+        // Pass 1: polar coordinates and the surface radius with its partials.
+        for k in 0..m {
+            let (x, y) = (px[k], py[k]);
+            let rho = (x * x + y * y).sqrt().max(1e-9);
+            let theta = fast_atan2(-y, x);
+            let (r, r_t, r_u) = self.radius(theta, self.lat * pz[k] - self.groove_z);
+            buf.rho[k] = rho;
+            buf.radial[k] = rho - r;
+            buf.r_t[k] = r_t;
+            buf.r_u[k] = r_u;
+        }
+        // Pass 2: reject points surely beyond the refinement band (as `contact_radial`).
+        buf.cand.clear();
+        for k in 0..m {
+            let (radial, rho) = (buf.radial[k], buf.rho[k]);
+            let apart = radial > 0.0
+                && radial * rho
+                    > REFINE_BELOW_MM * (rho * (1.0 + buf.r_u[k].abs()) + buf.r_t[k].abs());
+            if !apart {
+                buf.cand.push(k as u32);
+            }
+        }
+        // Pass 3: first-order distance and refinement of the candidates.
+        buf.hits.clear();
+        buf.hit_gap.clear();
+        buf.hit_normal.clear();
+        for &k in &buf.cand {
+            let k = k as usize;
+            let p = Vec3::new(px[k], py[k], pz[k]);
+            let rho = buf.rho[k];
+            let r = rho - buf.radial[k];
+            let d = self.refine(
+                &p,
+                self.first_order_from(&p, rho, r, buf.r_t[k], buf.r_u[k]),
+            );
+            if d.gap < 0.0 {
+                buf.hits.push(k as u32);
+                buf.hit_gap.push(d.gap);
+                buf.hit_normal.push(d.normal);
+            }
+        }
     }
 
     /// Whether a point whose radial excess was `radial` at distance `rho` from the axis
