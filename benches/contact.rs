@@ -4,7 +4,9 @@
 //! subtract the full `wrench_and_jacobian` time for the warm evaluation alone.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use kneetrack::contact::{elastic_foundation, elastic_foundation_warm, ContactCache};
+use kneetrack::contact::{
+    elastic_foundation_in, elastic_foundation_warm, ContactCache, ContactScratch,
+};
 use kneetrack::experiment::approach;
 use kneetrack::{step, Data, FrameInput, KneeAngles, Model, ModelParams, QuadLoad};
 
@@ -24,14 +26,16 @@ fn bench(c: &mut Criterion) {
         "contact_{n}_elements_{}_in_contact",
         r.contact.elements
     ));
+    let mut scratch = ContactScratch::default();
     for (name, jacobian) in [("wrench", false), ("wrench_and_jacobian", true)] {
         g.bench_function(name, |b| {
             b.iter(|| {
-                elastic_foundation(
+                elastic_foundation_in(
                     std::hint::black_box(&pose),
                     &model.femur,
                     &model.patella,
                     &model.law,
+                    &mut scratch,
                     &mut data.pressure,
                     jacobian,
                 )

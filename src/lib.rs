@@ -26,3 +26,5 @@ pub mod output;
 pub mod scenario;
 pub mod sweep;
 pub mod validation;
+#[cfg(feature = "viewer")]
+pub mod viewer;

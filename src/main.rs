@@ -25,6 +25,9 @@ USAGE:
     kneetrack merge DIR [SHARD_DIR...]
                                      join shard folders (default DIR/shard-*) into DIR, checking
                                      that no variant is missing or doubled
+    kneetrack view FILE [--screenshot OUT.png] [--at 40%]
+                                     interactive 3D viewer (build with --features viewer);
+                                     --screenshot renders one frame, writes the PNG, exits
     kneetrack validate [--strict]    run the published validation cases and print the table
                                      (--strict: exit 1 when a case fails)
     kneetrack --help | --version
@@ -130,6 +133,10 @@ fn dispatch(args: &[String]) -> Result<ExitCode, Failure> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some("view") => view(&args[1..]).map_err(|e| match e {
+            Failure::Input(m) if m.starts_with("usage:") => usage(&m[6..]),
+            other => other,
+        }),
         Some("validate") => {
             let strict = match args {
                 [_] => false,
@@ -286,4 +293,58 @@ fn run_sweep(args: &[String]) -> Result<ExitCode, Failure> {
         println!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Parses `40%` or `0.4` as a fraction of the cycle.
+fn parse_at(s: &str) -> Option<f64> {
+    let v = match s.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().ok()? / 100.0,
+        None => s.trim().parse::<f64>().ok()?,
+    };
+    (0.0..=1.0).contains(&v).then_some(v)
+}
+
+fn view(args: &[String]) -> Result<ExitCode, Failure> {
+    let bad = |m: String| Failure::Input(format!("usage: {m}"));
+    let mut file = None;
+    let mut screenshot = None;
+    let mut at = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--screenshot" => {
+                screenshot =
+                    Some(PathBuf::from(it.next().ok_or_else(|| {
+                        bad("--screenshot needs a PNG path".into())
+                    })?))
+            }
+            "--at" => {
+                let v = it.next().ok_or_else(|| bad("--at needs a value".into()))?;
+                at = Some(parse_at(v).ok_or_else(|| {
+                    bad(format!(
+                        "--at {v}: give a fraction of the cycle, 0% to 100% (or 0 to 1)"
+                    ))
+                })?);
+            }
+            f if f.starts_with('-') => return Err(bad(format!("view: unknown option {f}"))),
+            f if file.is_none() => file = Some(PathBuf::from(f)),
+            f => return Err(bad(format!("view takes one FILE (got another: {f})"))),
+        }
+    }
+    let file = file.ok_or_else(|| bad("view takes a scenario FILE".into()))?;
+    #[cfg(feature = "viewer")]
+    {
+        // Check the file first so a bad scenario gets the usual one-line error and exit 2.
+        scenario::compile::load_and_compile(&file)?;
+        kneetrack::viewer::view(file, kneetrack::viewer::ViewOptions { screenshot, at })
+            .map_err(Failure::Input)?;
+        Ok(ExitCode::SUCCESS)
+    }
+    #[cfg(not(feature = "viewer"))]
+    {
+        let _ = (file, screenshot, at);
+        Err(Failure::Input(
+            "this kneetrack was built without the viewer: cargo run --release --features viewer -- view FILE".into(),
+        ))
+    }
 }

@@ -1180,3 +1180,91 @@ fn shipped_sweeps_compile_and_their_first_variant_runs() {
         assert_eq!(m[15], m[16], "{n}: every frame converges");
     }
 }
+
+// ---------------------------------------------------------------- viewer (feature `viewer`)
+
+/// The headless path renders the running baseline at 20 % of the cycle (mid-stance): the
+/// PNG is not blank, and around the patella's screen position (printed by the viewer)
+/// there are pixels of the pressure colour scale. Needs an X display: CI runs it under
+/// `xvfb-run` with Mesa's software Vulkan.
+#[cfg(feature = "viewer")]
+#[test]
+fn viewer_screenshot_shows_the_knee_with_pressure_colours() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the viewer test needs an X display: run it under xvfb-run (see .ci/run)"
+    );
+    let dir = tmp("viewer");
+    let png_path = dir.join("shot.png");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/runner_baseline.toml");
+    let o = bin()
+        .arg("view")
+        .arg(&scenario)
+        .arg("--screenshot")
+        .arg(&png_path)
+        .args(["--at", "20%"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (px, py) = stdout
+        .lines()
+        .find_map(|l| {
+            let mut it = l.strip_prefix("patella_px ")?.split_whitespace();
+            Some((
+                it.next()?.parse::<f64>().ok()?,
+                it.next()?.parse::<f64>().ok()?,
+            ))
+        })
+        .expect("the viewer prints the patella's screen position");
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&png_path).unwrap(),
+    ));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let ch = info.color_type.samples();
+    let pixel = |x: usize, y: usize| {
+        let i = (y * w + x) * ch;
+        (buf[i] as f64, buf[i + 1] as f64, buf[i + 2] as f64)
+    };
+    // Not blank: the luminance varies.
+    let lum: Vec<f64> = (0..h)
+        .step_by(4)
+        .flat_map(|y| (0..w).step_by(4).map(move |x| (x, y)))
+        .map(|(x, y)| {
+            let (r, g, b) = pixel(x, y);
+            0.299 * r + 0.587 * g + 0.114 * b
+        })
+        .collect();
+    let mean = lum.iter().sum::<f64>() / lum.len() as f64;
+    let sd = (lum.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / lum.len() as f64).sqrt();
+    assert!(sd > 15.0, "the image is nearly uniform (sd {sd:.1})");
+    // Pressure colours near the patella: the scale's saturated blues and greens, which
+    // nothing else near the patella has (bones are beige, tissue lines orange to red, the
+    // arrows pale yellow and pink, the background dark grey).
+    let (cx, cy) = (px.round() as i64, py.round() as i64);
+    assert!(
+        cx >= 0 && cy >= 0 && (cx as usize) < w && (cy as usize) < h,
+        "patella off screen at {px}, {py}"
+    );
+    let mut coloured = 0;
+    for y in (cy - 60).max(0)..(cy + 60).min(h as i64) {
+        for x in (cx - 60).max(0)..(cx + 60).min(w as i64) {
+            let (r, g, b) = pixel(x as usize, y as usize);
+            let (mx, mn) = (r.max(g).max(b), r.min(g).min(b));
+            if mx > 90.0 && (mx - mn) / mx > 0.45 && (b > r + 20.0 || g > r + 20.0) {
+                coloured += 1;
+            }
+        }
+    }
+    assert!(
+        coloured >= 40,
+        "only {coloured} pressure-coloured pixels around the patella at ({px}, {py})"
+    );
+}

@@ -88,6 +88,29 @@ pub fn elastic_foundation(
     )
 }
 
+/// [`elastic_foundation()`] with caller-owned scratch: no allocation once the scratch has
+/// been sized by a first call.
+pub fn elastic_foundation_in(
+    femur_from_patella: &Isometry3<f64>,
+    femur: &FemoralSurface,
+    patella: &PatellaMesh,
+    law: &ContactLaw,
+    scratch: &mut ContactScratch,
+    pressure: &mut [f64],
+    jacobian: bool,
+) -> ContactResult {
+    evaluate(
+        femur_from_patella,
+        femur,
+        patella,
+        law,
+        scratch,
+        Elements::All,
+        pressure,
+        jacobian,
+    )
+}
+
 /// Per-run scratch of the contact kernels (in `Data`): element positions in the femur frame
 /// and the batched surface query's arrays, so an evaluation does not allocate.
 #[derive(Debug, Clone, Default)]

@@ -5,6 +5,8 @@ pub mod elastic_foundation;
 pub mod law;
 pub mod motion_bound;
 
-pub use elastic_foundation::{elastic_foundation, ContactResult, ContactScratch};
+pub use elastic_foundation::{
+    elastic_foundation, elastic_foundation_in, ContactResult, ContactScratch,
+};
 pub use law::ContactLaw;
 pub use motion_bound::{elastic_foundation_warm, ContactCache};

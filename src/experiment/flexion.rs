@@ -20,6 +20,16 @@ pub struct FlexionRun {
 
 /// Runs a flexion sweep.
 pub fn run_flexion(model: &Model, plan: &FlexionPlan) -> FlexionRun {
+    run_flexion_observed(model, plan, |_, _| {})
+}
+
+/// [`run_flexion`], calling `observe` after every frame with the frame and the `Data` it
+/// left (its pressure field).
+pub fn run_flexion_observed(
+    model: &Model,
+    plan: &FlexionPlan,
+    mut observe: impl FnMut(&FrameResult, &Data),
+) -> FlexionRun {
     let mut data = Data::new(model);
     let mut frames = Vec::with_capacity(plan.frames.len());
     let mut peak = (0, f64::NEG_INFINITY);
@@ -33,6 +43,7 @@ pub fn run_flexion(model: &Model, plan: &FlexionPlan) -> FlexionRun {
             peak = (i, r.contact.force_n);
             peak_pressure.copy_from_slice(&data.pressure);
         }
+        observe(&r, &data);
         frames.push(r);
     }
     FlexionRun {

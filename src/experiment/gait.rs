@@ -63,6 +63,19 @@ pub fn run_cycle(
     cycle: &GaitCycle,
     data: &mut Data,
 ) -> (Vec<GaitFrame>, Vec<f64>) {
+    run_cycle_observed(model, f, index, cycle, data, |_, _| {})
+}
+
+/// [`run_cycle`], calling `observe` after every frame with the frame and the `Data` it left
+/// (its pressure field): how the viewer records a cycle with the CLI's own driver.
+pub fn run_cycle_observed(
+    model: &Model,
+    f: &Factors,
+    index: usize,
+    cycle: &GaitCycle,
+    data: &mut Data,
+    mut observe: impl FnMut(&GaitFrame, &Data),
+) -> (Vec<GaitFrame>, Vec<f64>) {
     let mut frames = Vec::with_capacity(cycle.samples.len());
     let mut peak = f64::NEG_INFINITY;
     let mut peak_pressure = vec![0.0; model.patella.len()];
@@ -77,27 +90,24 @@ pub fn run_cycle(
             peak = result.contact.force_n;
             peak_pressure.copy_from_slice(&data.pressure);
         }
-        frames.push(GaitFrame {
+        let frame = GaitFrame {
             cycle: index,
             sample: *sample,
             drive: d,
             result,
-        });
+        };
+        observe(&frame, data);
+        frames.push(frame);
     }
     (frames, peak_pressure)
 }
 
-/// Runs every cycle of a gait plan (in parallel with the `parallel` feature).
-pub fn run_gait(model: &Model, plan: &GaitPlan) -> GaitRun {
-    let f = factors(model, plan);
-    let indexed: Vec<(usize, &GaitCycle)> = plan.cycles.iter().enumerate().collect();
-    let per_cycle = par_map(&indexed, |(i, c)| {
-        let mut data = Data::new(model);
-        run_cycle(model, &f, *i, c, &mut data)
-    });
+/// Joins solved cycles (frames and peak pressure field of each) into a run.
+pub fn assemble(plan: &GaitPlan, per_cycle: Vec<(Vec<GaitFrame>, Vec<f64>)>) -> GaitRun {
     let mut frames = Vec::new();
     let mut peak = (0, f64::NEG_INFINITY);
     let mut peak_pressure = Vec::new();
+    let cycles = per_cycle.len();
     for (cycle_frames, pressure) in per_cycle {
         for fr in cycle_frames {
             if fr.result.contact.force_n > peak.1 {
@@ -109,9 +119,25 @@ pub fn run_gait(model: &Model, plan: &GaitPlan) -> GaitRun {
     }
     GaitRun {
         frames,
-        cycle_durations_s: plan.cycles.iter().map(|c| c.duration_s).collect(),
+        cycle_durations_s: plan
+            .cycles
+            .iter()
+            .take(cycles)
+            .map(|c| c.duration_s)
+            .collect(),
         peak_frame: peak.0,
         peak_pressure,
         provenance: plan.provenance.clone(),
     }
+}
+
+/// Runs every cycle of a gait plan (in parallel with the `parallel` feature).
+pub fn run_gait(model: &Model, plan: &GaitPlan) -> GaitRun {
+    let f = factors(model, plan);
+    let indexed: Vec<(usize, &GaitCycle)> = plan.cycles.iter().enumerate().collect();
+    let per_cycle = par_map(&indexed, |(i, c)| {
+        let mut data = Data::new(model);
+        run_cycle(model, &f, *i, c, &mut data)
+    });
+    assemble(plan, per_cycle)
 }

@@ -3,6 +3,7 @@
 
 pub mod flexion;
 pub mod gait;
+pub mod record;
 pub mod stability;
 pub mod summary;
 

@@ -90,6 +90,14 @@ pub fn glute_med_deficit(
     }
 }
 
+/// Gluteus medius force, N, for display: the share of the hip-abductor moment it carries at
+/// strength `strength`, `strength × glute_med_share × M_abd`, over the abductor moment arm
+/// (the same 40–60 mm range of Delp et al. 1990 as the TFL's; `tfl_moment_arm_mm`).
+pub fn glute_med_force_n(strength: f64, abductor_moment_nm: f64, k: &Mechanisms) -> f64 {
+    strength.max(0.0) * k.glute_med_share * abductor_moment_nm.max(0.0)
+        / (k.tfl_moment_arm_mm / 1000.0)
+}
+
 /// Foot pronation: extra rearfoot eversion `pronation_deg` rotates the tibia internally by
 /// `pronation_tibial_coupling` per degree (PMC5987802: 0.68) while the foot is planted, and
 /// the femur follows by `pronation_femoral_follow` (Tiberio 1987's chain). Returns (tibial,

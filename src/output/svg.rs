@@ -216,8 +216,14 @@ pub fn stack(parts: &[String]) -> String {
 
 /// Colour of a pressure on the fixed scale (white at 0, then blue → green → yellow → red).
 pub fn pressure_color(p: f64) -> String {
+    let [r, g, b] = pressure_rgb(p);
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+/// [`pressure_color`] as 8-bit RGB (the viewer uses the same scale).
+pub fn pressure_rgb(p: f64) -> [u8; 3] {
     if p <= 0.0 {
-        return "#f4f4f4".into();
+        return [0xf4, 0xf4, 0xf4];
     }
     let t = (p / PRESSURE_SCALE_MAX_MPA).clamp(0.0, 1.0);
     let stops = [
@@ -233,13 +239,8 @@ pub fn pressure_color(p: f64) -> String {
         .unwrap_or(stops.len() - 2);
     let ((t0, c0), (t1, c1)) = (stops[k], stops[k + 1]);
     let f = (t - t0) / (t1 - t0);
-    let mix = |a: i32, b: i32| (a as f64 + f * (b - a) as f64).round() as i32;
-    format!(
-        "#{:02x}{:02x}{:02x}",
-        mix(c0.0, c1.0),
-        mix(c0.1, c1.1),
-        mix(c0.2, c1.2)
-    )
+    let mix = |a: i32, b: i32| (a as f64 + f * (b - a) as f64).round() as u8;
+    [mix(c0.0, c1.0), mix(c0.1, c1.1), mix(c0.2, c1.2)]
 }
 
 /// Patella pressure map, posterior (articular) view: lateral to the right, proximal up.

@@ -153,3 +153,66 @@ pub fn tissues(
     acc.itb_n = band_tension;
     acc
 }
+
+/// One tissue drawn as a straight line, for viewers and plots.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TissueLine {
+    /// Display name.
+    pub name: &'static str,
+    /// Attachment on the patella, femur frame, mm.
+    pub patella: Vec3,
+    /// The other end (origin, anchor or tuberosity), femur frame, mm.
+    pub far: Vec3,
+    /// Tension, N.
+    pub force_n: f64,
+}
+
+/// Every patellar tissue of a solved frame as a line with its tension: the six quadriceps
+/// heads, the patellar tendon, MPFL, lateral retinaculum and the IT band's iliopatellar
+/// fibres. Geometry from the model at the frame's pose, tensions from the result.
+pub fn tissue_lines(model: &Model, r: &crate::step::FrameResult) -> Vec<TissueLine> {
+    const HEADS: [&str; 6] = ["RF", "VI", "VL", "VLO", "VML", "VMO"];
+    let pose = &r.femur_from_patella;
+    let joint = super::kinematics::kinematics(model, &r.knee);
+    let on_patella = |p: &Vec3| (pose * Point3::from(*p)).coords;
+    let far = |a: &Anchor| match a {
+        Anchor::Femur(p) => *p,
+        Anchor::Tibia(p) => (joint.femur_from_tibia * Point3::from(*p)).coords,
+    };
+    let mut lines: Vec<TissueLine> = model
+        .heads
+        .iter()
+        .enumerate()
+        .map(|(i, h)| TissueLine {
+            name: HEADS[i],
+            patella: on_patella(&h.insertion),
+            far: h.origin,
+            force_n: r.head_forces_n[i],
+        })
+        .collect();
+    lines.push(TissueLine {
+        name: "patellar tendon",
+        patella: on_patella(&model.patellar_tendon.patella),
+        far: joint.tuberosity,
+        force_n: r.patellar_tendon_n,
+    });
+    lines.push(TissueLine {
+        name: "MPFL",
+        patella: on_patella(&model.mpfl.patella),
+        far: far(&model.mpfl.anchor),
+        force_n: r.mpfl_n,
+    });
+    lines.push(TissueLine {
+        name: "lateral retinaculum",
+        patella: on_patella(&model.lateral_retinaculum.patella),
+        far: far(&model.lateral_retinaculum.anchor),
+        force_n: r.lateral_retinaculum_n,
+    });
+    lines.push(TissueLine {
+        name: "IT band (iliopatellar)",
+        patella: on_patella(&model.itb_band.patella),
+        far: model.itb_band.anchor,
+        force_n: r.itb_patellar_n,
+    });
+    lines
+}

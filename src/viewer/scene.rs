@@ -1,0 +1,543 @@
+//! The 3D scene: meshes generated from the solver's own geometry (the parametric femoral
+//! surface, the patella's contact elements, a schematic tibia), tissue lines and force
+//! arrows, posed every frame from the recording. Everything is built in the femur frame
+//! (mm) under one root whose transform maps it to Bevy: femur X (anterior) → +Z, Y
+//! (proximal) → +Y, Z (lateral for a right knee) → −X, so a right knee seen from the front
+//! has its lateral side on the viewer's left, as in the clinic; 1 unit = 100 mm.
+
+use std::f32::consts::FRAC_PI_2;
+
+use bevy::asset::RenderAssetUsages;
+use bevy::mesh::{Indices, PrimitiveTopology};
+use bevy::prelude::*;
+use nalgebra::{Isometry3, Point3};
+
+use super::{Playback, Session};
+use crate::experiment::record::RecordedFrame;
+use crate::math::Vec3 as V3;
+use crate::model::Model;
+use crate::output::svg::pressure_rgb;
+use crate::tissues::Anchor;
+
+/// Scene units per mm.
+pub const UNITS_PER_MM: f32 = 0.01;
+/// Tension at the top of the tissue colour scale, N (fixed, so colours compare across
+/// frames and settings).
+pub const TISSUE_SCALE_MAX_N: f64 = 2000.0;
+/// PF contact-force arrow length per kN, mm.
+pub const CONTACT_ARROW_MM_PER_KN: f64 = 15.0;
+/// Lateral-force arrow length per kN, mm (longer: the lateral force is a fraction of the
+/// total).
+pub const LATERAL_ARROW_MM_PER_KN: f64 = 60.0;
+
+pub struct ScenePlugin;
+
+impl Plugin for ScenePlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Startup, (setup_lights, build_scene))
+            .add_systems(Update, (rebuild_scene, pose_scene).chain());
+    }
+}
+
+/// Root of everything in the femur frame.
+#[derive(Component)]
+pub(crate) struct KneeRoot;
+
+#[derive(Component)]
+struct PatellaBody;
+
+#[derive(Component)]
+struct TibiaBody;
+
+/// Tissue line `index` of the recording (`usize::MAX` = gluteus medius).
+#[derive(Component)]
+struct TissueSegment {
+    index: usize,
+}
+
+#[derive(Component, Clone, Copy, PartialEq, Eq)]
+enum Arrow {
+    ContactShaft,
+    ContactHead,
+    LateralShaft,
+    LateralHead,
+}
+
+/// Handles the per-frame update needs, and what it last showed.
+#[derive(Resource)]
+pub(crate) struct SceneHandles {
+    articular: Handle<Mesh>,
+    shown: Option<(usize, u64)>,
+    /// Bumped when the recording changes.
+    pub generation: u64,
+}
+
+/// Colour of a tissue tension on the fixed scale: grey when slack, to orange and red.
+pub fn tissue_color(force_n: f64) -> Color {
+    let t = (force_n / TISSUE_SCALE_MAX_N).clamp(0.0, 1.0) as f32;
+    if force_n <= 0.5 {
+        return Color::srgb(0.55, 0.55, 0.6);
+    }
+    Color::srgb(0.95, 0.75 - 0.6 * t, 0.25 - 0.2 * t)
+}
+
+/// Line radius for a tension, mm.
+fn tissue_radius(force_n: f64) -> f32 {
+    (0.5 + 1.6 * (force_n.max(0.0) / TISSUE_SCALE_MAX_N).sqrt().min(1.5)) as f32
+}
+
+pub(crate) fn to_vec3(v: &V3) -> Vec3 {
+    Vec3::new(v.x as f32, v.y as f32, v.z as f32)
+}
+
+fn to_transform(iso: &Isometry3<f64>) -> Transform {
+    let q = iso.rotation.quaternion();
+    Transform {
+        translation: to_vec3(&iso.translation.vector),
+        rotation: Quat::from_xyzw(q.i as f32, q.j as f32, q.k as f32, q.w as f32),
+        scale: Vec3::ONE,
+    }
+}
+
+/// The root transform (femur frame mm → scene).
+pub(crate) fn root_transform() -> Transform {
+    Transform {
+        translation: Vec3::ZERO,
+        rotation: Quat::from_rotation_y(-FRAC_PI_2),
+        scale: Vec3::splat(UNITS_PER_MM),
+    }
+}
+
+/// A unit cylinder (radius 1, height 1 along Y) placed from `a` to `b` with `radius`.
+fn segment(a: Vec3, b: Vec3, radius: f32) -> Transform {
+    let d = b - a;
+    let len = d.length().max(1e-3);
+    Transform {
+        translation: (a + b) * 0.5,
+        rotation: Quat::from_rotation_arc(Vec3::Y, d / len),
+        scale: Vec3::new(radius, len, radius),
+    }
+}
+
+fn setup_lights(mut commands: Commands) {
+    commands.insert_resource(GlobalAmbientLight {
+        color: Color::WHITE,
+        brightness: 350.0,
+        ..default()
+    });
+    commands.spawn((
+        DirectionalLight {
+            illuminance: 9000.0,
+            ..default()
+        },
+        Transform::from_xyz(2.0, 4.0, 5.0).looking_at(Vec3::ZERO, Vec3::Y),
+    ));
+    commands.spawn((
+        DirectionalLight {
+            illuminance: 3000.0,
+            ..default()
+        },
+        Transform::from_xyz(-3.0, -1.0, -2.0).looking_at(Vec3::ZERO, Vec3::Y),
+    ));
+}
+
+fn material(
+    materials: &mut Assets<StandardMaterial>,
+    color: Color,
+    alpha: f32,
+) -> Handle<StandardMaterial> {
+    materials.add(StandardMaterial {
+        base_color: color.with_alpha(alpha),
+        alpha_mode: if alpha < 1.0 {
+            AlphaMode::Blend
+        } else {
+            AlphaMode::Opaque
+        },
+        cull_mode: None,
+        double_sided: true,
+        perceptual_roughness: 0.7,
+        ..default()
+    })
+}
+
+/// The femoral articular surface, tessellated from the solver's own surface.
+fn femur_mesh(model: &Model) -> Mesh {
+    let (t0, t1, nt) = (-40f64, 130f64, 86usize);
+    let (u0, u1, nu) = (-32f64, 38f64, 71usize);
+    let mut pos = Vec::with_capacity(nt * nu);
+    for i in 0..nt {
+        let th = (t0 + (t1 - t0) * i as f64 / (nt - 1) as f64).to_radians();
+        for j in 0..nu {
+            let u = u0 + (u1 - u0) * j as f64 / (nu - 1) as f64;
+            let p = model.femur.point(th, u);
+            pos.push([p.x as f32, p.y as f32, p.z as f32]);
+        }
+    }
+    let mut idx = Vec::new();
+    for i in 0..nt - 1 {
+        for j in 0..nu - 1 {
+            let a = (i * nu + j) as u32;
+            let (b, c, d) = (a + 1, a + nu as u32, a + nu as u32 + 1);
+            if model.lat > 0.0 {
+                idx.extend_from_slice(&[a, b, c, b, d, c]);
+            } else {
+                idx.extend_from_slice(&[a, c, b, b, c, d]);
+            }
+        }
+    }
+    let mut m = Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::default(),
+    )
+    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
+    .with_inserted_indices(Indices::U32(idx));
+    m.compute_normals();
+    m
+}
+
+/// The patella's articular surface: one quad per contact element (patella frame), coloured
+/// per vertex by pressure.
+fn articular_mesh(model: &Model, pressure: &[f64]) -> Mesh {
+    let p = &model.patella;
+    let h = (0.5 * p.element_size) as f32;
+    let mut pos = Vec::with_capacity(4 * p.len());
+    let mut idx = Vec::with_capacity(6 * p.len());
+    for i in 0..p.len() {
+        let (x, y, z) = (p.x[i] as f32, p.y[i] as f32, p.z[i] as f32);
+        let base = pos.len() as u32;
+        pos.extend_from_slice(&[
+            [x, y - h, z - h],
+            [x, y - h, z + h],
+            [x, y + h, z + h],
+            [x, y + h, z - h],
+        ]);
+        idx.extend_from_slice(&[base, base + 1, base + 2, base, base + 2, base + 3]);
+    }
+    let normals = vec![[-1.0f32, 0.0, 0.0]; pos.len()];
+    Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::default(),
+    )
+    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
+    .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, normals)
+    .with_inserted_attribute(Mesh::ATTRIBUTE_COLOR, pressure_colors(pressure))
+    .with_inserted_indices(Indices::U32(idx))
+}
+
+/// Four vertex colours per element on the fixed pressure scale (linear RGBA).
+fn pressure_colors(pressure: &[f64]) -> Vec<[f32; 4]> {
+    let mut c = Vec::with_capacity(4 * pressure.len());
+    for &p in pressure {
+        let [r, g, b] = pressure_rgb(p);
+        let lin = Color::srgb_u8(r, g, b).to_linear();
+        c.extend_from_slice(&[[lin.red, lin.green, lin.blue, 1.0]; 4]);
+    }
+    c
+}
+
+fn build_scene(
+    mut commands: Commands,
+    session: Res<Session>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    spawn_scene(&mut commands, &session, &mut meshes, &mut materials, 0);
+}
+
+/// Spawns the whole scene for the current recording.
+fn spawn_scene(
+    commands: &mut Commands,
+    session: &Session,
+    meshes: &mut Assets<Mesh>,
+    materials: &mut Assets<StandardMaterial>,
+    generation: u64,
+) {
+    let model = &session.current_compiled.model;
+    let rec = &session.current;
+    let bone = Color::srgb(0.86, 0.82, 0.74);
+    let femur_mat = material(materials, bone, 0.45);
+    let bone_mat = material(materials, bone, 1.0);
+    let unit_cyl = meshes.add(Cylinder::new(1.0, 1.0));
+    let unit_cone = meshes.add(Cone {
+        radius: 1.0,
+        height: 1.0,
+    });
+    let first = rec.frames.first();
+    let articular = meshes.add(articular_mesh(
+        model,
+        first
+            .map(|f| f.pressure.as_slice())
+            .unwrap_or(&vec![0.0; model.patella.len()]),
+    ));
+    commands.insert_resource(SceneHandles {
+        articular: articular.clone(),
+        shown: None,
+        generation,
+    });
+    let lat = model.lat as f32;
+    let gz = (model.lat * model.femur.groove_z) as f32;
+    commands
+        .spawn((KneeRoot, root_transform(), Visibility::default()))
+        .with_children(|root| {
+            // Femur: articular surface (translucent, so the patella's pressure shows
+            // through) and a schematic shaft.
+            root.spawn((
+                Mesh3d(meshes.add(femur_mesh(model))),
+                MeshMaterial3d(femur_mat.clone()),
+            ));
+            root.spawn((
+                Mesh3d(unit_cyl.clone()),
+                MeshMaterial3d(femur_mat.clone()),
+                Transform::from_xyz(-8.0, 120.0, gz).with_scale(Vec3::new(15.0, 190.0, 15.0)),
+            ));
+            // Tibia (schematic plateau and shaft, tuberosity at the tendon insertion).
+            let r_distal = model.femur.radius(90f64.to_radians(), 15.0).0 as f32;
+            let tub = match model.patellar_tendon.anchor {
+                Anchor::Tibia(p) => Some(p),
+                Anchor::Femur(_) => None,
+            };
+            root.spawn((TibiaBody, Transform::default(), Visibility::default()))
+                .with_children(|t| {
+                    t.spawn((
+                        Mesh3d(unit_cyl.clone()),
+                        MeshMaterial3d(bone_mat.clone()),
+                        Transform::from_xyz(-6.0, -r_distal - 7.0, gz)
+                            .with_scale(Vec3::new(38.0, 10.0, 38.0)),
+                    ));
+                    t.spawn((
+                        Mesh3d(unit_cyl.clone()),
+                        MeshMaterial3d(bone_mat.clone()),
+                        Transform::from_xyz(-6.0, -r_distal - 120.0, gz)
+                            .with_scale(Vec3::new(16.0, 210.0, 16.0)),
+                    ));
+                    if let Some(p) = tub {
+                        t.spawn((
+                            Mesh3d(meshes.add(Sphere::new(5.0))),
+                            MeshMaterial3d(bone_mat.clone()),
+                            Transform::from_translation(to_vec3(&p)),
+                        ));
+                    }
+                });
+            // Patella: articular surface coloured by pressure, translucent body.
+            let pm = &model.patella;
+            let thick = model.params.subject.patella_thickness_mm as f32;
+            root.spawn((PatellaBody, Transform::default(), Visibility::default()))
+                .with_children(|p| {
+                    p.spawn((
+                        Mesh3d(articular.clone()),
+                        MeshMaterial3d(materials.add(StandardMaterial {
+                            base_color: Color::WHITE,
+                            unlit: true,
+                            cull_mode: None,
+                            double_sided: true,
+                            ..default()
+                        })),
+                    ));
+                    p.spawn((
+                        Mesh3d(meshes.add(Sphere::new(1.0))),
+                        MeshMaterial3d(material(materials, bone, 0.1)),
+                        Transform::from_xyz(
+                            pm.ridge_x as f32 + 0.55 * thick,
+                            pm.centre[0] as f32,
+                            lat * pm.centre[1] as f32,
+                        )
+                        .with_scale(Vec3::new(
+                            0.5 * thick,
+                            0.5 * pm.height as f32 + 2.0,
+                            0.5 * pm.width as f32 + 2.0,
+                        )),
+                    ));
+                });
+            // Tissue lines (+ the gluteus medius, schematic at the hip) and force arrows.
+            let n_lines = rec.frames.first().map(|f| f.lines.len()).unwrap_or(0);
+            for index in (0..n_lines).chain(std::iter::once(usize::MAX)) {
+                root.spawn((
+                    TissueSegment { index },
+                    Mesh3d(unit_cyl.clone()),
+                    MeshMaterial3d(material(materials, tissue_color(0.0), 1.0)),
+                    Transform::default(),
+                ));
+            }
+            // Arrow colours stay clear of the pressure scale's blues and greens.
+            let contact = Color::srgb(1.0, 0.95, 0.65);
+            let lateral = Color::srgb(1.0, 0.25, 0.6);
+            for (kind, mesh, color) in [
+                (Arrow::ContactShaft, &unit_cyl, contact),
+                (Arrow::ContactHead, &unit_cone, contact),
+                (Arrow::LateralShaft, &unit_cyl, lateral),
+                (Arrow::LateralHead, &unit_cone, lateral),
+            ] {
+                root.spawn((
+                    kind,
+                    Mesh3d(mesh.clone()),
+                    MeshMaterial3d(materials.add(StandardMaterial {
+                        base_color: color,
+                        unlit: true,
+                        ..default()
+                    })),
+                    Transform::default(),
+                ));
+            }
+        });
+}
+
+/// Rebuilds the scene after a re-solve (the geometry may have changed).
+fn rebuild_scene(
+    mut commands: Commands,
+    mut session: ResMut<Session>,
+    roots: Query<Entity, With<KneeRoot>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    handles: Option<Res<SceneHandles>>,
+) {
+    if !session.geometry_changed {
+        return;
+    }
+    session.geometry_changed = false;
+    for r in &roots {
+        commands.entity(r).despawn();
+    }
+    let generation = handles.map(|h| h.generation + 1).unwrap_or(0);
+    spawn_scene(
+        &mut commands,
+        &session,
+        &mut meshes,
+        &mut materials,
+        generation,
+    );
+}
+
+/// The frame shown now.
+pub(crate) fn current_frame<'a>(
+    session: &'a Session,
+    playback: &Playback,
+) -> Option<(usize, &'a RecordedFrame)> {
+    let n = session.current.frames.len();
+    if n == 0 {
+        return None;
+    }
+    let i = (playback.frame.round().max(0.0) as usize).min(n - 1);
+    Some((i, &session.current.frames[i]))
+}
+
+/// Poses bodies, colours the pressure field and places lines and arrows for the frame.
+#[allow(clippy::type_complexity)]
+fn pose_scene(
+    session: Res<Session>,
+    playback: Res<Playback>,
+    handles: Option<ResMut<SceneHandles>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut patella: Query<
+        &mut Transform,
+        (
+            With<PatellaBody>,
+            Without<TibiaBody>,
+            Without<TissueSegment>,
+            Without<Arrow>,
+        ),
+    >,
+    mut tibia: Query<
+        &mut Transform,
+        (
+            With<TibiaBody>,
+            Without<PatellaBody>,
+            Without<TissueSegment>,
+            Without<Arrow>,
+        ),
+    >,
+    mut lines: Query<
+        (
+            &TissueSegment,
+            &mut Transform,
+            &MeshMaterial3d<StandardMaterial>,
+        ),
+        (Without<PatellaBody>, Without<TibiaBody>, Without<Arrow>),
+    >,
+    mut arrows: Query<
+        (&Arrow, &mut Transform, &mut Visibility),
+        (
+            Without<PatellaBody>,
+            Without<TibiaBody>,
+            Without<TissueSegment>,
+        ),
+    >,
+) {
+    let Some(mut handles) = handles else { return };
+    let Some((i, frame)) = current_frame(&session, &playback) else {
+        return;
+    };
+    if handles.shown == Some((i, handles.generation)) {
+        return;
+    }
+    handles.shown = Some((i, handles.generation));
+    let model = &session.current_compiled.model;
+    let r = &frame.result;
+    for mut t in &mut patella {
+        *t = to_transform(&r.femur_from_patella);
+    }
+    for mut t in &mut tibia {
+        *t = to_transform(&r.femur_from_tibia);
+    }
+    if let Some(mut mesh) = meshes.get_mut(&handles.articular) {
+        mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, pressure_colors(&frame.pressure));
+    }
+    for (seg, mut t, mat) in &mut lines {
+        let (a, b, f) = if seg.index == usize::MAX {
+            // Gluteus medius: drawn at the top of the femoral shaft as a schematic of the
+            // hip abductor (its force is what the gait mechanisms use).
+            let lat = model.lat as f32;
+            (
+                Vec3::new(-5.0, 300.0, lat * 70.0),
+                Vec3::new(-5.0, 215.0, lat * 25.0),
+                frame.glute_med_n.unwrap_or(0.0),
+            )
+        } else {
+            let l = &frame.lines[seg.index];
+            (to_vec3(&l.patella), to_vec3(&l.far), l.force_n)
+        };
+        *t = segment(a, b, tissue_radius(f));
+        if let Some(mut m) = materials.get_mut(&mat.0) {
+            m.base_color = tissue_color(f);
+        }
+    }
+    // Arrows from the centre of pressure: the contact force on the patella and the lateral
+    // component of the force the patella exerts on the femur.
+    let cop = r.contact.cop_mm;
+    let have = cop.iter().all(|c| c.is_finite()) && r.contact.force_n > 1.0;
+    let start = if have {
+        let c = Point3::new(cop[0], cop[1], model.lat * cop[2]);
+        to_vec3(&(r.femur_from_patella * c).coords)
+    } else {
+        Vec3::ZERO
+    };
+    let contact_dir = to_vec3(&r.contact_force).normalize_or_zero();
+    let contact_len = (r.contact.force_n / 1000.0 * CONTACT_ARROW_MM_PER_KN) as f32;
+    let lateral_dir = Vec3::new(
+        0.0,
+        0.0,
+        (model.lat * r.contact.lateral_force_n.signum()) as f32,
+    );
+    let lateral_len = (r.contact.lateral_force_n.abs() / 1000.0 * LATERAL_ARROW_MM_PER_KN) as f32;
+    for (kind, mut t, mut vis) in &mut arrows {
+        let (dir, len) = match kind {
+            Arrow::ContactShaft | Arrow::ContactHead => (contact_dir, contact_len),
+            _ => (lateral_dir, lateral_len),
+        };
+        *vis = if have && len > 1.0 {
+            Visibility::Inherited
+        } else {
+            Visibility::Hidden
+        };
+        let head = 6.0f32.min(0.4 * len);
+        let end = start + dir * len;
+        *t = match kind {
+            Arrow::ContactShaft | Arrow::LateralShaft => segment(start, end - dir * head, 1.2),
+            _ => {
+                let mut h = segment(end - dir * head, end, 3.0);
+                h.scale = Vec3::new(3.0, head, 3.0);
+                h
+            }
+        };
+    }
+}
