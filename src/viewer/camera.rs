@@ -2,6 +2,7 @@
 //! for the front, lateral and axial ("sunrise", from distal-anterior) views. Mouse input
 //! over the egui windows is left to them.
 
+use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll};
 use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
@@ -84,7 +85,8 @@ fn spawn_camera(mut commands: Commands, session: Res<Session>) {
         lat: session.base.model.lat as f32,
     };
     orbit.preset(Preset::Front);
-    commands.spawn((Camera3d::default(), orbit.transform()));
+    // No tone mapping: the unlit pressure colours must show the legend's colours exactly.
+    commands.spawn((Camera3d::default(), Tonemapping::None, orbit.transform()));
     commands.insert_resource(orbit);
 }
 

@@ -19,6 +19,8 @@ use crate::model::Model;
 use crate::output::svg::pressure_rgb;
 use crate::tissues::Anchor;
 
+/// Display offset of the patella's articular surface, mm anterior (see `articular_mesh`).
+pub const ARTICULAR_LIFT_MM: f32 = 1.5;
 /// Scene units per mm.
 pub const UNITS_PER_MM: f32 = 0.01;
 /// Tension at the top of the tissue colour scale, N (fixed, so colours compare across
@@ -195,42 +197,68 @@ fn femur_mesh(model: &Model) -> Mesh {
     m
 }
 
-/// The patella's articular surface: one quad per contact element (patella frame), coloured
-/// per vertex by pressure.
+/// The patella's articular surface: a continuous mesh through the contact elements'
+/// centroids (they lie on a regular grid in the patella's y–z plane), one vertex per
+/// element coloured by its pressure.
 fn articular_mesh(model: &Model, pressure: &[f64]) -> Mesh {
     let p = &model.patella;
-    let h = (0.5 * p.element_size) as f32;
-    let mut pos = Vec::with_capacity(4 * p.len());
+    let s = p.element_size;
+    let (ymin, zmin) = (0..p.len()).fold((f64::MAX, f64::MAX), |a, i| {
+        (a.0.min(p.y[i]), a.1.min(p.z[i]))
+    });
+    let cell = |i: usize| {
+        (
+            ((p.y[i] - ymin) / s).round() as i64,
+            ((p.z[i] - zmin) / s).round() as i64,
+        )
+    };
+    let index: std::collections::HashMap<(i64, i64), u32> =
+        (0..p.len()).map(|i| (cell(i), i as u32)).collect();
+    // Drawn ARTICULAR_LIFT_MM anterior of the elements: the elements in contact overlap the
+    // femoral surface by the cartilage deformation, which would hide them behind it.
+    let pos: Vec<[f32; 3]> = (0..p.len())
+        .map(|i| {
+            [
+                p.x[i] as f32 + ARTICULAR_LIFT_MM,
+                p.y[i] as f32,
+                p.z[i] as f32,
+            ]
+        })
+        .collect();
     let mut idx = Vec::with_capacity(6 * p.len());
     for i in 0..p.len() {
-        let (x, y, z) = (p.x[i] as f32, p.y[i] as f32, p.z[i] as f32);
-        let base = pos.len() as u32;
-        pos.extend_from_slice(&[
-            [x, y - h, z - h],
-            [x, y - h, z + h],
-            [x, y + h, z + h],
-            [x, y + h, z - h],
-        ]);
-        idx.extend_from_slice(&[base, base + 1, base + 2, base, base + 2, base + 3]);
+        let (a, b) = cell(i);
+        if let (Some(&q1), Some(&q2), Some(&q3)) = (
+            index.get(&(a + 1, b)),
+            index.get(&(a, b + 1)),
+            index.get(&(a + 1, b + 1)),
+        ) {
+            idx.extend_from_slice(&[i as u32, q1, q3, i as u32, q3, q2]);
+        }
     }
-    let normals = vec![[-1.0f32, 0.0, 0.0]; pos.len()];
-    Mesh::new(
+    let mut m = Mesh::new(
         PrimitiveTopology::TriangleList,
         RenderAssetUsages::default(),
     )
     .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
-    .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, normals)
     .with_inserted_attribute(Mesh::ATTRIBUTE_COLOR, pressure_colors(pressure))
-    .with_inserted_indices(Indices::U32(idx))
+    .with_inserted_indices(Indices::U32(idx));
+    m.compute_normals();
+    m
 }
 
-/// Four vertex colours per element on the fixed pressure scale (linear RGBA).
+/// One vertex colour per element on the fixed pressure scale (linear RGBA); elements out of
+/// contact show as cartilage grey.
 fn pressure_colors(pressure: &[f64]) -> Vec<[f32; 4]> {
-    let mut c = Vec::with_capacity(4 * pressure.len());
+    let mut c = Vec::with_capacity(pressure.len());
     for &p in pressure {
-        let [r, g, b] = pressure_rgb(p);
+        let [r, g, b] = if p > 0.0 {
+            pressure_rgb(p)
+        } else {
+            [150, 146, 140]
+        };
         let lin = Color::srgb_u8(r, g, b).to_linear();
-        c.extend_from_slice(&[[lin.red, lin.green, lin.blue, 1.0]; 4]);
+        c.push([lin.red, lin.green, lin.blue, 1.0]);
     }
     c
 }
