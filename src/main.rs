@@ -25,9 +25,10 @@ USAGE:
     kneetrack merge DIR [SHARD_DIR...]
                                      join shard folders (default DIR/shard-*) into DIR, checking
                                      that no variant is missing or doubled
-    kneetrack view FILE [--screenshot OUT.png] [--at 40%]
+    kneetrack view FILE [--screenshot OUT.png] [--at 40%] [--set KEY=VALUE ...]
                                      interactive 3D viewer (build with --features viewer);
-                                     --screenshot renders one frame, writes the PNG, exits
+                                     --screenshot renders one frame, writes the PNG, exits;
+                                     --set moves a factor slider (re-solved live)
     kneetrack validate [--strict]    run the published validation cases and print the table
                                      (--strict: exit 1 when a case fails)
     kneetrack --help | --version
@@ -309,6 +310,7 @@ fn view(args: &[String]) -> Result<ExitCode, Failure> {
     let mut file = None;
     let mut screenshot = None;
     let mut at = None;
+    let mut set = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -326,6 +328,20 @@ fn view(args: &[String]) -> Result<ExitCode, Failure> {
                     ))
                 })?);
             }
+            "--set" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| bad("--set needs KEY=VALUE".into()))?;
+                let (k, x) = v
+                    .split_once('=')
+                    .and_then(|(k, x)| Some((k.trim().to_string(), x.trim().parse::<f64>().ok()?)))
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "--set {v}: expected KEY=NUMBER, e.g. muscles.vmo=0.5"
+                        ))
+                    })?;
+                set.push((k, x));
+            }
             f if f.starts_with('-') => return Err(bad(format!("view: unknown option {f}"))),
             f if file.is_none() => file = Some(PathBuf::from(f)),
             f => return Err(bad(format!("view takes one FILE (got another: {f})"))),
@@ -336,13 +352,20 @@ fn view(args: &[String]) -> Result<ExitCode, Failure> {
     {
         // Check the file first so a bad scenario gets the usual one-line error and exit 2.
         scenario::compile::load_and_compile(&file)?;
-        kneetrack::viewer::view(file, kneetrack::viewer::ViewOptions { screenshot, at })
-            .map_err(Failure::Input)?;
+        kneetrack::viewer::view(
+            file,
+            kneetrack::viewer::ViewOptions {
+                screenshot,
+                at,
+                set,
+            },
+        )
+        .map_err(Failure::Input)?;
         Ok(ExitCode::SUCCESS)
     }
     #[cfg(not(feature = "viewer"))]
     {
-        let _ = (file, screenshot, at);
+        let _ = (file, screenshot, at, set);
         Err(Failure::Input(
             "this kneetrack was built without the viewer: cargo run --release --features viewer -- view FILE".into(),
         ))

@@ -1268,3 +1268,54 @@ fn viewer_screenshot_shows_the_knee_with_pressure_colours() {
         "only {coloured} pressure-coloured pixels around the patella at ({px}, {py})"
     );
 }
+
+/// Moving a slider (here from the command line, through the same live path) re-solves the
+/// cycle on the worker thread and the readout changes the way the CLI says it should: a
+/// weak VMO raises the runner's peak lateral force (as `runner_vmo_weak`).
+#[cfg(feature = "viewer")]
+#[test]
+fn viewer_slider_re_solves_the_cycle() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the viewer test needs an X display: run it under xvfb-run (see .ci/run)"
+    );
+    let dir = tmp("viewer-slider");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/runner_baseline.toml");
+    let o = bin()
+        .arg("view")
+        .arg(&scenario)
+        .arg("--screenshot")
+        .arg(dir.join("weak_vmo.png"))
+        .args(["--at", "20%", "--set", "muscles.vmo=0.5"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("peak_lateral_force_n "))
+        .expect("the viewer prints its readout");
+    let nums: Vec<f64> = line
+        .split(|c: char| c == ' ' || c == ';')
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let (now, base) = (nums[0], nums[1]);
+    assert!(now > base * 1.05, "weak VMO: {now} N vs baseline {base} N");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("resolve_ms ")),
+        "{stdout}"
+    );
+    // A key that is not a slider is refused before a window opens.
+    let o = bin()
+        .arg("view")
+        .arg(&scenario)
+        .args(["--set", "muscles.vmoo=0.5"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a viewer slider"));
+}

@@ -218,11 +218,17 @@ pub fn resolve(
 
 pub struct LivePlugin {
     pub screenshot: Option<PathBuf>,
+    pub set: Vec<(String, f64)>,
 }
+
+/// Slider values given on the command line, applied once at start.
+#[derive(Resource)]
+struct InitialSet(Vec<(String, f64)>);
 
 impl Plugin for LivePlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, start_worker)
+        app.insert_resource(InitialSet(self.set.clone()))
+            .add_systems(Startup, start_worker)
             .add_systems(Update, (send_requests, receive_answers, advance_playback));
         if let Some(path) = &self.screenshot {
             app.insert_resource(ScreenshotPlan {
@@ -236,7 +242,7 @@ impl Plugin for LivePlugin {
     }
 }
 
-fn start_worker(mut commands: Commands, session: Res<Session>) {
+fn start_worker(mut commands: Commands, session: Res<Session>, initial: Res<InitialSet>) {
     let (tx, worker_rx) = channel::<Request>();
     let (worker_tx, rx) = channel::<Answer>();
     std::thread::spawn(move || {
@@ -254,10 +260,16 @@ fn start_worker(mut commands: Commands, session: Res<Session>) {
         }
     });
     let spec = session.base.spec.clone();
+    let mut values: Vec<f64> = SLIDERS.iter().map(|s| get(&spec, s.key)).collect();
+    for (key, v) in &initial.0 {
+        if let Some(i) = SLIDERS.iter().position(|s| s.key == key) {
+            values[i] = *v;
+        }
+    }
     commands.insert_resource(Live {
-        values: SLIDERS.iter().map(|s| get(&spec, s.key)).collect(),
+        values,
         spec,
-        dirty_since: None,
+        dirty_since: (!initial.0.is_empty()).then(Instant::now),
         generation: 0,
         solving: false,
         last_solve_ms: None,
@@ -345,11 +357,13 @@ const SCREENSHOT_AFTER_FRAMES: u32 = 30;
 /// Give up (exit code 1) if the PNG is not written after this many frames.
 const SCREENSHOT_TIMEOUT_FRAMES: u32 = 1200;
 
+#[allow(clippy::too_many_arguments)]
 fn take_screenshot(
     mut commands: Commands,
     mut plan: ResMut<ScreenshotPlan>,
     session: Res<Session>,
     playback: Res<Playback>,
+    live: Option<Res<Live>>,
     cams: Query<(&Camera, &GlobalTransform), With<Camera3d>>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -366,7 +380,23 @@ fn take_screenshot(
     if plan.requested || plan.frames < SCREENSHOT_AFTER_FRAMES {
         return;
     }
+    // Wait for a pending re-solve (values given with --set).
+    let Some(live) = live else { return };
+    if live.solving || live.dirty_since.is_some() {
+        return;
+    }
     plan.requested = true;
+    if let Some(e) = &live.error {
+        eprintln!("error: the re-solve failed: {e}");
+    }
+    let (m, b) = (&session.current.metrics, &session.baseline.metrics);
+    println!(
+        "peak_lateral_force_n {:.1} baseline {:.1}; peak_pf_force_bw {:.3} baseline {:.3}",
+        m.peak_lateral_force_n, b.peak_lateral_force_n, m.peak_pf_force_bw, b.peak_pf_force_bw
+    );
+    if let Some(ms) = live.last_solve_ms {
+        println!("resolve_ms {ms:.1}");
+    }
     // Where the patella (centre of its contact elements) is on screen, for the test.
     if let (Some((_, frame)), Ok((cam, gt))) = (
         super::scene::current_frame(&session, &playback),

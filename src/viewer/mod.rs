@@ -33,6 +33,9 @@ pub struct ViewOptions {
     pub screenshot: Option<PathBuf>,
     /// Where in the cycle (0…1) to open / take the screenshot.
     pub at: Option<f64>,
+    /// Slider values to apply at start (`key`, value): they go through the live re-solve,
+    /// exactly as if the slider had been moved (the screenshot waits for the answer).
+    pub set: Vec<(String, f64)>,
 }
 
 /// The scenario and its recordings: the one being shown and the baseline (as loaded).
@@ -66,6 +69,18 @@ pub(crate) struct Playback {
 /// Runs the viewer on a scenario file. Blocks until the window closes (or the screenshot is
 /// written).
 pub fn view(path: PathBuf, opts: ViewOptions) -> Result<(), String> {
+    for (key, _) in &opts.set {
+        if !live::SLIDERS.iter().any(|s| s.key == key) {
+            return Err(format!(
+                "--set {key}: not a viewer slider; one of: {}",
+                live::SLIDERS
+                    .iter()
+                    .map(|s| s.key)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
     let base = scenario::compile::load_and_compile(&path).map_err(|e| e.to_string())?;
     let baseline = record(&base).map_err(|e| format!("{}: {e}", path.display()))?;
     let frames = baseline.frames.len().max(1);
@@ -111,6 +126,7 @@ pub fn view(path: PathBuf, opts: ViewOptions) -> Result<(), String> {
     })
     .add_plugins(ViewerPlugin {
         screenshot: opts.screenshot,
+        set: opts.set,
     });
     app.run();
     Ok(())
@@ -120,6 +136,8 @@ pub fn view(path: PathBuf, opts: ViewOptions) -> Result<(), String> {
 pub struct ViewerPlugin {
     /// Headless check: write this PNG and exit.
     pub screenshot: Option<PathBuf>,
+    /// Slider values to apply at start.
+    pub set: Vec<(String, f64)>,
 }
 
 impl Plugin for ViewerPlugin {
@@ -130,6 +148,7 @@ impl Plugin for ViewerPlugin {
             ui::UiPlugin,
             live::LivePlugin {
                 screenshot: self.screenshot.clone(),
+                set: self.set.clone(),
             },
         ));
     }
