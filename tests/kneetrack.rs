@@ -1300,7 +1300,7 @@ fn viewer_slider_re_solves_the_cycle() {
         .find(|l| l.starts_with("peak_lateral_force_n "))
         .expect("the viewer prints its readout");
     let nums: Vec<f64> = line
-        .split(|c: char| c == ' ' || c == ';')
+        .split([' ', ';'])
         .filter_map(|w| w.parse().ok())
         .collect();
     let (now, base) = (nums[0], nums[1]);

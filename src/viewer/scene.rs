@@ -449,7 +449,7 @@ pub(crate) fn current_frame<'a>(
 }
 
 /// Poses bodies, colours the pressure field and places lines and arrows for the frame.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)] // a Bevy system's parameters
 fn pose_scene(
     session: Res<Session>,
     playback: Res<Playback>,
