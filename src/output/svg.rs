@@ -46,6 +46,54 @@ pub(crate) fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The frame of a chart: size and plot margins, px.
+pub(crate) struct Frame {
+    pub w: f64,
+    pub h: f64,
+    pub l: f64,
+    pub r: f64,
+    pub t: f64,
+    pub b: f64,
+}
+
+impl Frame {
+    /// The SVG header, a white background and the title.
+    pub(crate) fn open(&self, title: &str) -> String {
+        let Frame { w, h, l, r, .. } = *self;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+        );
+        let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#,
+            (l + w - r) / 2.0,
+            esc(title)
+        );
+        s
+    }
+
+    /// The axis titles: x below the plot, y rotated at the left edge.
+    pub(crate) fn axis_titles(&self, s: &mut String, x_label: &str, y_label: &str) {
+        let Frame { w, h, l, r, t, b } = *self;
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            (l + w - r) / 2.0,
+            h - 12.0,
+            esc(x_label)
+        );
+        let _ = writeln!(
+            s,
+            r#"<text transform="translate(18,{}) rotate(-90)" text-anchor="middle">{}</text>"#,
+            (t + h - b) / 2.0,
+            esc(y_label)
+        );
+    }
+}
+
 /// A line chart (640 × 400).
 pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
     chart(title, x_label, y_label, series, true)
@@ -88,18 +136,8 @@ pub fn chart(title: &str, x_label: &str, y_label: &str, series: &[Series], lines
     let (y0, y1) = (y0 - if y0 < 0.0 { pad } else { 0.0 }, y1 + pad);
     let px = |x: f64| l + (x - x0) / (x1 - x0) * (w - l - r);
     let py = |y: f64| h - b - (y - y0) / (y1 - y0) * (h - t - b);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#,
-        (l + w - r) / 2.0,
-        esc(title)
-    );
+    let frame = Frame { w, h, l, r, t, b };
+    let mut s = frame.open(title);
     let (xt, xd) = nice_ticks(x0, x1);
     for tx in xt {
         let _ = writeln!(
@@ -133,19 +171,7 @@ pub fn chart(title: &str, x_label: &str, y_label: &str, series: &[Series], lines
         w - l - r,
         h - t - b
     );
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-        (l + w - r) / 2.0,
-        h - 12.0,
-        esc(x_label)
-    );
-    let _ = writeln!(
-        s,
-        r#"<text transform="translate(18,{}) rotate(-90)" text-anchor="middle">{}</text>"#,
-        (t + h - b) / 2.0,
-        esc(y_label)
-    );
+    frame.axis_titles(&mut s, x_label, y_label);
     for (i, ser) in series.iter().enumerate() {
         let c = COLORS[i % COLORS.len()];
         let pts: Vec<String> = ser

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use super::run::Manifest;
 use super::spec::Method;
 use super::table::METRICS;
-use crate::output::svg::{chart, esc, nice_ticks, Series};
+use crate::output::svg::{chart, esc, nice_ticks, Frame, Series};
 
 /// Rows beyond this are not plotted (the table has them all); the plot says so.
 pub const MAX_PLOT_POINTS: usize = 200_000;
@@ -115,18 +115,8 @@ fn heat_map(m: &Manifest, rows: &[PlotRow], title: &str) -> String {
     let (w, h, l, r, t, b) = (640.0, 460.0, 90.0, 130.0, 40.0, 60.0);
     let cw = (w - l - r) / nx as f64;
     let ch = (h - t - b) / ny as f64;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#,
-        (l + w - r) / 2.0,
-        esc(title)
-    );
+    let frame = Frame { w, h, l, r, t, b };
+    let mut s = frame.open(title);
     let annotate = nx <= 12 && ny <= 12;
     for (i, row) in rows.iter().enumerate() {
         let (ix, iy) = (i / ny, i % ny);
@@ -179,19 +169,7 @@ fn heat_map(m: &Manifest, rows: &[PlotRow], title: &str) -> String {
             );
         }
     }
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-        (l + w - r) / 2.0,
-        h - 18.0,
-        esc(&m.axes[0].key)
-    );
-    let _ = writeln!(
-        s,
-        r#"<text transform="translate(18,{}) rotate(-90)" text-anchor="middle">{}</text>"#,
-        (t + h - b) / 2.0,
-        esc(&m.axes[1].key)
-    );
+    frame.axis_titles(&mut s, &m.axes[0].key, &m.axes[1].key);
     colour_bar(&mut s, w - r + 30.0, t, h - t - b, lo, hi, &m.plot);
     s.push_str("</svg>\n");
     s
@@ -210,18 +188,8 @@ fn scatter_map(m: &Manifest, rows: &[PlotRow], title: &str) -> String {
     let (w, h, l, r, t, b) = (640.0, 460.0, 80.0, 130.0, 40.0, 60.0);
     let px = |x: f64| l + (x - x0) / (x1 - x0) * (w - l - r);
     let py = |y: f64| h - b - (y - y0) / (y1 - y0) * (h - t - b);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#,
-        (l + w - r) / 2.0,
-        esc(title)
-    );
+    let frame = Frame { w, h, l, r, t, b };
+    let mut s = frame.open(title);
     let (xt, xd) = nice_ticks(x0, x1);
     for tx in xt {
         let _ = writeln!(
@@ -257,19 +225,7 @@ fn scatter_map(m: &Manifest, rows: &[PlotRow], title: &str) -> String {
             py(*y)
         );
     }
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-        (l + w - r) / 2.0,
-        h - 18.0,
-        esc(&m.axes[0].key)
-    );
-    let _ = writeln!(
-        s,
-        r#"<text transform="translate(18,{}) rotate(-90)" text-anchor="middle">{}</text>"#,
-        (t + h - b) / 2.0,
-        esc(&m.axes[1].key)
-    );
+    frame.axis_titles(&mut s, &m.axes[0].key, &m.axes[1].key);
     colour_bar(&mut s, w - r + 30.0, t, h - t - b, lo, hi, &m.plot);
     s.push_str("</svg>\n");
     s
