@@ -923,6 +923,13 @@ fn sweep_cli(file: &Path, extra: &[&str]) -> std::process::Output {
     bin().arg("sweep").arg(file).args(extra).output().unwrap()
 }
 
+/// [`sweep_cli`] that must succeed.
+fn sweep_ok(file: &Path, extra: &[&str]) -> std::process::Output {
+    let o = sweep_cli(file, extra);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -936,8 +943,7 @@ fn sweep_is_bit_identical_for_one_and_two_threads() {
     let mut outs = Vec::new();
     for t in ["1", "2"] {
         let out = dir.join(format!("t{t}"));
-        let o = sweep_cli(&file, &["--threads", t, "--out", out.to_str().unwrap()]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        sweep_ok(&file, &["--threads", t, "--out", out.to_str().unwrap()]);
         outs.push(out);
     }
     for f in ["sweep.csv", "sweep.svg", "sweep.json"] {
@@ -974,8 +980,7 @@ fn killed_sweep_resumes_to_the_same_table() {
     let axes = "[[sweep.axis]]\nkey = \"muscles.vmo\"\nfrom = 0.2\nto = 1.4\nsteps = 60\n";
     let file = sweep_files(&dir, axes, "");
     let clean = dir.join("clean");
-    let o = sweep_cli(&file, &["--out", clean.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    sweep_ok(&file, &["--out", clean.to_str().unwrap()]);
 
     let out = dir.join("killed");
     let journal = out.join("sweep.csv.partial");
@@ -1017,8 +1022,7 @@ fn killed_sweep_resumes_to_the_same_table() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--resume"));
     assert!(read(&journal).starts_with(&before));
 
-    let o = sweep_cli(&file, &["--resume", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = sweep_ok(&file, &["--resume", "--out", out.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
         stdout.contains(&format!("{} variants run", 60 - done)),
@@ -1047,8 +1051,7 @@ fn shards_merge_to_the_unsharded_output() {
     let sharded = dir.join("sharded");
     for i in 0..3 {
         let s = format!("{i}/3");
-        let o = sweep_cli(&file, &["--shard", &s, "--out", sharded.to_str().unwrap()]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        sweep_ok(&file, &["--shard", &s, "--out", sharded.to_str().unwrap()]);
     }
     let shard_rows = read(&sharded.join("shard-1-of-3/sweep.csv"))
         .lines()
@@ -1114,8 +1117,7 @@ fn failed_variants_are_recorded_and_the_sweep_goes_on() {
     let axes = "[[sweep.axis]]\nkey = \"subject.sulcus_angle_deg\"\nvalues = [138.0, 150.0]\n\n[[sweep.axis]]\nkey = \"subject.trochlear_depth_mm\"\nvalues = [3.0, 5.5]\n";
     let file = sweep_files(&dir, axes, "");
     let out = dir.join("out");
-    let o = sweep_cli(&file, &["--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = sweep_ok(&file, &["--out", out.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("1 failed"));
     let csv = read(&out.join("sweep.csv"));
     let failed: Vec<&str> = csv.lines().filter(|l| l.contains(",failed,")).collect();
@@ -1183,6 +1185,33 @@ fn shipped_sweeps_compile_and_their_first_variant_runs() {
 
 // ---------------------------------------------------------------- viewer (feature `viewer`)
 
+/// Runs the viewer's headless path on the running baseline at 20 % with `extra` arguments;
+/// returns its standard output. Needs an X display.
+#[cfg(feature = "viewer")]
+fn view_screenshot(png_path: &Path, extra: &[&str]) -> String {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the viewer test needs an X display: run it under xvfb-run (see .ci/run)"
+    );
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/runner_baseline.toml");
+    let o = bin()
+        .arg("view")
+        .arg(&scenario)
+        .arg("--screenshot")
+        .arg(png_path)
+        .args(["--at", "20%"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout
+}
+
 /// The headless path renders the running baseline at 20 % of the cycle (mid-stance): the
 /// PNG is not blank, and around the patella's screen position (printed by the viewer)
 /// there are pixels of the pressure colour scale. Needs an X display: CI runs it under
@@ -1190,27 +1219,9 @@ fn shipped_sweeps_compile_and_their_first_variant_runs() {
 #[cfg(feature = "viewer")]
 #[test]
 fn viewer_screenshot_shows_the_knee_with_pressure_colours() {
-    assert!(
-        std::env::var_os("DISPLAY").is_some(),
-        "the viewer test needs an X display: run it under xvfb-run (see .ci/run)"
-    );
     let dir = tmp("viewer");
     let png_path = dir.join("shot.png");
-    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/runner_baseline.toml");
-    let o = bin()
-        .arg("view")
-        .arg(&scenario)
-        .arg("--screenshot")
-        .arg(&png_path)
-        .args(["--at", "20%"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let stdout = view_screenshot(&png_path, &[]);
     let (px, py) = stdout
         .lines()
         .find_map(|l| {
@@ -1275,26 +1286,8 @@ fn viewer_screenshot_shows_the_knee_with_pressure_colours() {
 #[cfg(feature = "viewer")]
 #[test]
 fn viewer_slider_re_solves_the_cycle() {
-    assert!(
-        std::env::var_os("DISPLAY").is_some(),
-        "the viewer test needs an X display: run it under xvfb-run (see .ci/run)"
-    );
     let dir = tmp("viewer-slider");
-    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/runner_baseline.toml");
-    let o = bin()
-        .arg("view")
-        .arg(&scenario)
-        .arg("--screenshot")
-        .arg(dir.join("weak_vmo.png"))
-        .args(["--at", "20%", "--set", "muscles.vmo=0.5"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let stdout = view_screenshot(&dir.join("weak_vmo.png"), &["--set", "muscles.vmo=0.5"]);
     let line = stdout
         .lines()
         .find(|l| l.starts_with("peak_lateral_force_n "))
@@ -1310,6 +1303,7 @@ fn viewer_slider_re_solves_the_cycle() {
         "{stdout}"
     );
     // A key that is not a slider is refused before a window opens.
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/runner_baseline.toml");
     let o = bin()
         .arg("view")
         .arg(&scenario)

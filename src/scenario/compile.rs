@@ -197,14 +197,13 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
         Kind::Stability => RunPlan::Stability(stability_plan(&cx, &spec)?),
         Kind::Gait => RunPlan::Gait(gait_plan(&cx, &spec)?),
     };
-    let name = spec.scenario.name.clone().unwrap_or_else(|| {
-        path.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "scenario".into())
-    });
-    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-        return Err(cx.invalid("scenario.name", format!("\"{name}\" cannot name an output folder (no slashes, not empty, not starting with '.')")));
-    }
+    let (name, out_dir) = output_folder(
+        spec.scenario.name.as_deref(),
+        path,
+        "scenario",
+        spec.output.dir.as_deref(),
+    )
+    .map_err(|m| cx.invalid("scenario.name", m))?;
     let formats = spec.output.formats.clone().unwrap_or_else(|| {
         let mut f = vec![Format::Csv, Format::Json, Format::Svg];
         if spec.scenario.kind == Kind::Gait {
@@ -224,12 +223,6 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
             "is empty: list at least one of \"csv\", \"json\", \"svg\", \"sto\"",
         ));
     }
-    let out_dir = spec
-        .output
-        .dir
-        .clone()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("out").join(&name));
     let mut spec = spec;
     spec.scenario.name = Some(name.clone());
     spec.output.formats = Some(formats.clone());
@@ -474,6 +467,30 @@ fn gait_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<GaitPlan, ScenarioError> {
         stance_hip_adduction_deg: g.stance_hip_adduction_deg,
         stance_hip_rotation_deg: g.stance_hip_rotation_deg,
     })
+}
+
+/// The name of a run (given, or the file name without `.toml`, or `fallback`) and its output
+/// folder (given, or `out/<name>`); the name must be usable as a folder name.
+pub fn output_folder(
+    name: Option<&str>,
+    path: &Path,
+    fallback: &str,
+    dir: Option<&str>,
+) -> Result<(String, PathBuf), String> {
+    let name = name.map(str::to_string).unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| fallback.into())
+    });
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(format!(
+            "\"{name}\" cannot name an output folder (no slashes, not empty, not starting with '.')"
+        ));
+    }
+    let dir = dir
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("out").join(&name));
+    Ok((name, dir))
 }
 
 /// Reads, parses and compiles a scenario file.

@@ -462,24 +462,13 @@ pub fn compile_sweep(spec: SweepSpec, path: &Path, text: String) -> Result<Sweep
             ),
         ));
     }
-    let name = s.name.clone().unwrap_or_else(|| {
-        path.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "sweep".into())
-    });
-    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-        return Err(invalid(
-            line_of("sweep.name"),
-            "sweep.name",
-            format!("\"{name}\" cannot name an output folder"),
-        ));
-    }
-    let out_dir = spec
-        .output
-        .dir
-        .clone()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("out").join(&name));
+    let (name, out_dir) = scenario::compile::output_folder(
+        s.name.as_deref(),
+        path,
+        "sweep",
+        spec.output.dir.as_deref(),
+    )
+    .map_err(|m| invalid(line_of("sweep.name"), "sweep.name", m))?;
     Ok(Sweep {
         name,
         hash: fnv1a(&[text.as_bytes(), base_text.as_bytes()]),
