@@ -1,26 +1,37 @@
 //! The immutable `Model` (anatomy, geometry, contact law, tissues), shared across threads,
 //! and the per-run `Data` scratch (MuJoCo's mjModel / mjData split).
 
-use nalgebra::{Isometry3, Translation3, UnitQuaternion};
+use std::path::Path;
+use std::sync::Arc;
 
+use nalgebra::{Isometry3, Matrix3, Rotation3, Translation3, UnitQuaternion};
+use serde::Serialize;
+
+use crate::anatomy::landmarks::{Landmarks, LigamentLine};
+use crate::anatomy::mesh_knee::{mesh_knee, FileHash, MeshKnee};
 use crate::anatomy::{self, HEADS};
 use crate::contact::ContactLaw;
-use crate::geometry::{FemoralSurface, PatellaMesh, TrochleaError};
+use crate::geometry::{FemoralSurface, FemurGeometry, MeshFemurInfo, PatellaMesh, TrochleaError};
 use crate::math::{rot_x, Vec3};
-use crate::params::{ModelParams, Side};
+use crate::params::{
+    AnatomyModel, ModelParams, Side, Subject, Tibiofemoral, DEFAULT_POISSON,
+    PARAMETRIC_MODULUS_MPA, PARAMETRIC_THICKNESS_MM,
+};
 use crate::tissues::{Anchor, ConstantLine, Ligament, QuadHead};
 
-/// Patellar tendon linear stiffness, N/mm (in vivo 1.5–4.5 kN/mm, e.g. Hansen et al. 2006;
-/// the middle of that range). Its exact value barely matters: the tendon is far stiffer
-/// than the joint's other restraints.
+/// Patellar tendon linear stiffness of the parametric knee, N/mm (in vivo 1.5–4.5 kN/mm,
+/// e.g. Hansen et al. 2006; the middle of that range). A mesh knee takes its model file's
+/// bundles. Its exact value barely matters: the tendon is far stiffer than the joint's
+/// other restraints.
 pub const PT_STIFFNESS_N_PER_MM: f64 = 2000.0;
-/// MPFL complex stiffness, N/mm (DESIGN.md: about 42.5 N/mm; failure about 145 N).
+/// MPFL complex stiffness of the parametric knee, N/mm (DESIGN.md: about 42.5 N/mm; failure
+/// about 145 N).
 pub const MPFL_STIFFNESS_N_PER_MM: f64 = 42.5;
-/// Lateral retinaculum / lateral PF ligament stiffness, N/mm. A model assumption: chosen
-/// about half the MPFL, since the lateral retinaculum contributes roughly half as much
-/// restraint to medial displacement as the MPFL does to lateral (Desio et al. 1998 report
-/// the lateral retinaculum contributing ~10 % and the MPFL ~53–60 % of their respective
-/// restraints).
+/// Lateral retinaculum / lateral PF ligament stiffness of the parametric knee, N/mm. A model
+/// assumption: chosen about half the MPFL, since the lateral retinaculum contributes roughly
+/// half as much restraint to medial displacement as the MPFL does to lateral (Desio et al.
+/// 1998 report the lateral retinaculum contributing ~10 % and the MPFL ~53–60 % of their
+/// respective restraints).
 pub const LATERAL_RETINACULUM_STIFFNESS_N_PER_MM: f64 = 20.0;
 /// Blankevoort (1991) toe-region transition strain.
 pub const TRANSITION_STRAIN: f64 = 0.03;
@@ -35,6 +46,40 @@ pub enum ModelError {
         #[source]
         source: TrochleaError,
     },
+    /// The knee's model file or meshes could not be used; names the key that chose them.
+    #[error("{message}")]
+    Knee { key: &'static str, message: String },
+    /// A key that acts on the parametric knee only was set for a mesh knee.
+    #[error("{message}")]
+    Unsupported { key: &'static str, message: String },
+}
+
+/// What knee a model was built on (echoed in summary.json).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KneeDescription {
+    /// `lenhart2015`, `parametric`, or `osim` (a user's model file).
+    pub model: String,
+    /// The model file, when there is one.
+    pub osim: Option<String>,
+    /// Input files and their FNV-1a 64 hashes.
+    pub files: Vec<FileHash>,
+    /// Patella contact elements.
+    pub elements: usize,
+    /// Tibiofemoral motion (`coupled` or `hinge`).
+    pub tibiofemoral: Tibiofemoral,
+    /// Contact material in use: modulus (MPa), Poisson's ratio.
+    pub modulus_mpa: f64,
+    pub poisson: f64,
+    /// Area-weighted mean layer thickness in use, mm: patellar and femoral (their sum is
+    /// the foundation's combined layer; the parametric knee puts all of it on the patella).
+    pub mean_patella_thickness_mm: f64,
+    pub mean_femur_thickness_mm: f64,
+    /// The knee's own TT-TG at extension, mm (before `subject.tt_tg_mm` moves the tuberosity).
+    pub own_tt_tg_mm: f64,
+    /// Where the iliopatellar band's anchor came from.
+    pub itb_source: String,
+    /// Time to build the geometry in this process (0 when it came from the cache), s.
+    pub build_seconds: f64,
 }
 
 /// Everything fixed for a knee. Built once by [`Model::new`]; read-only afterwards.
@@ -49,11 +94,13 @@ pub struct Model {
     /// Body weight, N.
     pub body_weight_n: f64,
     /// Femoral articular surface.
-    pub femur: FemoralSurface,
+    pub femur: FemurGeometry,
     /// Patella contact elements.
     pub patella: PatellaMesh,
     /// Pressure law.
     pub law: ContactLaw,
+    /// Tibiofemoral motion.
+    pub tibiofemoral: Tibiofemoral,
     /// Quadriceps heads in the order rf, vi, vl, vlo, vml, vmo.
     pub heads: Vec<QuadHead>,
     /// Patellar tendon (anchor: tibial tuberosity).
@@ -69,6 +116,10 @@ pub struct Model {
     /// Frontal-plane Q-angle the model actually has at full extension with its tuberosity,
     /// degrees (equals `subject.q_angle_deg` at the reference TT-TG).
     pub q_angle_effective_deg: f64,
+    /// The mesh knee this model was built on (bones for the viewer), if any.
+    pub mesh: Option<Arc<MeshKnee>>,
+    /// What knee this is, for outputs.
+    pub knee: KneeDescription,
     /// A hash of the parameters, for the summary's model echo.
     pub hash: u64,
 }
@@ -78,55 +129,222 @@ fn frontal_deg(u: &Vec3) -> f64 {
     u.z.atan2(u.y).to_degrees()
 }
 
+/// The parametric knee's landmarks: the Lenhart-derived constants of [`crate::anatomy`],
+/// with the patella points scaled by the subject's patella size about the patella origin.
+fn parametric_landmarks(s: &Subject) -> Landmarks {
+    let [t0, h0, w0] = anatomy::PATELLA_REF_SIZE;
+    let scale = Vec3::new(
+        s.patella_thickness_mm / t0,
+        s.patella_height_mm / h0,
+        s.patella_width_mm / w0,
+    );
+    let on_patella = |p: [f64; 3]| anatomy::to_patella_frame(p).component_mul(&scale);
+    let line = |far: [f64; 3], patella: [f64; 3], slack_mm: f64, k: f64| LigamentLine {
+        far: Vec3::from(far),
+        patella: on_patella(patella),
+        slack_mm,
+        stiffness_n_per_mm: k,
+    };
+    let mut tub = anatomy::TIBIAL_TUBEROSITY;
+    tub[2] = anatomy::GROOVE_Z_MM + Subject::default().tt_tg_mm;
+    Landmarks {
+        patella_rest: Isometry3::from_parts(
+            Translation3::from(Vec3::from(anatomy::PATELLA_ORIGIN)),
+            UnitQuaternion::identity(),
+        ),
+        patellar_tendon: line(
+            tub,
+            anatomy::PT_PATELLA,
+            Subject::default().insall_salvati * s.patella_height_mm
+                + anatomy::PT_LINE_MINUS_CLINICAL_MM,
+            PT_STIFFNESS_N_PER_MM,
+        ),
+        mpfl: line(
+            anatomy::MPFL_FEMUR,
+            anatomy::MPFL_PATELLA,
+            anatomy::MPFL_SLACK_MM,
+            MPFL_STIFFNESS_N_PER_MM,
+        ),
+        lateral_retinaculum: line(
+            anatomy::LPFL_FEMUR,
+            anatomy::LPFL_PATELLA,
+            anatomy::LPFL_SLACK_MM,
+            LATERAL_RETINACULUM_STIFFNESS_N_PER_MM,
+        ),
+        itb_anchor: Vec3::from(anatomy::ITB_PATELLAR_ANCHOR),
+        itb_patella: on_patella(anatomy::ITB_PATELLA),
+        head_insertions: std::array::from_fn(|i| on_patella(HEADS[i].insertion)),
+        groove_z: anatomy::GROOVE_Z_MM,
+        own_tt_tg_mm: Subject::default().tt_tg_mm,
+        itb_source: "kneetrack's Lenhart-derived default",
+    }
+}
+
+/// Keys that shape the parametric knee only; on a mesh knee they must keep their defaults
+/// (a morph of the mesh trochlea and patella is not implemented: say so, never ignore).
+fn parametric_only(p: &ModelParams) -> Option<(&'static str, f64)> {
+    let (s, d) = (&p.subject, Subject::default());
+    [
+        ("subject.sulcus_angle_deg", s.sulcus_angle_deg, d.sulcus_angle_deg),
+        ("subject.trochlear_depth_mm", s.trochlear_depth_mm, d.trochlear_depth_mm),
+        (
+            "subject.lateral_trochlear_inclination_deg",
+            s.lateral_trochlear_inclination_deg,
+            d.lateral_trochlear_inclination_deg,
+        ),
+        ("subject.patella_width_mm", s.patella_width_mm, d.patella_width_mm),
+        ("subject.patella_height_mm", s.patella_height_mm, d.patella_height_mm),
+        ("subject.patella_thickness_mm", s.patella_thickness_mm, d.patella_thickness_mm),
+        ("subject.lateral_facet_fraction", s.lateral_facet_fraction, d.lateral_facet_fraction),
+        ("cartilage.element_size_mm", p.cartilage.element_size_mm, 1.0),
+    ]
+    .into_iter()
+    .find(|(_, v, d)| v != d)
+    .map(|(k, v, _)| (k, v))
+}
+
 impl Model {
-    /// Builds a model. Parameters are assumed range-checked (see `scenario::compile`).
+    /// Builds a model. Parameters are assumed range-checked (see `scenario::compile`); the
+    /// anatomy's files are read (once per process, then shared) for a mesh knee.
     pub fn new(params: &ModelParams) -> Result<Self, ModelError> {
         let s = &params.subject;
         let side = s.side;
         let lat = side.lateral_sign();
         let mirror = |v: Vec3| Vec3::new(v.x, v.y, lat * v.z);
-        let femur = FemoralSurface::new(
-            s.sulcus_angle_deg,
-            s.lateral_trochlear_inclination_deg,
-            s.trochlear_depth_mm,
-            lat,
-        )
-        .map_err(|source| ModelError::Trochlea {
-            key: match source {
-                TrochleaError::NoMedialFacet { .. } => "subject.sulcus_angle_deg",
-                TrochleaError::TooDeep { .. } => "subject.trochlear_depth_mm",
-            },
-            source,
-        })?;
+        let a = &params.anatomy;
+        let mesh = match (a.model, &a.osim) {
+            (AnatomyModel::Parametric, Some(_)) => {
+                return Err(ModelError::Knee {
+                    key: "anatomy.osim",
+                    message: "a model file gives a mesh knee: remove anatomy.model = \"parametric\" or anatomy.osim".into(),
+                })
+            }
+            (AnatomyModel::Parametric, None) => None,
+            (_, osim) => Some(
+                mesh_knee(osim.as_deref().map(Path::new)).map_err(|e| ModelError::Knee {
+                    key: if osim.is_some() { "anatomy.osim" } else { "anatomy.model" },
+                    message: e.0,
+                })?,
+            ),
+        };
+        if let (Some(_), Some((key, value))) = (&mesh, parametric_only(params)) {
+            return Err(ModelError::Unsupported {
+                key,
+                message: format!(
+                    "{value} shapes the parametric knee only; set anatomy.model = \"parametric\" to use it (a morph of the real knee's trochlea and patella is not implemented)"
+                ),
+            });
+        }
         let c = &params.cartilage;
-        let patella = PatellaMesh::new(
-            s.patella_width_mm,
-            s.patella_height_mm,
-            s.patella_thickness_mm,
-            s.lateral_facet_fraction,
-            c.element_size_mm,
-            lat,
-        );
-        let law = ContactLaw::new(c);
+        let (femur, patella, marks, law, description) = match &mesh {
+            None => {
+                let femur = FemoralSurface::new(
+                    s.sulcus_angle_deg,
+                    s.lateral_trochlear_inclination_deg,
+                    s.trochlear_depth_mm,
+                    lat,
+                )
+                .map_err(|source| ModelError::Trochlea {
+                    key: match source {
+                        TrochleaError::NoMedialFacet { .. } => "subject.sulcus_angle_deg",
+                        TrochleaError::TooDeep { .. } => "subject.trochlear_depth_mm",
+                    },
+                    source,
+                })?;
+                let h = c.thickness_mm.unwrap_or(PARAMETRIC_THICKNESS_MM);
+                let e = c.modulus_mpa.unwrap_or(PARAMETRIC_MODULUS_MPA);
+                let nu = c.poisson.unwrap_or(DEFAULT_POISSON);
+                let patella = PatellaMesh::new(
+                    s.patella_width_mm,
+                    s.patella_height_mm,
+                    s.patella_thickness_mm,
+                    s.lateral_facet_fraction,
+                    c.element_size_mm,
+                    h,
+                    lat,
+                );
+                let law = ContactLaw::new(c.law, e, nu, h, 0.0);
+                let marks = parametric_landmarks(s);
+                let d = KneeDescription {
+                    model: "parametric".into(),
+                    osim: None,
+                    files: vec![],
+                    elements: patella.len(),
+                    tibiofemoral: a.tibiofemoral,
+                    modulus_mpa: e,
+                    poisson: nu,
+                    mean_patella_thickness_mm: h,
+                    mean_femur_thickness_mm: 0.0,
+                    own_tt_tg_mm: marks.own_tt_tg_mm,
+                    itb_source: marks.itb_source.into(),
+                    build_seconds: 0.0,
+                };
+                (FemurGeometry::Parametric(femur), patella, marks, law, d)
+            }
+            Some(k) => {
+                if lat < 0.0 {
+                    // Mirroring a mesh knee needs a mirrored distance field; not built yet.
+                    return Err(ModelError::Unsupported {
+                        key: "subject.side",
+                        message: "subject.side = \"left\" on a mesh knee: mirroring the real knee is not implemented yet; use anatomy.model = \"parametric\" for a left knee".into(),
+                    });
+                }
+                let marks = Landmarks::from_mesh_knee(k).map_err(|m| ModelError::Knee {
+                    key: "anatomy.model",
+                    message: m,
+                })?;
+                let e = c.modulus_mpa.unwrap_or(k.modulus_mpa);
+                let nu = c.poisson.unwrap_or(k.poisson);
+                let (thick, femoral_layer) = match c.thickness_mm {
+                    Some(h) => (vec![h; k.patella_thickness_mm.len()], 0.0),
+                    None => (k.patella_thickness_mm.clone(), 1.0),
+                };
+                let patella = PatellaMesh::from_triangles(
+                    &k.patella_vertices,
+                    &k.patella_triangles,
+                    &thick,
+                    lat,
+                );
+                let h_mean = thick.iter().sum::<f64>() / thick.len().max(1) as f64;
+                let law = ContactLaw::new(c.law, e, nu, h_mean, femoral_layer);
+                let d = KneeDescription {
+                    model: if a.osim.is_some() { "osim" } else { "lenhart2015" }.into(),
+                    osim: Some(k.osim_path.display().to_string()),
+                    files: k.files.clone(),
+                    elements: patella.len(),
+                    tibiofemoral: a.tibiofemoral,
+                    modulus_mpa: e,
+                    poisson: nu,
+                    mean_patella_thickness_mm: if c.thickness_mm.is_some() {
+                        h_mean
+                    } else {
+                        k.mean_patella_thickness_mm
+                    },
+                    mean_femur_thickness_mm: femoral_layer * k.mean_femur_thickness_mm,
+                    own_tt_tg_mm: marks.own_tt_tg_mm,
+                    itb_source: marks.itb_source.into(),
+                    build_seconds: k.build_seconds,
+                };
+                let geom = FemurGeometry::Mesh(
+                    Arc::clone(&k.femur),
+                    MeshFemurInfo {
+                        groove_z: marks.groove_z,
+                    },
+                );
+                (geom, patella, marks, law, d)
+            }
+        };
 
-        // Patella attachments scale with the patella's size about its origin.
-        let [t0, h0, w0] = anatomy::PATELLA_REF_SIZE;
-        let scale = Vec3::new(
-            s.patella_thickness_mm / t0,
-            s.patella_height_mm / h0,
-            s.patella_width_mm / w0,
-        );
-        let on_patella = |p: [f64; 3]| mirror(anatomy::to_patella_frame(p).component_mul(&scale));
-        let origin = Vec3::from(anatomy::PATELLA_ORIGIN);
-
-        // Tuberosity: ML position = groove + TT-TG (tibia frame = femur frame at extension).
+        let origin = marks.patella_rest.translation.vector;
+        // Tuberosity: the knee's own, moved medio-laterally by the requested TT-TG's
+        // difference from the knee's own.
         let tub_at = |tt_tg: f64| {
-            let mut t = Vec3::from(anatomy::TIBIAL_TUBEROSITY);
-            t.z = anatomy::GROOVE_Z_MM + tt_tg;
+            let mut t = marks.patellar_tendon.far;
+            t.z += tt_tg - marks.own_tt_tg_mm;
             t
         };
-        let pt_pat_rest =
-            origin + anatomy::to_patella_frame(anatomy::PT_PATELLA).component_mul(&scale);
+        let rest_point = |p: &Vec3| marks.patella_rest * nalgebra::Point3::from(*p);
+        let pt_pat_rest = rest_point(&marks.patellar_tendon.patella).coords;
         let pt_up_deg = |tt_tg: f64| frontal_deg(&(pt_pat_rest - tub_at(tt_tg)));
 
         // Q-angle placement. The quadriceps resultant is aimed so that the Q-angle measured
@@ -136,7 +354,7 @@ impl Model {
         // the resultant against the actual tuberosity would rotate the quadriceps medially as
         // TT-TG grows and cancel the tuberosity's effect.) Heads keep their angles relative
         // to the resultant: all are rotated together about the AP axis.
-        let reference_tt_tg = crate::params::Subject::default().tt_tg_mm;
+        let reference_tt_tg = Subject::default().tt_tg_mm;
         let head_dirs: Vec<Vec3> = HEADS
             .iter()
             .map(|h| {
@@ -154,13 +372,14 @@ impl Model {
         let heads = HEADS
             .iter()
             .zip(&head_dirs)
-            .map(|(h, u)| {
-                let ins = anatomy::to_patella_frame(h.insertion).component_mul(&scale);
+            .enumerate()
+            .map(|(i, (h, u))| {
+                let ins = marks.head_insertions[i];
                 let dir = turn * u;
                 QuadHead {
                     name: h.name,
                     insertion: mirror(ins),
-                    origin: mirror(origin + ins + dir * h.line_length_mm),
+                    origin: mirror(rest_point(&ins).coords + dir * h.line_length_mm),
                     weight: h.share * params.muscles.factor(h.name),
                 }
             })
@@ -168,38 +387,44 @@ impl Model {
         let q_eff = target_deg - pt_up_deg(s.tt_tg_mm);
 
         let lig = &params.ligaments;
+        let pt = &marks.patellar_tendon;
+        // Patella alta: the tendon lengthens by the Insall–Salvati ratio's change × patella
+        // height (Insall & Salvati 1971: ratio = tendon length / patella height).
         let patellar_tendon = Ligament {
             name: "patellar_tendon",
-            patella: on_patella(anatomy::PT_PATELLA),
+            patella: mirror(pt.patella),
             anchor: Anchor::Tibia(mirror(tub_at(s.tt_tg_mm))),
-            slack_mm: s.insall_salvati * s.patella_height_mm + anatomy::PT_LINE_MINUS_CLINICAL_MM,
-            stiffness_n_per_mm: PT_STIFFNESS_N_PER_MM * lig.patellar_tendon,
+            slack_mm: pt.slack_mm
+                + (s.insall_salvati - Subject::default().insall_salvati) * s.patella_height_mm,
+            stiffness_n_per_mm: pt.stiffness_n_per_mm * lig.patellar_tendon,
             transition_strain: TRANSITION_STRAIN,
         };
-        let mpfl = Ligament {
-            name: "mpfl",
-            patella: on_patella(anatomy::MPFL_PATELLA),
-            anchor: Anchor::Femur(mirror(Vec3::from(anatomy::MPFL_FEMUR))),
-            slack_mm: anatomy::MPFL_SLACK_MM,
-            stiffness_n_per_mm: MPFL_STIFFNESS_N_PER_MM * lig.mpfl,
+        let line = |name: &'static str, l: &LigamentLine, scale: f64| Ligament {
+            name,
+            patella: mirror(l.patella),
+            anchor: Anchor::Femur(mirror(l.far)),
+            slack_mm: l.slack_mm,
+            stiffness_n_per_mm: l.stiffness_n_per_mm * scale,
             transition_strain: TRANSITION_STRAIN,
         };
-        let lateral_retinaculum = Ligament {
-            name: "lateral_retinaculum",
-            patella: on_patella(anatomy::LPFL_PATELLA),
-            anchor: Anchor::Femur(mirror(Vec3::from(anatomy::LPFL_FEMUR))),
-            slack_mm: anatomy::LPFL_SLACK_MM,
-            stiffness_n_per_mm: LATERAL_RETINACULUM_STIFFNESS_N_PER_MM * lig.lateral_retinaculum,
-            transition_strain: TRANSITION_STRAIN,
-        };
+        let mpfl = line("mpfl", &marks.mpfl, lig.mpfl);
+        let lateral_retinaculum = line(
+            "lateral_retinaculum",
+            &marks.lateral_retinaculum,
+            lig.lateral_retinaculum,
+        );
         let itb_band = ConstantLine {
-            patella: on_patella(anatomy::ITB_PATELLA),
-            anchor: mirror(Vec3::from(anatomy::ITB_PATELLAR_ANCHOR)),
+            patella: mirror(marks.itb_patella),
+            anchor: mirror(marks.itb_anchor),
             tension_n: params.itb.tension_n * params.itb.patellar_fraction,
         };
+        let m = Matrix3::from_diagonal(&Vec3::new(1.0, 1.0, lat));
+        let r_rest = marks.patella_rest.rotation.to_rotation_matrix();
         let patella_rest = Isometry3::from_parts(
             Translation3::from(mirror(origin)),
-            UnitQuaternion::identity(),
+            UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(
+                m * r_rest.matrix() * m,
+            )),
         );
         let hash = {
             use std::hash::{Hash, Hasher};
@@ -217,6 +442,7 @@ impl Model {
             femur,
             patella,
             law,
+            tibiofemoral: a.tibiofemoral,
             heads,
             patellar_tendon,
             mpfl,
@@ -224,6 +450,8 @@ impl Model {
             itb_band,
             patella_rest,
             q_angle_effective_deg: q_eff,
+            mesh,
+            knee: description,
             hash,
         })
     }

@@ -93,34 +93,102 @@ pub enum ContactLawKind {
     Log,
 }
 
+/// Which knee geometry a model is built on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum AnatomyModel {
+    /// The Lenhart et al. (2015) knee: MRI-segmented cartilage and bone meshes of one
+    /// healthy adult and the OpenSim-JAM model that places them (shipped under
+    /// `assets/lenhart2015/`, Apache-2.0), loaded through the same reader as a user's
+    /// `anatomy.osim`.
+    #[default]
+    Lenhart2015,
+    /// The analytic trochlea and patella (shape studies: sulcus angle, depth, inclination,
+    /// patella size and facets).
+    Parametric,
+}
+
+/// How the tibia moves relative to the femur as the knee flexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Tibiofemoral {
+    /// Secondary motion coupled to flexion: tibial internal rotation, adduction and
+    /// translations of Walker et al. (1988) as encoded in Rajagopal et al. (2016)'s
+    /// `walker_knee_r` (see `step::kinematics`).
+    #[default]
+    Coupled,
+    /// A fixed flexion axis (the first design; for comparison).
+    Hinge,
+}
+
+/// `[anatomy]`: which knee.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Anatomy {
+    /// Knee geometry (default `lenhart2015`).
+    pub model: AnatomyModel,
+    /// An OpenSim-JAM knee model (`.osim`, path relative to the scenario file) to use
+    /// instead of the shipped Lenhart 2015 file; its meshes are found beside it or in its
+    /// `Geometry/` folder. Implies a mesh knee.
+    pub osim: Option<String>,
+    /// Tibiofemoral motion (default `coupled`).
+    pub tibiofemoral: Tibiofemoral,
+}
+
 /// `[cartilage]`: the elastic foundation.
+///
+/// Material and thickness default to the anatomy's own: on a mesh knee the model file's
+/// contact meshes (Lenhart 2015 / Smith 2018: E = 5 MPa, ν = 0.45, each layer's thickness
+/// measured per triangle to its bone mesh, clamped to 1–10 mm, both layers summed); on the
+/// parametric knee the first design's constant layer (E = 10 MPa, ν = 0.45, 3 mm combined),
+/// which its validated results were calibrated with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Cartilage {
-    /// Young's modulus, MPa (default 10: Lenhart 2015 knee model).
-    pub modulus_mpa: f64,
-    /// Poisson's ratio (default 0.45: Lenhart 2015).
-    pub poisson: f64,
-    /// Combined cartilage thickness h of the foundation, mm (default 3: DESIGN.md, after
-    /// Lenhart 2015).
-    pub thickness_mm: f64,
+    /// Young's modulus, MPa (default: the anatomy's — 5 on the Lenhart 2015 knee, 10 on the
+    /// parametric knee).
+    pub modulus_mpa: Option<f64>,
+    /// Poisson's ratio (default: the anatomy's — 0.45 for both, Lenhart 2015).
+    pub poisson: Option<f64>,
+    /// Combined cartilage thickness h of the foundation, mm: a constant that overrides the
+    /// measured layer of a mesh knee (default: measured per element on a mesh knee; 3 on the
+    /// parametric knee).
+    pub thickness_mm: Option<f64>,
     /// Pressure law (default linear).
     pub law: ContactLawKind,
-    /// Patella contact element size, mm (default 1.0: about 1,040 elements on the default
-    /// articular surface, DESIGN.md §3).
+    /// Patella contact element size of the parametric knee, mm (default 1.0: about 1,040
+    /// elements on the default articular surface, DESIGN.md §3). A mesh knee's elements are
+    /// its cartilage triangles.
     pub element_size_mm: f64,
 }
+
+/// Parametric knee's cartilage modulus, MPa (the first design's value, after Lenhart 2015's
+/// earlier model; its flexion-rig results were calibrated with it).
+pub const PARAMETRIC_MODULUS_MPA: f64 = 10.0;
+/// Parametric knee's combined layer thickness, mm (DESIGN.md first design).
+pub const PARAMETRIC_THICKNESS_MM: f64 = 3.0;
+/// Poisson's ratio of cartilage when the anatomy gives none (Lenhart 2015).
+pub const DEFAULT_POISSON: f64 = 0.45;
 
 impl Default for Cartilage {
     fn default() -> Self {
         Self {
-            modulus_mpa: 10.0,
-            poisson: 0.45,
-            thickness_mm: 3.0,
+            modulus_mpa: None,
+            poisson: None,
+            thickness_mm: None,
             law: ContactLawKind::Linear,
             element_size_mm: 1.0,
         }
     }
+}
+
+impl Cartilage {
+    /// The keys of this section that default to the anatomy's own value when absent.
+    pub const FROM_ANATOMY: [&'static str; 3] = [
+        "cartilage.modulus_mpa",
+        "cartilage.poisson",
+        "cartilage.thickness_mm",
+    ];
 }
 
 /// `[muscles]`: strength factors of the quadriceps heads (1 = normal, 0 = unloaded).
@@ -363,6 +431,7 @@ impl Default for Solver {
 /// Everything that defines a knee: the sections a `Model` is compiled from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ModelParams {
+    pub anatomy: Anatomy,
     pub subject: Subject,
     pub cartilage: Cartilage,
     pub muscles: Muscles,
@@ -686,6 +755,16 @@ impl ModelParams {
     pub fn numeric(&self, key: &str) -> Option<f64> {
         let (section, field) = key.split_once('.')?;
         let json = serde_json::to_value(self).ok()?;
+        if Cartilage::FROM_ANATOMY.contains(&key) {
+            let c = &self.cartilage;
+            let v = match field {
+                "modulus_mpa" => c.modulus_mpa,
+                "poisson" => c.poisson,
+                _ => c.thickness_mm,
+            };
+            // None when unset: the anatomy's own value applies.
+            return v;
+        }
         match json.get(section)?.get(field)? {
             // serde_json writes a non-finite float as null: report it as NaN so the range
             // check rejects it with the key named.
@@ -707,18 +786,20 @@ mod tests {
         let mut keys = Vec::new();
         for (section, fields) in json.as_object().unwrap() {
             for (key, value) in fields.as_object().unwrap() {
-                if value.is_number() {
-                    keys.push(format!("{section}.{key}"));
+                let k = format!("{section}.{key}");
+                if value.is_number() || Cartilage::FROM_ANATOMY.contains(&k.as_str()) {
+                    keys.push(k);
                 }
             }
         }
         assert!(keys.len() > 20);
         for k in &keys {
             assert!(RANGES.iter().any(|r| r.key == k), "{k} has no range");
-            assert!(
-                ModelParams::default().numeric(k).is_some(),
-                "{k} has no value lookup"
-            );
+            let mut p = ModelParams::default();
+            p.cartilage.modulus_mpa = Some(5.0);
+            p.cartilage.poisson = Some(0.45);
+            p.cartilage.thickness_mm = Some(3.0);
+            assert!(p.numeric(k).is_some(), "{k} has no value lookup");
         }
         assert_eq!(
             keys.len(),

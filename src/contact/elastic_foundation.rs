@@ -15,7 +15,7 @@ use nalgebra::{Isometry3, Matrix6};
 
 use super::law::ContactLaw;
 use crate::geometry::femur::{BatchBuffers, SurfaceDistance};
-use crate::geometry::{FemoralSurface, PatellaMesh};
+use crate::geometry::{FemurGeometry, PatellaMesh};
 use crate::math::Vec3;
 
 /// What one contact evaluation returns.
@@ -69,7 +69,7 @@ impl ContactResult {
 /// per-run scratch instead (same result).
 pub fn elastic_foundation(
     femur_from_patella: &Isometry3<f64>,
-    femur: &FemoralSurface,
+    femur: &FemurGeometry,
     patella: &PatellaMesh,
     law: &ContactLaw,
     pressure: &mut [f64],
@@ -92,7 +92,7 @@ pub fn elastic_foundation(
 /// been sized by a first call.
 pub fn elastic_foundation_in(
     femur_from_patella: &Isometry3<f64>,
-    femur: &FemoralSurface,
+    femur: &FemurGeometry,
     patella: &PatellaMesh,
     law: &ContactLaw,
     scratch: &mut ContactScratch,
@@ -139,7 +139,7 @@ pub(crate) enum Elements {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn evaluate(
     femur_from_patella: &Isometry3<f64>,
-    femur: &FemoralSurface,
+    femur: &FemurGeometry,
     patella: &PatellaMesh,
     law: &ContactLaw,
     scratch: &mut ContactScratch,
@@ -177,6 +177,7 @@ pub(crate) fn evaluate(
                 gap: b.hit_gap[j],
                 normal: b.hit_normal[j],
             },
+            b.hit_h[j],
         );
     }
     acc.finish()
@@ -243,7 +244,8 @@ impl<'a> Accumulator<'a> {
         )
     }
 
-    /// Adds element `i` in contact with surface distance `s`.
+    /// Adds element `i` in contact with surface distance `s`, where the femoral layer is
+    /// `femoral_h` mm thick (the patella element carries its own layer thickness).
     #[inline]
     #[allow(clippy::needless_range_loop)] // the 6×6 upper triangle, indexed
     pub(crate) fn add(
@@ -253,9 +255,10 @@ impl<'a> Accumulator<'a> {
         i: usize,
         [rx, ry, rz]: [f64; 3],
         s: SurfaceDistance,
+        femoral_h: f64,
     ) {
         let d = -s.gap;
-        let (pr, dpr) = law.pressure(d);
+        let (pr, dpr) = law.pressure_h(d, patella.thickness[i] + law.femoral_layer * femoral_h);
         self.pressure[i] = pr;
         let a = patella.area[i];
         let load = pr * a;

@@ -1,6 +1,6 @@
 //! Elastic-foundation pressure laws.
 
-use crate::params::{Cartilage, ContactLawKind};
+use crate::params::ContactLawKind;
 
 /// Pressure as a function of overlap depth for a thin elastic layer on a rigid base.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -12,6 +12,13 @@ pub struct ContactLaw {
     pub k: f64,
     /// Layer thickness h, mm.
     pub h: f64,
+    /// Aggregate modulus (1−ν)E / ((1+ν)(1−2ν)), MPa: k = c / h for a layer of thickness h
+    /// (the per-element law of a measured, variable-thickness layer).
+    pub c: f64,
+    /// 1 when the femoral layer's own thickness (from the contact point) is added to each
+    /// patella element's layer (a measured mesh knee); 0 when the element carries the whole
+    /// combined layer (the parametric knee, or a constant `cartilage.thickness_mm`).
+    pub femoral_layer: f64,
 }
 
 /// Depth, as a fraction of h, beyond which the logarithmic law is continued linearly (C¹),
@@ -19,29 +26,42 @@ pub struct ContactLaw {
 const LOG_LINEAR_FROM: f64 = 0.9;
 
 impl ContactLaw {
-    /// Builds the law from the cartilage parameters.
-    pub fn new(c: &Cartilage) -> Self {
-        let (e, nu, h) = (c.modulus_mpa, c.poisson, c.thickness_mm);
+    /// Builds the law: modulus `e` (MPa), Poisson's ratio `nu`, reference thickness `h` (mm)
+    /// and whether the femoral layer adds to the element's (see [`Self::femoral_layer`]).
+    pub fn new(kind: ContactLawKind, e: f64, nu: f64, h: f64, femoral_layer: f64) -> Self {
+        let agg = (1.0 - nu) * e / ((1.0 + nu) * (1.0 - 2.0 * nu));
         Self {
-            kind: c.law,
-            k: (1.0 - nu) * e / ((1.0 + nu) * (1.0 - 2.0 * nu) * h),
+            kind,
+            k: agg / h,
             h,
+            c: agg,
+            femoral_layer,
         }
     }
 
-    /// Pressure (MPa) and its derivative dp/dd (MPa/mm) at overlap depth `d` > 0 (mm).
+    /// Pressure (MPa) and its derivative dp/dd (MPa/mm) at overlap depth `d` > 0 (mm), for
+    /// the law's own thickness.
     #[inline]
     pub fn pressure(&self, d: f64) -> (f64, f64) {
+        self.pressure_h(d, self.h)
+    }
+
+    /// Pressure (MPa) and dp/dd (MPa/mm) at overlap depth `d` (mm) for a layer of combined
+    /// thickness `h` (mm): k = c / h (Bei & Fregly 2004 lumped layer; both cartilage layers'
+    /// thicknesses summed, as in Smith 2018's articular contact).
+    #[inline]
+    pub fn pressure_h(&self, d: f64, h: f64) -> (f64, f64) {
+        let k = self.c / h;
         match self.kind {
-            ContactLawKind::Linear => (self.k * d, self.k),
+            ContactLawKind::Linear => (k * d, k),
             ContactLawKind::Log => {
                 // p = −k·h·ln(1 − d/h) (Blankevoort et al. 1991); slope k at d = 0.
-                let kh = self.k * self.h;
-                let d0 = LOG_LINEAR_FROM * self.h;
+                let kh = self.c;
+                let d0 = LOG_LINEAR_FROM * h;
                 if d < d0 {
-                    (-kh * (1.0 - d / self.h).ln(), kh / (self.h - d))
+                    (-kh * (1.0 - d / h).ln(), kh / (h - d))
                 } else {
-                    let s = kh / (self.h - d0);
+                    let s = kh / (h - d0);
                     (-kh * (1.0 - LOG_LINEAR_FROM).ln() + s * (d - d0), s)
                 }
             }
@@ -55,7 +75,7 @@ mod tests {
 
     #[test]
     fn lenhart_defaults_give_the_documented_modulus_and_laws_agree_at_small_depth() {
-        let lin = ContactLaw::new(&Cartilage::default());
+        let lin = ContactLaw::new(ContactLawKind::Linear, 10.0, 0.45, 3.0, 0.0);
         assert!((lin.k - 12.64).abs() < 0.01, "{}", lin.k);
         let log = ContactLaw {
             kind: ContactLawKind::Log,

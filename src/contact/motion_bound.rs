@@ -5,7 +5,7 @@
 //! A reference evaluation stores, per element, the radial excess `F = ρ − R(θ, u)` and ρ.
 //! At a later pose each element has moved at most `|Δt| + 2·sin(φ/2)·|x_i|` (φ the angle of
 //! the relative rotation, |x_i| the element's distance from the patella origin); an element
-//! that [`FemoralSurface::surely_apart`] says cannot have reached the rejection band is
+//! that [`FemurGeometry::surely_apart`] says cannot have reached the rejection band is
 //! skipped — it contributes exactly nothing, as the full kernel would have found. Every
 //! other element is evaluated exactly as in the full kernel, in the same order, so the
 //! sums are identical. This is conservative advancement (Mirtich 1996) applied per element
@@ -15,7 +15,7 @@ use nalgebra::Isometry3;
 
 use super::elastic_foundation::{evaluate, ContactResult, ContactScratch, Elements};
 use super::law::ContactLaw;
-use crate::geometry::{FemoralSurface, PatellaMesh};
+use crate::geometry::{FemurGeometry, PatellaMesh};
 
 /// A motion larger than this (mm, for the farthest element) refreshes the reference:
 /// beyond it few elements could be skipped anyway.
@@ -55,7 +55,7 @@ impl ContactCache {
 /// Identical results; `cache` is refreshed when the pose moved too far from its reference.
 pub fn elastic_foundation_warm(
     femur_from_patella: &Isometry3<f64>,
-    femur: &FemoralSurface,
+    femur: &FemurGeometry,
     patella: &PatellaMesh,
     law: &ContactLaw,
     cache: &mut ContactCache,

@@ -139,6 +139,9 @@ pub struct BatchBuffers {
     pub hit_gap: Vec<f64>,
     /// Their outward femoral normal, femur frame; shape (hits,).
     pub hit_normal: Vec<Vec3>,
+    /// Their femoral cartilage layer thickness, mm; shape (hits,) (0 on the parametric
+    /// surface: its whole layer is carried by the patella elements).
+    pub hit_h: Vec<f64>,
 }
 
 impl BatchBuffers {

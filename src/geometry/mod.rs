@@ -1,8 +1,96 @@
-//! Parametric geometry of the patellofemoral joint: the femoral articular surface with its
-//! analytic distance, and the meshed patella articular surface.
+//! Geometry of the patellofemoral joint: the femoral articular surface — parametric (an
+//! analytic distance) or a real cartilage mesh (a baked signed-distance field) — and the
+//! patella's contact elements.
 
 pub mod femur;
+pub mod femur_mesh;
 pub mod patella;
 
-pub use femur::{FemoralSurface, SurfaceDistance, TrochleaError};
+use std::sync::Arc;
+
+pub use femur::{BatchBuffers, FemoralSurface, SurfaceDistance, TrochleaError};
+pub use femur_mesh::{FemurSdf, FieldSample};
 pub use patella::PatellaMesh;
+
+use crate::math::Vec3;
+
+/// The femoral articular surface a model contacts against.
+#[derive(Debug, Clone)]
+pub enum FemurGeometry {
+    /// The analytic trochlea and condyles (shape studies; `anatomy.model = "parametric"`).
+    Parametric(FemoralSurface),
+    /// A cartilage mesh's signed-distance field, shared by every model of that geometry.
+    Mesh(Arc<FemurSdf>, MeshFemurInfo),
+}
+
+/// Landmarks measured on a mesh femur when it is loaded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeshFemurInfo {
+    /// Medio-lateral position of the trochlear groove's deepest points, anatomical (lateral
+    /// +), femur frame, mm (for the bisect offset).
+    pub groove_z: f64,
+}
+
+impl FemurGeometry {
+    /// Groove medio-lateral position, anatomical (lateral +), femur frame, mm.
+    pub fn groove_z(&self) -> f64 {
+        match self {
+            FemurGeometry::Parametric(s) => s.groove_z,
+            FemurGeometry::Mesh(_, info) => info.groove_z,
+        }
+    }
+
+    /// The parametric surface, if this is one.
+    pub fn parametric(&self) -> Option<&FemoralSurface> {
+        match self {
+            FemurGeometry::Parametric(s) => Some(s),
+            FemurGeometry::Mesh(..) => None,
+        }
+    }
+
+    /// The contact query for many femur-frame points (mm): fills `buf.radial` (a per-point
+    /// excess used by the motion bounds), `buf.rho`, and the points in contact (`hits`,
+    /// increasing) with their gap (mm, negative), outward normal and the femoral layer
+    /// thickness there (`hit_h`, mm; 0 for the parametric surface, whose whole layer is
+    /// carried by the patella elements).
+    pub fn contact_batch(&self, px: &[f64], py: &[f64], pz: &[f64], buf: &mut BatchBuffers) {
+        match self {
+            FemurGeometry::Parametric(s) => {
+                s.contact_batch(px, py, pz, buf);
+                buf.hit_h.clear();
+                buf.hit_h.resize(buf.hits.len(), 0.0);
+            }
+            FemurGeometry::Mesh(sdf, _) => {
+                let m = px.len();
+                buf.radial.resize(m, 0.0);
+                buf.rho.resize(m, 0.0);
+                buf.hits.clear();
+                buf.hit_gap.clear();
+                buf.hit_normal.clear();
+                buf.hit_h.clear();
+                for k in 0..m {
+                    let s = sdf.sample(px[k], py[k], pz[k]);
+                    buf.radial[k] = s.gap;
+                    if s.gap < 0.0 {
+                        buf.hits.push(k as u32);
+                        buf.hit_gap.push(s.gap);
+                        buf.hit_normal
+                            .push(Vec3::new(s.normal[0], s.normal[1], s.normal[2]));
+                        buf.hit_h.push(s.thickness);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a point with the stored `radial`/`rho` of [`Self::contact_batch`] surely has
+    /// no contact after moving at most `moved` mm (the warm kernel's skip test).
+    #[inline]
+    pub fn surely_apart(&self, radial: f64, rho: f64, moved: f64) -> bool {
+        match self {
+            FemurGeometry::Parametric(s) => s.surely_apart(radial, rho, moved),
+            // The field is √3-Lipschitz; a hit needs gap < 0.
+            FemurGeometry::Mesh(sdf, _) => radial > sdf.lipschitz * moved,
+        }
+    }
+}

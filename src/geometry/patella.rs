@@ -38,6 +38,10 @@ pub struct PatellaMesh {
     pub area: Vec<f64>,
     /// 1.0 for lateral-facet elements, 0.0 for medial; shape (n,).
     pub lateral: Vec<f64>,
+    /// Cartilage layer thickness carried by each element, mm; shape (n,). On a mesh knee the
+    /// patellar layer measured to the bone (the femoral layer is added at the contact point);
+    /// on the parametric knee the whole combined layer (`cartilage.thickness_mm`).
+    pub thickness: Vec<f64>,
     /// Element size, mm (grid spacing).
     pub element_size: f64,
     /// Articular width (ML) and height (PD), mm.
@@ -61,6 +65,7 @@ impl PatellaMesh {
         thickness: f64,
         lateral_facet_fraction: f64,
         element_size: f64,
+        layer_mm: f64,
         lat: f64,
     ) -> Self {
         let art_h = anatomy::PATELLA_ARTICULAR_HEIGHT_FRACTION * height;
@@ -84,6 +89,7 @@ impl PatellaMesh {
             z: vec![],
             area: vec![],
             lateral: vec![],
+            thickness: vec![],
             element_size,
             width,
             height: art_h,
@@ -110,8 +116,90 @@ impl PatellaMesh {
                 m.area
                     .push(element_size * element_size * (1.0 + fz * fz + fy * fy).sqrt());
                 m.lateral.push(if v > 0.0 { 1.0 } else { 0.0 });
+                m.thickness.push(layer_mm);
             }
         }
+        m
+    }
+
+    /// Contact elements from a patella cartilage mesh: one per triangle (centroid, area),
+    /// in the patella frame (mm; the mesh's normals face the femur), with each triangle's
+    /// measured patellar layer thickness (mm). The median ridge is found on the mesh: in
+    /// 2 mm proximo-distal bands of the central articular surface, the medio-lateral position
+    /// of the most posterior point; its median over the bands is the ridge. Elements lateral
+    /// of it form the lateral facet. `lat` is +1 for a right knee, −1 for a left (the mesh is
+    /// already mirrored).
+    pub fn from_triangles(
+        vertices: &[[f64; 3]],
+        triangles: &[[u32; 3]],
+        thickness_mm: &[f64],
+        lat: f64,
+    ) -> Self {
+        let mut m = PatellaMesh {
+            x: vec![],
+            y: vec![],
+            z: vec![],
+            area: vec![],
+            lateral: vec![],
+            thickness: thickness_mm.to_vec(),
+            element_size: 0.0,
+            width: 0.0,
+            height: 0.0,
+            centre: [0.0; 2],
+            ridge_z: 0.0,
+            ridge_x: 0.0,
+        };
+        for t in triangles {
+            let p = t.map(|i| vertices[i as usize]);
+            let c: [f64; 3] = std::array::from_fn(|k| (p[0][k] + p[1][k] + p[2][k]) / 3.0);
+            let (a, b) = (
+                [p[1][0] - p[0][0], p[1][1] - p[0][1], p[1][2] - p[0][2]],
+                [p[2][0] - p[0][0], p[2][1] - p[0][1], p[2][2] - p[0][2]],
+            );
+            let n = [
+                a[1] * b[2] - a[2] * b[1],
+                a[2] * b[0] - a[0] * b[2],
+                a[0] * b[1] - a[1] * b[0],
+            ];
+            m.x.push(c[0]);
+            m.y.push(c[1]);
+            m.z.push(c[2]);
+            m.area.push(0.5 * (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt());
+        }
+        let n = m.x.len();
+        let fold = |v: &[f64]| {
+            v.iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)))
+        };
+        let (y0, y1) = fold(&m.y);
+        let za: Vec<f64> = m.z.iter().map(|z| lat * z).collect();
+        let (z0, z1) = fold(&za);
+        m.width = z1 - z0;
+        m.height = y1 - y0;
+        m.centre = [0.5 * (y0 + y1), 0.5 * (z0 + z1)];
+        m.element_size = (m.total_area() / n.max(1) as f64).sqrt();
+        // Median ridge: per 2 mm band in the central 60 % of the height, the most posterior
+        // element among those in the central 60 % of the width.
+        let mut ridge: Vec<(f64, f64)> = Vec::new();
+        let bands = ((0.6 * m.height) / 2.0).floor().max(1.0) as usize;
+        for b in 0..bands {
+            let ya = m.centre[0] - 0.3 * m.height + 2.0 * b as f64;
+            let best = (0..n)
+                .filter(|&i| m.y[i] >= ya && m.y[i] < ya + 2.0)
+                .filter(|&i| (za[i] - m.centre[1]).abs() < 0.3 * m.width)
+                .min_by(|&i, &j| m.x[i].total_cmp(&m.x[j]));
+            if let Some(i) = best {
+                ridge.push((za[i], m.x[i]));
+            }
+        }
+        ridge.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (rz, rx) = ridge
+            .get(ridge.len() / 2)
+            .copied()
+            .unwrap_or((m.centre[1], fold(&m.x).0));
+        m.ridge_z = rz;
+        m.ridge_x = rx;
+        m.lateral = za.iter().map(|&z| if z > rz { 1.0 } else { 0.0 }).collect();
         m
     }
 
@@ -137,7 +225,7 @@ mod tests {
 
     #[test]
     fn default_mesh_has_about_a_thousand_elements_and_the_lenhart_area() {
-        let m = PatellaMesh::new(44.0, 34.4, 22.0, 0.58, 1.0, 1.0);
+        let m = PatellaMesh::new(44.0, 34.4, 22.0, 0.58, 1.0, 3.0, 1.0);
         assert!((1000..=2000).contains(&m.len()), "{}", m.len());
         // L articular surface area 1418 mm²; the model outline is an ellipse of the same
         // width and height, so somewhat smaller.

@@ -33,6 +33,8 @@ pub struct Summary<'a> {
     pub model_hash: String,
     /// Number of patella contact elements.
     pub elements: usize,
+    /// What knee it was: model, files and their hashes, element count, layer thickness.
+    pub knee: &'a crate::model::KneeDescription,
     /// Q-angle the model has with its tuberosity, degrees.
     pub q_angle_effective_deg: f64,
     /// The metrics.
@@ -80,6 +82,7 @@ pub fn render(compiled: &Compiled, run: &RunResult) -> Vec<(String, Vec<u8>)> {
                     scenario: &compiled.spec,
                     model_hash: format!("{:016x}", model.hash),
                     elements: model.patella.len(),
+                    knee: &model.knee,
                     q_angle_effective_deg: model.q_angle_effective_deg,
                     metrics: summarize(model, run),
                 };

@@ -174,7 +174,14 @@ impl Ctx<'_> {
 /// numbers), `path` its name (for messages).
 pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, ScenarioError> {
     let cx = Ctx { path, text };
+    let mut anatomy = spec.anatomy.clone();
+    if let Some(osim) = &anatomy.osim {
+        // Relative to the scenario file, as every other path in it.
+        let base = path.parent().unwrap_or(Path::new(""));
+        anatomy.osim = Some(base.join(osim).display().to_string());
+    }
     let params = ModelParams {
+        anatomy,
         subject: spec.subject.clone(),
         cartilage: spec.cartilage.clone(),
         muscles: spec.muscles.clone(),
@@ -185,11 +192,16 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
         solver: spec.solver.clone(),
     };
     for r in RANGES {
-        let v = params.numeric(r.key).expect("every range key has a value");
-        cx.range(r.key, v, r.min, r.max, r.unit)?;
+        // Only the keys that default to the anatomy's own value can be absent.
+        if let Some(v) = params.numeric(r.key) {
+            cx.range(r.key, v, r.min, r.max, r.unit)?;
+        }
     }
     let model = Model::new(&params).map_err(|e| match e {
         ModelError::Trochlea { key, source } => cx.invalid(key, source.to_string()),
+        ModelError::Knee { key, message } | ModelError::Unsupported { key, message } => {
+            cx.invalid(key, message)
+        }
     })?;
 
     let plan = match spec.scenario.kind {

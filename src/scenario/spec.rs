@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::gait::opensim::KneeSign;
-use crate::params::{Cartilage, Foot, Itb, Ligaments, Mechanisms, Muscles, Solver, Subject};
+use crate::params::{Anatomy, Cartilage, Foot, Itb, Ligaments, Mechanisms, Muscles, Solver, Subject};
 
 /// Experiment kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -195,6 +195,7 @@ pub struct OutputSpec {
 #[serde(default, deny_unknown_fields)]
 pub struct ScenarioSpec {
     pub scenario: ScenarioSection,
+    pub anatomy: Anatomy,
     pub subject: Subject,
     pub cartilage: Cartilage,
     pub muscles: Muscles,

@@ -1,17 +1,93 @@
 //! Stage 1 — kinematics: pose the tibia from the Grood & Suntay (1983) angles.
 //!
-//! The tibia rotates about a fixed flexion axis (femur Z through the origin, the L knee
-//! flexion axis), then about the floating ab/adduction axis, then about its long axis:
-//! `femur_from_tibia = Rz(−flexion) · Rx(lat·varus) · Ry(lat·internal_rotation)`. A fixed
-//! axis ignores the small tibiofemoral translations of a 6-DOF knee; it keeps the extensor
-//! moment a moment about one well-defined axis.
+//! The tibia rotates about the femoral flexion axis (femur Z through the origin, the Lenhart
+//! knee-joint frame), then about the floating ab/adduction axis, then about its long axis:
+//! `femur_from_tibia = T(t(θ)) · Rz(−flexion) · Rx(lat·varus) · Ry(lat·internal_rotation)`.
+//!
+//! **Coupled secondary motion** (default, `anatomy.tibiofemoral = "coupled"`): a real knee is
+//! not a hinge. As it flexes, the tibia rotates internally (about 15° over 0–120°, most of it
+//! in the first 60°: the screw-home motion reversed), adducts slightly and translates
+//! (femoral rollback). The coupling here is Walker et al. (1988) as encoded in the
+//! `walker_knee_r` joint of Rajagopal et al. (2016) ([`WALKER_1988`]): its rotation2 (about
+//! the joint frame's z ≈ femoral AP) adds to the varus angle, rotation3 (about the joint y ≈
+//! tibial long axis) to the internal rotation, and translation1/translation2 move the tibia
+//! along the joint frame's y and z axes expressed in the femur frame ([`WALKER_AXIS_Y`],
+//! [`WALKER_AXIS_Z`]; the Rajagopal joint frame is within 7° of the femur frame). The knee's
+//! own varus and rotation inputs (gait data, risk-factor mechanisms) add on top.
+//! `"hinge"` keeps the fixed axis for comparison.
+//!
+//! The extensor moment of the patellar tendon is the generalised force of the flexion
+//! coordinate: `M = f · ∂x_tub/∂θ` (virtual work), so with the coupling it includes the
+//! tibia's rollback and rotation — as OpenSim computes moment arms of coupled joints.
 
 use nalgebra::{Isometry3, Point3, Translation3, UnitQuaternion};
 
 use super::KneeAngles;
 use crate::math::{rot_x, rot_y, rot_z, Vec3};
 use crate::model::Model;
+use crate::params::Tibiofemoral;
 use crate::tissues::Anchor;
+
+/// Walker et al. (1988) coupling as in Rajagopal et al. (2016) `walker_knee_r` (values copied
+/// from the model file): knee flexion (rad) → rotation2 (adduction, rad), rotation3 (tibial
+/// internal rotation, rad), translation1 and translation2 (m).
+pub const WALKER_1988: [[f64; 5]; 13] = [
+    [0.0, 0.0, 0.0, 0.0, 0.0],
+    [0.1745, 0.0126809, 0.059461, 0.000479, 0.000988],
+    [0.3491, 0.0226969, 0.109399, 0.000835, 0.001899],
+    [0.5236, 0.0296054, 0.150618, 0.001086, 0.002734],
+    [0.6981, 0.0332049, 0.18392, 0.001251, 0.003492],
+    [0.8727, 0.0335354, 0.210107, 0.001346, 0.004173],
+    [1.0472, 0.0308779, 0.229983, 0.001391, 0.004777],
+    [1.2217, 0.0257548, 0.24435, 0.001403, 0.005305],
+    [1.3963, 0.0189295, 0.254012, 0.0014, 0.005756],
+    [1.5708, 0.011407, 0.25977, 0.0014, 0.00613],
+    [1.7453, 0.00443314, 0.262428, 0.001421, 0.006427],
+    [1.9199, -0.00050475, 0.262788, 0.001481, 0.006648],
+    [2.0944, -0.0016782, 0.261654, 0.001599, 0.006792],
+];
+
+/// Rajagopal 2016 walker knee: the joint frame's y axis in the femur frame (orientation
+/// (−1.64157, 1.44618, 1.5708) rad, body-fixed XYZ): nearly the femoral long axis.
+pub const WALKER_AXIS_Y: [f64; 3] = [-0.124, 0.990, -0.070];
+/// The joint frame's z axis in the femur frame: nearly femoral anterior.
+pub const WALKER_AXIS_Z: [f64; 3] = [0.992, 0.124, -0.009];
+
+/// Secondary tibial motion at knee flexion `x` (rad): (adduction rad, internal rotation rad,
+/// translation along [`WALKER_AXIS_Y`] mm, along [`WALKER_AXIS_Z`] mm). Natural cubic
+/// interpolation would follow OpenSim's spline more closely; piecewise-cubic Hermite with
+/// centred slopes (C¹) is used, held constant outside 0…120° (hyperextension takes the 0°
+/// values, deep flexion the 120° ones).
+pub fn walker_coupling(x: f64) -> [f64; 4] {
+    let t = &WALKER_1988;
+    let n = t.len();
+    let x = x.clamp(t[0][0], t[n - 1][0]);
+    let i = t.windows(2).position(|w| x <= w[1][0]).unwrap_or(n - 2);
+    let (x0, x1) = (t[i][0], t[i + 1][0]);
+    let h = x1 - x0;
+    let s = (x - x0) / h;
+    let slope = |j: usize, c: usize| -> f64 {
+        if j == 0 || j == n - 1 {
+            (t[(j + 1).min(n - 1)][c] - t[j.saturating_sub(1)][c])
+                / (t[(j + 1).min(n - 1)][0] - t[j.saturating_sub(1)][0])
+        } else {
+            (t[j + 1][c] - t[j - 1][c]) / (t[j + 1][0] - t[j - 1][0])
+        }
+    };
+    let (s2, s3) = (s * s, s * s * s);
+    let mut out = [0.0; 4];
+    for c in 1..5 {
+        let (y0, y1) = (t[i][c], t[i + 1][c]);
+        let (m0, m1) = (slope(i, c) * h, slope(i + 1, c) * h);
+        out[c - 1] = (2.0 * s3 - 3.0 * s2 + 1.0) * y0
+            + (s3 - 2.0 * s2 + s) * m0
+            + (-2.0 * s3 + 3.0 * s2) * y1
+            + (s3 - s2) * m1;
+    }
+    out[2] *= 1000.0;
+    out[3] *= 1000.0;
+    out
+}
 
 /// Output of the kinematics stage.
 #[derive(Debug, Clone, Copy)]
@@ -20,22 +96,79 @@ pub struct Joint {
     pub femur_from_tibia: Isometry3<f64>,
     /// Tibial tuberosity (patellar tendon insertion), femur frame, mm.
     pub tuberosity: Vec3,
+    /// ∂(tuberosity)/∂(knee flexion), femur frame, mm/rad: the lever of the extensor moment
+    /// (`M = f_PT · this`).
+    pub tuberosity_rate: Vec3,
+    /// Coupled secondary motion added to the input angles: adduction (rad), internal
+    /// rotation (rad), and the tibial translation (femur frame, mm).
+    pub coupled_varus: f64,
+    pub coupled_internal_rotation: f64,
+    pub coupled_translation: Vec3,
+}
+
+/// The tibia pose alone, with the coupled motion added (see the module doc).
+fn tibia_pose(model: &Model, knee: &KneeAngles) -> (Isometry3<f64>, f64, f64, Vec3) {
+    let lat = model.lat;
+    let (cv, cr, t) = match model.tibiofemoral {
+        Tibiofemoral::Hinge => (0.0, 0.0, Vec3::zeros()),
+        Tibiofemoral::Coupled => {
+            let [a, r, ty, tz] = walker_coupling(knee.flexion);
+            let (ay, az) = (Vec3::from(WALKER_AXIS_Y), Vec3::from(WALKER_AXIS_Z));
+            let mut t = ay * ty + az * tz;
+            t.z *= lat;
+            (a, r, t)
+        }
+    };
+    let r = rot_z(-knee.flexion)
+        * rot_x(lat * (knee.varus + cv))
+        * rot_y(lat * (knee.internal_rotation + cr));
+    (
+        Isometry3::from_parts(Translation3::from(t), UnitQuaternion::from_rotation_matrix(&r)),
+        cv,
+        cr,
+        t,
+    )
 }
 
 /// Poses the tibia and its tuberosity.
 pub fn kinematics(model: &Model, knee: &KneeAngles) -> Joint {
-    let lat = model.lat;
-    let r = rot_z(-knee.flexion) * rot_x(lat * knee.varus) * rot_y(lat * knee.internal_rotation);
-    let femur_from_tibia = Isometry3::from_parts(
-        Translation3::identity(),
-        UnitQuaternion::from_rotation_matrix(&r),
-    );
-    let tub = match model.patellar_tendon.anchor {
-        Anchor::Tibia(p) => femur_from_tibia * Point3::from(p),
-        Anchor::Femur(p) => Point3::from(p),
+    let (femur_from_tibia, cv, cr, t) = tibia_pose(model, knee);
+    let at = |pose: &Isometry3<f64>| match model.patellar_tendon.anchor {
+        Anchor::Tibia(p) => (pose * Point3::from(p)).coords,
+        Anchor::Femur(p) => p,
     };
+    let tub = at(&femur_from_tibia);
+    // Central difference of the tuberosity path (the coupling is C¹; 1e-4 rad keeps the
+    // truncation error below 1e-6 mm/rad).
+    const H: f64 = 1e-4;
+    let mut k1 = *knee;
+    let mut k0 = *knee;
+    k1.flexion += H;
+    k0.flexion -= H;
+    let rate = (at(&tibia_pose(model, &k1).0) - at(&tibia_pose(model, &k0).0)) / (2.0 * H);
     Joint {
         femur_from_tibia,
-        tuberosity: tub.coords,
+        tuberosity: tub,
+        tuberosity_rate: rate,
+        coupled_varus: cv,
+        coupled_internal_rotation: cr,
+        coupled_translation: t,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walker_coupling_passes_through_its_table_and_rotates_internally_with_flexion() {
+        for row in WALKER_1988 {
+            let c = walker_coupling(row[0]);
+            assert!((c[0] - row[1]).abs() < 1e-12 && (c[1] - row[2]).abs() < 1e-12);
+            assert!((c[2] - 1000.0 * row[3]).abs() < 1e-9 && (c[3] - 1000.0 * row[4]).abs() < 1e-9);
+        }
+        let r60 = walker_coupling(60f64.to_radians())[1].to_degrees();
+        assert!((12.0..14.0).contains(&r60), "{r60}");
+        assert_eq!(walker_coupling(-0.2), walker_coupling(0.0));
     }
 }

@@ -85,6 +85,14 @@ pub struct FrameResult {
     pub femur_from_patella: Isometry3<f64>,
     /// Tibia pose.
     pub femur_from_tibia: Isometry3<f64>,
+    /// Secondary tibial motion the tibiofemoral coupling added this frame: adduction and
+    /// internal rotation (rad), and the tibia's translation (femur frame, mm).
+    pub tibia_coupled_varus: f64,
+    pub tibia_coupled_internal_rotation: f64,
+    pub tibia_translation_mm: Vec3,
+    /// Patellar tendon moment arm about the knee's flexion motion, mm: extensor moment /
+    /// tendon force (the virtual-work lever; NaN without tendon force).
+    pub pt_moment_arm_mm: f64,
     /// Quadriceps scale, N (the total force of full-strength heads).
     pub quad_scale_n: f64,
     /// Force of each head (rf, vi, vl, vlo, vml, vmo), N.

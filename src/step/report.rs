@@ -77,7 +77,7 @@ pub fn tracking(model: &Model, pose: &nalgebra::Isometry3<f64>) -> Tracking {
         flexion: -a,
         proximal_mm: t.y,
         anterior_mm: t.x,
-        bisect_offset: (lat * border.z - model.femur.groove_z) / p.width,
+        bisect_offset: (lat * border.z - model.femur.groove_z()) / p.width,
     }
 }
 
@@ -118,6 +118,14 @@ pub fn report(model: &Model, input: &FrameInput, joint: &Joint, sol: &Solution) 
         knee: input.knee,
         femur_from_patella: sol.pose,
         femur_from_tibia: joint.femur_from_tibia,
+        tibia_coupled_varus: joint.coupled_varus,
+        tibia_coupled_internal_rotation: joint.coupled_internal_rotation,
+        tibia_translation_mm: joint.coupled_translation,
+        pt_moment_arm_mm: if t.patellar_tendon_n > 0.0 {
+            t.extensor_moment / t.patellar_tendon_n
+        } else {
+            f64::NAN
+        },
         quad_scale_n: sol.scale,
         head_forces_n: t.heads_n,
         quadriceps_force_n: t.heads_n.iter().sum(),

@@ -124,11 +124,12 @@ pub fn tissues(
     };
     let (pt, line) = ligament(&mut acc, pose, &model.patellar_tendon, &joint.tuberosity);
     acc.patellar_tendon_n = pt;
-    // Force on the tibia is −f at the tuberosity; extensor moment = ẑ·(tub × (−f)).
-    let tub = joint.tuberosity;
-    let zrow = Vec3::new(-tub.y, tub.x, 0.0); // ẑᵀ[tub]×
-    acc.extensor_moment = -zrow.dot(&line.f);
-    acc.d_extensor_moment = -(line.df.transpose() * zrow);
+    // Force on the tibia is −f at the tuberosity; the extensor moment is the negative of
+    // its generalised force on the flexion coordinate: M = f · ∂x_tub/∂θ (virtual work; on
+    // the hinge this is ẑ·(tub × (−f)) about the flexion axis).
+    let v = joint.tuberosity_rate;
+    acc.extensor_moment = v.dot(&line.f);
+    acc.d_extensor_moment = line.df.transpose() * v;
     let mpfl_anchor = femur_anchor(&model.mpfl.anchor);
     acc.mpfl_n = ligament(&mut acc, pose, &model.mpfl, &mpfl_anchor).0;
     let lr_anchor = femur_anchor(&model.lateral_retinaculum.anchor);

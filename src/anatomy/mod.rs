@@ -14,6 +14,9 @@
 //! (opensim-jam, Apache-2.0), points extracted with the OpenSim 4.6 API. Patella-frame
 //! points are the femur-frame points minus the default patella origin [`PATELLA_ORIGIN`].
 
+pub mod landmarks;
+pub mod mesh_knee;
+
 use crate::math::Vec3;
 
 /// Default patella body origin in the femur frame (L `patella_r`, pf_tx/ty/tz defaults
