@@ -90,7 +90,10 @@ pub struct FemurSdf {
 struct PseudoNormals {
     face: Vec<[f64; 3]>,
     vertex: Vec<[f64; 3]>,
-    edge: HashMap<(u32, u32), [f64; 3]>,
+    /// Sum of the adjacent face normals, and the number of adjacent faces (1 = boundary).
+    edge: HashMap<(u32, u32), ([f64; 3], u32)>,
+    /// Vertices on the sheet's open boundary.
+    boundary_vertex: Vec<bool>,
 }
 
 fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
@@ -119,7 +122,7 @@ impl PseudoNormals {
     fn new(v: &[[f64; 3]], t: &[[u32; 3]]) -> Self {
         let mut face = Vec::with_capacity(t.len());
         let mut vertex = vec![[0.0; 3]; v.len()];
-        let mut edge: HashMap<(u32, u32), [f64; 3]> = HashMap::with_capacity(t.len() * 2);
+        let mut edge: HashMap<(u32, u32), ([f64; 3], u32)> = HashMap::with_capacity(t.len() * 2);
         for tri in t {
             let p = [v[tri[0] as usize], v[tri[1] as usize], v[tri[2] as usize]];
             let n = unit(cross(sub(p[1], p[0]), sub(p[2], p[0])));
@@ -133,16 +136,25 @@ impl PseudoNormals {
                     vn[k] += w * n[k];
                 }
                 let (i, j) = (tri[c], tri[(c + 1) % 3]);
-                let e = edge.entry((i.min(j), i.max(j))).or_insert([0.0; 3]);
+                let e = edge.entry((i.min(j), i.max(j))).or_insert(([0.0; 3], 0));
                 for k in 0..3 {
-                    e[k] += n[k];
+                    e.0[k] += n[k];
                 }
+                e.1 += 1;
+            }
+        }
+        let mut boundary_vertex = vec![false; v.len()];
+        for (&(a, b), &(_, count)) in &edge {
+            if count == 1 {
+                boundary_vertex[a as usize] = true;
+                boundary_vertex[b as usize] = true;
             }
         }
         Self {
             face,
             vertex: vertex.into_iter().map(unit).collect(),
             edge,
+            boundary_vertex,
         }
     }
 }
@@ -156,25 +168,31 @@ struct Exact<'a> {
 }
 
 impl Exact<'_> {
+    /// Points whose closest feature lies on the sheet's open boundary are beyond its rim
+    /// (off the cartilage, e.g. over the intercondylar notch): they count as outside, so an
+    /// element is in contact only where the cartilage is under it — as the ray-cast contact
+    /// of an open sheet (Smith et al. 2018) decides.
     fn signed(&self, p: [f64; 3]) -> (f64, usize) {
         let q = PVec::new(p[0] as f32, p[1] as f32, p[2] as f32);
         let (proj, (tri, loc)) = self.mesh.project_local_point_and_get_location(q, false);
         let t = self.triangles[tri as usize];
-        let n = match loc {
-            TrianglePointLocation::OnVertex(i) => self.normals.vertex[t[i as usize] as usize],
+        let (n, rim) = match loc {
+            TrianglePointLocation::OnVertex(i) => {
+                let v = t[i as usize] as usize;
+                (self.normals.vertex[v], self.normals.boundary_vertex[v])
+            }
             TrianglePointLocation::OnEdge(e, _) => {
                 let (a, b) = match e {
                     0 => (t[0], t[1]),
                     1 => (t[1], t[2]),
                     _ => (t[0], t[2]),
                 };
-                self.normals
-                    .edge
-                    .get(&(a.min(b), a.max(b)))
-                    .copied()
-                    .unwrap_or(self.normals.face[tri as usize])
+                match self.normals.edge.get(&(a.min(b), a.max(b))) {
+                    Some(&(n, count)) => (n, count == 1),
+                    None => (self.normals.face[tri as usize], false),
+                }
             }
-            _ => self.normals.face[tri as usize],
+            _ => (self.normals.face[tri as usize], false),
         };
         let d = [
             p[0] - proj.point.x as f64,
@@ -182,7 +200,8 @@ impl Exact<'_> {
             p[2] - proj.point.z as f64,
         ];
         let dist = dot(d, d).sqrt();
-        (if dot(d, n) >= 0.0 { dist } else { -dist }, tri as usize)
+        let outside = rim || dot(d, n) >= 0.0;
+        (if outside { dist } else { -dist }, tri as usize)
     }
 }
 
