@@ -174,6 +174,8 @@ fn parametric_landmarks(s: &Subject) -> Landmarks {
         itb_anchor: Vec3::from(anatomy::ITB_PATELLAR_ANCHOR),
         itb_patella: on_patella(anatomy::ITB_PATELLA),
         head_insertions: std::array::from_fn(|i| on_patella(HEADS[i].insertion)),
+        // The first design's straight lines (its validated results were calibrated so).
+        head_wraps: [None; 6],
         groove_z: anatomy::GROOVE_Z_MM,
         own_tt_tg_mm: Subject::default().tt_tg_mm,
         itb_source: "kneetrack's Lenhart-derived default",
@@ -282,13 +284,6 @@ impl Model {
                 (FemurGeometry::Parametric(femur), patella, marks, law, d)
             }
             Some(k) => {
-                if lat < 0.0 {
-                    // Mirroring a mesh knee needs a mirrored distance field; not built yet.
-                    return Err(ModelError::Unsupported {
-                        key: "subject.side",
-                        message: "subject.side = \"left\" on a mesh knee: mirroring the real knee is not implemented yet; use anatomy.model = \"parametric\" for a left knee".into(),
-                    });
-                }
                 let marks = Landmarks::from_mesh_knee(k).map_err(|m| ModelError::Knee {
                     key: "anatomy.model",
                     message: m,
@@ -299,8 +294,13 @@ impl Model {
                     Some(h) => (vec![h; k.patella_thickness_mm.len()], 0.0),
                     None => (k.patella_thickness_mm.clone(), 1.0),
                 };
+                let mirrored: Vec<[f64; 3]> = k
+                    .patella_vertices
+                    .iter()
+                    .map(|v| [v[0], v[1], lat * v[2]])
+                    .collect();
                 let patella = PatellaMesh::from_triangles(
-                    &k.patella_vertices,
+                    &mirrored,
                     &k.patella_triangles,
                     &thick,
                     lat,
@@ -328,6 +328,7 @@ impl Model {
                 let geom = FemurGeometry::Mesh(
                     Arc::clone(&k.femur),
                     MeshFemurInfo {
+                        lat,
                         groove_z: marks.groove_z,
                     },
                 );
@@ -381,6 +382,12 @@ impl Model {
                     insertion: mirror(ins),
                     origin: mirror(rest_point(&ins).coords + dir * h.line_length_mm),
                     weight: h.share * params.muscles.factor(h.name),
+                    wrap: marks.head_wraps[i].map(|mut w| {
+                        // Mirror the cylinder for a left knee (its axis is medio-lateral).
+                        let t = w.femur_from_cylinder.translation.vector;
+                        w.femur_from_cylinder.translation.vector = mirror(t);
+                        w
+                    }),
                 }
             })
             .collect();

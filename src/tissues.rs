@@ -31,6 +31,9 @@ pub struct QuadHead {
     pub origin: Vec3,
     /// share × strength: the fraction of the quadriceps scale this head carries.
     pub weight: f64,
+    /// The cylinder its path wraps over in flexion (mesh knees: the model file's; the
+    /// parametric knee's heads are straight lines).
+    pub wrap: Option<crate::geometry::wrap::WrapCylinder>,
 }
 
 /// Blankevoort et al. (1991) ligament: quadratic toe region up to 2·ε_l, linear beyond,

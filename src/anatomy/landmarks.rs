@@ -10,7 +10,9 @@
 use nalgebra::Isometry3;
 
 use super::{mesh_knee::MeshKnee, HEADS};
+use crate::geometry::wrap::WrapCylinder;
 use crate::math::Vec3;
+use crate::osim::KneeFrame;
 use crate::osim::{LigamentSpec, PointFrame};
 
 /// One patellar ligament as a single line: bundle-mean attachments, slack length and the
@@ -41,6 +43,8 @@ pub struct Landmarks {
     pub itb_patella: Vec3,
     /// Quadriceps insertions (rf, vi, vl, vlo, vml, vmo), patella frame, mm.
     pub head_insertions: [Vec3; 6],
+    /// The cylinder each head wraps over (femur frame), if any.
+    pub head_wraps: [Option<WrapCylinder>; 6],
     /// Groove medio-lateral position, femur frame, mm.
     pub groove_z: f64,
     /// The knee's own TT-TG (tuberosity z − groove z at extension), mm.
@@ -138,6 +142,28 @@ impl Landmarks {
             need(muscle(&["vasmed", "vas_med"]), "vastus medialis (vasmed_*)")?,
             to_patella(HEADS[5].insertion),
         ];
+        // Each head wraps over the first femur-fixed cylinder its model muscle names (VLO as
+        // the vastus lateralis, VMO as the vastus medialis).
+        let wrap_of = |names: &[&str]| -> Option<WrapCylinder> {
+            let m = k
+                .osim
+                .muscles
+                .iter()
+                .find(|m| names.iter().any(|n| m.name.starts_with(n)))?;
+            m.wrap_objects.iter().find_map(|w| {
+                let c = k.osim.wrap_cylinder(w)?;
+                (c.frame == KneeFrame::Femur).then(|| WrapCylinder {
+                    femur_from_cylinder: c.frame_from_cylinder,
+                    radius_mm: c.radius_mm,
+                    quadrant: WrapCylinder::quadrant_from(&c.quadrant),
+                })
+            })
+        };
+        let rf_w = wrap_of(&["recfem", "rect_fem"]);
+        let vi_w = wrap_of(&["vasint", "vas_int"]);
+        let vl_w = wrap_of(&["vaslat", "vas_lat"]);
+        let vm_w = wrap_of(&["vasmed", "vas_med"]);
+        let head_wraps = [rf_w, vi_w, vl_w, vl_w, vm_w, vm_w];
         let itb = ligs.iter().find(|l| l.name.starts_with("ITB"));
         let (itb_anchor, itb_source) = match itb.and_then(|l| crossing(l, 20.0)) {
             Some(p) => (p, "the model's IT band (ITB*), where it crosses y = 20 mm"),
@@ -155,6 +181,7 @@ impl Landmarks {
             lateral_retinaculum: lpfl,
             itb_anchor,
             head_insertions,
+            head_wraps,
             groove_z: k.groove_z,
             itb_source,
         })

@@ -5,6 +5,7 @@
 pub mod femur;
 pub mod femur_mesh;
 pub mod patella;
+pub mod wrap;
 
 use std::sync::Arc;
 
@@ -26,6 +27,9 @@ pub enum FemurGeometry {
 /// Landmarks measured on a mesh femur when it is loaded.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MeshFemurInfo {
+    /// +1 right knee, −1 left: the field is the right knee's; a left knee queries it at
+    /// (x, y, −z) and mirrors the normal.
+    pub lat: f64,
     /// Medio-lateral position of the trochlear groove's deepest points, anatomical (lateral
     /// +), femur frame, mm (for the bisect offset).
     pub groove_z: f64,
@@ -60,7 +64,8 @@ impl FemurGeometry {
                 buf.hit_h.clear();
                 buf.hit_h.resize(buf.hits.len(), 0.0);
             }
-            FemurGeometry::Mesh(sdf, _) => {
+            FemurGeometry::Mesh(sdf, info) => {
+                let lat = info.lat;
                 let m = px.len();
                 buf.radial.resize(m, 0.0);
                 buf.rho.resize(m, 0.0);
@@ -69,15 +74,30 @@ impl FemurGeometry {
                 buf.hit_normal.clear();
                 buf.hit_h.clear();
                 for k in 0..m {
-                    let s = sdf.sample(px[k], py[k], pz[k]);
+                    let s = sdf.sample(px[k], py[k], lat * pz[k]);
                     buf.radial[k] = s.gap;
                     if s.gap < 0.0 {
                         buf.hits.push(k as u32);
                         buf.hit_gap.push(s.gap);
                         buf.hit_normal
-                            .push(Vec3::new(s.normal[0], s.normal[1], s.normal[2]));
+                            .push(Vec3::new(s.normal[0], s.normal[1], lat * s.normal[2]));
                         buf.hit_h.push(s.thickness);
                     }
+                }
+            }
+        }
+    }
+
+    /// Signed distance (mm, negative = overlap) and outward normal at a femur-frame point:
+    /// the same surface the contact kernel sees (for references, plots and checks).
+    pub fn distance(&self, p: &Vec3) -> SurfaceDistance {
+        match self {
+            FemurGeometry::Parametric(s) => s.distance(p),
+            FemurGeometry::Mesh(sdf, info) => {
+                let s = sdf.sample(p.x, p.y, info.lat * p.z);
+                SurfaceDistance {
+                    gap: s.gap,
+                    normal: Vec3::new(s.normal[0], s.normal[1], info.lat * s.normal[2]),
                 }
             }
         }

@@ -388,6 +388,13 @@ impl<'a, 'i> Doc<'a, 'i> {
         self.resolve_frame(owner, socket, &text, 0)
     }
 
+    /// The frame a `Body`, `Ground` or `PhysicalOffsetFrame` element is (for a component
+    /// fixed to it, such as a wrap object in its `WrapObjectSet`).
+    pub fn frame_of(&self, frame: Node<'a, 'i>) -> Result<FrameRef, OsimError> {
+        let path = self.component_path(frame);
+        self.resolve_frame(frame, "frame", &path, 0)
+    }
+
     fn resolve_frame(
         &self,
         owner: Node<'a, 'i>,

@@ -37,10 +37,19 @@
 //! * `ForceSet/objects/*Muscle` named like the quadriceps (`recfem`, `vasint`, `vaslat`,
 //!   `vasmed` and variants such as `vasmedobl`) and the tensor fasciae latae (`tfl`), with
 //!   the side suffix: path points and `max_isometric_force`.
+//! * The wrap objects the kept paths name (`GeometryPath/PathWrapSet/objects/PathWrap/
+//!   wrap_object`), looked up by name in the `WrapObjectSet` of every Body, Ground and
+//!   PhysicalOffsetFrame (the first in file order, as OpenSim takes the first frame that has
+//!   one). A `WrapCylinder` (`translation` m and `xyz_body_rotation` rad, body-fixed X-Y-Z,
+//!   in the owning frame; `radius`, `length` m; `quadrant`; `active`) on a body rigidly fixed
+//!   to the femur, tibia or patella becomes a [`WrapCylinderSpec`]; any other wrap object a
+//!   kept path names (an ellipsoid, sphere or torus, a cylinder elsewhere, an inactive one)
+//!   is listed in [`OsimKnee::unsupported_wraps`]. A name that no wrap object has is an error.
 //!
-//! Everything else (other limbs, other muscles, wrap objects, markers, controllers) is
-//! ignored; wrap objects on a kept path are only listed by name. Paths are straight lines
-//! through their points.
+//! Everything else (other limbs, other muscles, wrap objects no kept path names, markers,
+//! controllers) is ignored. The PathWraps' `method` and `range` are not read (Lenhart uses
+//! the defaults: hybrid, the whole path). Path points are given as read; wrapping them over
+//! the cylinders is the caller's business.
 //!
 //! # Frames (all lengths mm)
 //! * **Femur** ([`KneeFrame::Femur`]) = the knee joint's parent frame (Lenhart: the body
@@ -73,6 +82,7 @@ mod transform;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use nalgebra::{Isometry3, Point3, UnitQuaternion, Vector3};
@@ -197,7 +207,8 @@ pub struct LigamentSpec {
     /// Strain at which the quadratic toe region becomes linear (`transition_strain`,
     /// OpenSim-JAM default 0.06).
     pub transition_strain: f64,
-    /// Names of the wrap objects the path wraps over in the model (ignored by this reader).
+    /// Names of the wrap objects the path wraps over in the model, in order. Each is in
+    /// [`OsimKnee::wrap_cylinders`] or [`OsimKnee::unsupported_wraps`].
     pub wrap_objects: Vec<String>,
 }
 
@@ -222,8 +233,27 @@ pub struct MusclePath {
     pub points: Vec<PathPointSpec>,
     /// `max_isometric_force`, N (OpenSim's default 1000 N when absent).
     pub max_isometric_force_n: f64,
-    /// Names of the wrap objects the path wraps over in the model (ignored by this reader).
+    /// Names of the wrap objects the path wraps over in the model, in order. Each is in
+    /// [`OsimKnee::wrap_cylinders`] or [`OsimKnee::unsupported_wraps`].
     pub wrap_objects: Vec<String>,
+}
+
+/// A wrap cylinder a kept path wraps over (OpenSim `WrapCylinder`), expressed in a knee frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrapCylinderSpec {
+    /// Name in the model (`KnExt_at_fem_r`).
+    pub name: String,
+    /// The knee frame the cylinder is fixed in (bodies rigidly welded to the femur → Femur, etc.).
+    pub frame: KneeFrame,
+    /// Pose of the cylinder in that frame (mm): its local z is the cylinder axis, origin at its centre.
+    pub frame_from_cylinder: Isometry3<f64>,
+    /// `radius`, mm.
+    pub radius_mm: f64,
+    /// `length`, mm: the cylinder runs from z = −length/2 to +length/2 in its own axes.
+    pub length_mm: f64,
+    /// OpenSim quadrant: "all", "x", "-x", "y", "-y" (the side of the cylinder a path may wrap on, in the cylinder's local axes).
+    /// Normalised from the file's spelling (`+x`, `X`, surrounding blanks; absent = "all").
+    pub quadrant: String,
 }
 
 /// What kneetrack reads from an OpenSim knee model. Lengths mm, angles rad.
@@ -284,6 +314,15 @@ pub struct OsimKnee {
     pub ligaments: Vec<LigamentSpec>,
     /// The quadriceps heads and the tensor fasciae latae of this side, in file order.
     pub muscles: Vec<MusclePath>,
+    /// The active `WrapCylinder`s named by the kept ligaments and muscles that are fixed to
+    /// the Femur, Tibia or Patella frame, each once, in file order (Lenhart: `KnExt_at_fem_r`,
+    /// `KnExt_vasint_at_fem_r`, `Capsule_r`).
+    pub wrap_cylinders: Vec<WrapCylinderSpec>,
+    /// The other wrap objects the kept paths name, each once, in file order, as
+    /// `name (type)` — `Med_Lig_r (WrapEllipsoid)` — or, for a cylinder that is not kept,
+    /// `name (WrapCylinder, reason)`: on a body not fixed to a knee frame, inactive, or with
+    /// a quadrant along its axis (`z`, `-z`).
+    pub unsupported_wraps: Vec<String>,
 }
 
 impl OsimKnee {
@@ -340,6 +379,11 @@ impl OsimKnee {
     /// The contact mesh with this name.
     pub fn contact_mesh(&self, name: &str) -> Option<&ContactMesh> {
         self.contact_meshes.iter().find(|m| m.name == name)
+    }
+
+    /// The wrap cylinder with this name.
+    pub fn wrap_cylinder(&self, name: &str) -> Option<&WrapCylinderSpec> {
+        self.wrap_cylinders.iter().find(|c| c.name == name)
     }
 }
 
@@ -536,8 +580,10 @@ fn build(doc: &Doc, side: Side) -> Result<OsimKnee, OsimError> {
     };
 
     let contact_meshes = read_contact_meshes(doc, &frames, side)?;
-    let ligaments = read_ligaments(doc, &frames)?;
-    let muscles = read_muscles(doc, &frames, suffix)?;
+    let mut wrap_uses = Vec::new();
+    let ligaments = read_ligaments(doc, &frames, &mut wrap_uses)?;
+    let muscles = read_muscles(doc, &frames, suffix, &mut wrap_uses)?;
+    let (wrap_cylinders, unsupported_wraps) = read_wrap_cylinders(doc, &frames, &wrap_uses)?;
 
     Ok(OsimKnee {
         path: doc.path.to_path_buf(),
@@ -561,6 +607,8 @@ fn build(doc: &Doc, side: Side) -> Result<OsimKnee, OsimError> {
         contact_meshes,
         ligaments,
         muscles,
+        wrap_cylinders,
+        unsupported_wraps,
     })
 }
 
@@ -998,21 +1046,161 @@ fn express_points(
     Ok(out)
 }
 
-fn wrap_objects(owner: Node) -> Vec<String> {
+/// A path's `PathWrap` elements that name a wrap object, with that name, in order.
+fn path_wraps<'a, 'i>(owner: Node<'a, 'i>) -> Vec<(String, Node<'a, 'i>)> {
     child(owner, "GeometryPath")
         .and_then(|gp| child(gp, "PathWrapSet"))
         .and_then(|s| child(s, "objects"))
         .map(|objs| {
             objs.children()
                 .filter(|n| n.is_element())
-                .filter_map(|w| child(w, "wrap_object").map(document::text_of))
-                .filter(|s| !s.is_empty())
+                .filter_map(|w| child(w, "wrap_object").map(|o| (document::text_of(o), w)))
+                .filter(|(s, _)| !s.is_empty())
                 .collect()
         })
         .unwrap_or_default()
 }
 
-fn read_ligaments(doc: &Doc, frames: &Frames) -> Result<Vec<LigamentSpec>, OsimError> {
+/// The names of a kept path's wrap objects; records its PathWraps in `uses`.
+fn wrap_objects<'a, 'i>(
+    owner: Node<'a, 'i>,
+    uses: &mut Vec<(String, Node<'a, 'i>)>,
+) -> Vec<String> {
+    let wraps = path_wraps(owner);
+    let names = wraps.iter().map(|(n, _)| n.clone()).collect();
+    uses.extend(wraps);
+    names
+}
+
+/// OpenSim's quadrant names (`WrapObject::extendFinalizeFromProperties`, which also takes
+/// upper case and a leading `+`), normalised; `None` when not one of them.
+fn normalise_quadrant(text: &str) -> Option<&'static str> {
+    Some(match text.trim().to_ascii_lowercase().as_str() {
+        "" | "all" | "unassigned" => "all",
+        "x" | "+x" => "x",
+        "-x" => "-x",
+        "y" | "+y" => "y",
+        "-y" => "-y",
+        "z" | "+z" => "z",
+        "-z" => "-z",
+        _ => return None,
+    })
+}
+
+/// Resolves the wrap objects named by the kept paths (`uses`: each PathWrap and the name it
+/// gives): the kept cylinders and the `name (type)` list of the others, both in file order.
+fn read_wrap_cylinders<'a, 'i>(
+    doc: &Doc<'a, 'i>,
+    frames: &Frames,
+    uses: &[(String, Node<'a, 'i>)],
+) -> Result<(Vec<WrapCylinderSpec>, Vec<String>), OsimError> {
+    // Every wrap object of the model by name, with the frame element that owns it; the first
+    // in file order wins (OpenSim takes the first PhysicalFrame that has one of that name).
+    let mut index: HashMap<&str, (Node<'a, 'i>, Node<'a, 'i>)> = HashMap::new();
+    for set in doc.elements("WrapObjectSet") {
+        let Some(owner) = set.parent().filter(|p| {
+            matches!(
+                p.tag_name().name(),
+                "Body" | "Ground" | "PhysicalOffsetFrame"
+            )
+        }) else {
+            continue;
+        };
+        let Some(objects) = child(set, "objects") else {
+            continue;
+        };
+        for w in objects.children().filter(|n| n.is_element()) {
+            if let Some(name) = w.attribute("name") {
+                index.entry(name).or_insert((w, owner));
+            }
+        }
+    }
+
+    let mut named: Vec<(Node<'a, 'i>, Node<'a, 'i>)> = Vec::new();
+    for (name, path_wrap) in uses {
+        let Some(&(w, owner)) = index.get(name.as_str()) else {
+            return Err(doc.invalid(
+                *path_wrap,
+                format!(
+                    "<wrap_object> `{}` is not a wrap object of the model (no WrapObjectSet of a Body, \
+                     Ground or PhysicalOffsetFrame has one of that name)",
+                    error::one_line(name)
+                ),
+            ));
+        };
+        if !named.iter().any(|(n, _)| *n == w) {
+            named.push((w, owner));
+        }
+    }
+    named.sort_by_key(|(w, _)| w.range().start);
+
+    let mut cylinders = Vec::new();
+    let mut others = Vec::new();
+    for (w, owner) in named {
+        let name = w.attribute("name").unwrap_or("").to_string();
+        let kind = w.tag_name().name();
+        if kind != "WrapCylinder" {
+            others.push(format!("{name} ({kind})"));
+            continue;
+        }
+        if !doc.prop_bool_or(w, "active", true)? {
+            others.push(format!("{name} (WrapCylinder, inactive)"));
+            continue;
+        }
+        let frame = doc.frame_of(owner)?;
+        let Some((kf, frame_from_body)) = frames.rigid(frame.body)? else {
+            others.push(format!(
+                "{name} (WrapCylinder on {}, which is not fixed to the femur, tibia or patella)",
+                doc.bodies[frame.body].name
+            ));
+            continue;
+        };
+        let quadrant_text = doc.prop_string(w, "quadrant").unwrap_or_default();
+        let Some(quadrant) = normalise_quadrant(&quadrant_text) else {
+            return Err(doc.invalid(
+                w,
+                format!(
+                    "<quadrant> `{}` is not one of all, x, -x, y, -y, z, -z",
+                    error::one_line(&quadrant_text)
+                ),
+            ));
+        };
+        if matches!(quadrant, "z" | "-z") {
+            others.push(format!(
+                "{name} (WrapCylinder, quadrant {quadrant} along its axis)"
+            ));
+            continue;
+        }
+        // OpenSim's defaults (WrapObject, WrapCylinder::constructProperties).
+        let translation = doc.prop_vec3_or(w, "translation", [0.0; 3])?;
+        let rotation = doc.prop_vec3_or(w, "xyz_body_rotation", [0.0; 3])?;
+        let radius = doc.prop_f64_or(w, "radius", 1.0)?;
+        let length = doc.prop_f64_or(w, "length", 1.0)?;
+        if radius <= 0.0 {
+            return Err(doc.invalid(w, format!("radius {radius} m must be positive")));
+        }
+        if length < 0.0 {
+            return Err(doc.invalid(w, format!("length {length} m must not be negative")));
+        }
+        let frame_from_cylinder =
+            to_mm(&(frame_from_body * frame.body_from_frame * offset_m(translation, rotation)));
+        cylinders.push(WrapCylinderSpec {
+            name,
+            frame: kf,
+            frame_from_cylinder,
+            radius_mm: radius * 1000.0,
+            length_mm: length * 1000.0,
+            quadrant: quadrant.to_string(),
+        });
+    }
+    Ok((cylinders, others))
+}
+
+fn read_ligaments<'a, 'i>(
+    doc: &Doc<'a, 'i>,
+    frames: &Frames,
+    wrap_uses: &mut Vec<(String, Node<'a, 'i>)>,
+) -> Result<Vec<LigamentSpec>, OsimError> {
     let mut out = Vec::new();
     for lig in doc.elements("Blankevoort1991Ligament") {
         let raw = raw_points(doc, lig);
@@ -1072,7 +1260,7 @@ fn read_ligaments(doc: &Doc, frames: &Frames) -> Result<Vec<LigamentSpec>, OsimE
             linear_stiffness_n,
             slack_length_mm: slack_m * 1000.0,
             transition_strain,
-            wrap_objects: wrap_objects(lig),
+            wrap_objects: wrap_objects(lig, wrap_uses),
         });
     }
     Ok(out)
@@ -1106,7 +1294,12 @@ fn muscle_role(name: &str, suffix: &str) -> Option<MuscleRole> {
         .map(|&(_, r)| r)
 }
 
-fn read_muscles(doc: &Doc, frames: &Frames, suffix: &str) -> Result<Vec<MusclePath>, OsimError> {
+fn read_muscles<'a, 'i>(
+    doc: &Doc<'a, 'i>,
+    frames: &Frames,
+    suffix: &str,
+    wrap_uses: &mut Vec<(String, Node<'a, 'i>)>,
+) -> Result<Vec<MusclePath>, OsimError> {
     let mut out = Vec::new();
     for m in doc.elements_ending("Muscle") {
         if m.parent().is_none_or(|p| p.tag_name().name() != "objects") {
@@ -1146,7 +1339,7 @@ fn read_muscles(doc: &Doc, frames: &Frames, suffix: &str) -> Result<Vec<MusclePa
             role,
             points,
             max_isometric_force_n,
-            wrap_objects: wrap_objects(m),
+            wrap_objects: wrap_objects(m, wrap_uses),
         });
     }
     for (role, what) in [

@@ -381,6 +381,126 @@ fn lenhart_quadriceps() {
 }
 
 #[test]
+fn lenhart_wrap_cylinders() {
+    let k = lenhart();
+    let names: Vec<&str> = k.wrap_cylinders.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["KnExt_at_fem_r", "KnExt_vasint_at_fem_r", "Capsule_r"]
+    );
+    // femur_r → femur_distal_r is a weld through femur_r_offset, translation only (m).
+    let femur_distal_in_femur_r = [
+        -0.005_551_356_437_663_364,
+        -0.374_181_436_371_697_9,
+        -0.0011706232813375212,
+    ];
+    let knext_in_femur_r = [0.009_252_183_627_908_708, -0.3673116900279757, 0.0];
+    let centre: [f64; 3] =
+        std::array::from_fn(|i| (knext_in_femur_r[i] - femur_distal_in_femur_r[i]) * 1000.0);
+    assert!(close(centre, [14.80, 6.87, 1.17], 0.01), "{centre:?}");
+    for (name, radius) in [
+        ("KnExt_at_fem_r", 25.906114158144384),
+        ("KnExt_vasint_at_fem_r", 24.055_677_432_562_64),
+    ] {
+        let c = k.wrap_cylinder(name).unwrap();
+        assert_eq!(c.frame, KneeFrame::Femur, "{name}");
+        assert!(
+            (c.radius_mm - radius).abs() < 1e-9,
+            "{name}: {}",
+            c.radius_mm
+        );
+        assert!((c.length_mm - 185.04367255817417).abs() < 1e-9, "{name}");
+        assert_eq!(c.quadrant, "x", "{name}");
+        let t = c.frame_from_cylinder.translation.vector;
+        assert!(close([t.x, t.y, t.z], centre, 1e-9), "{name}: {t:?}");
+        // Axis along the Femur frame's z (xyz_body_rotation 0 0 0, no rotation in the weld).
+        let axis = c.frame_from_cylinder.rotation * Vector3::z();
+        assert!((axis.z.abs() - 1.0).abs() < 1e-12, "{name}: {axis:?}");
+        assert!(c.frame_from_cylinder.rotation.angle() < 1e-12, "{name}");
+    }
+    // The capsule cylinder sits directly on femur_distal_r (= the Femur frame).
+    let cap = k.wrap_cylinder("Capsule_r").unwrap();
+    assert_eq!(cap.frame, KneeFrame::Femur);
+    let expected = to_mm(&transform::offset_m(
+        [-0.004, -0.003, 0.0],
+        [-0.0299066, 0.02, 0.331613],
+    ));
+    assert!((cap.frame_from_cylinder.to_homogeneous() - expected.to_homogeneous()).norm() < 1e-9);
+    assert!((cap.radius_mm - 18.0).abs() < 1e-9 && (cap.length_mm - 500.0).abs() < 1e-9);
+    assert_eq!(cap.quadrant, "all");
+
+    assert_eq!(
+        k.unsupported_wraps,
+        [
+            "PatTen_r (WrapEllipsoid)",
+            "Med_Lig_r (WrapEllipsoid)",
+            "Med_LigP_r (WrapEllipsoid)"
+        ]
+    );
+}
+
+#[test]
+fn lenhart_every_kept_wrap_object_resolves() {
+    let k = lenhart();
+    let resolves = |w: &str| {
+        k.wrap_cylinder(w).is_some()
+            || k.unsupported_wraps
+                .iter()
+                .any(|u| u.split(" (").next() == Some(w))
+    };
+    for (name, wraps) in [
+        ("recfem_r", vec!["KnExt_at_fem_r"]),
+        ("vasint_r", vec!["KnExt_vasint_at_fem_r"]),
+        ("vaslat_r", vec!["KnExt_at_fem_r"]),
+        ("vasmed_r", vec!["KnExt_at_fem_r"]),
+    ] {
+        assert_eq!(k.muscle(name).unwrap().wrap_objects, wraps, "{name}");
+    }
+    for m in &k.muscles {
+        for w in &m.wrap_objects {
+            assert!(resolves(w), "{}: {w}", m.name);
+        }
+    }
+    for l in &k.ligaments {
+        for w in &l.wrap_objects {
+            assert!(resolves(w), "{}: {w}", l.name);
+        }
+    }
+    // Nothing listed that no kept path names.
+    let named = |w: &str| {
+        k.muscles
+            .iter()
+            .any(|m| m.wrap_objects.iter().any(|x| x == w))
+            || k.ligaments
+                .iter()
+                .any(|l| l.wrap_objects.iter().any(|x| x == w))
+    };
+    for c in &k.wrap_cylinders {
+        assert!(named(&c.name), "{}", c.name);
+    }
+    for u in &k.unsupported_wraps {
+        assert!(named(u.split(" (").next().unwrap()), "{u}");
+    }
+}
+
+#[test]
+fn error_unknown_wrap_object_names_path_and_object() {
+    let path = lenhart_path();
+    let text = lenhart_text().replacen(
+        "<wrap_object>KnExt_vasint_at_fem_r</wrap_object>",
+        "<wrap_object>KnExt_vasint_at_femur_r</wrap_object>",
+        1,
+    );
+    let e = expect_err(parse_osim(&text, &path, Side::Right));
+    let m = check_message(&e, &path);
+    assert!(matches!(e, OsimError::Invalid { .. }), "{m}");
+    assert!(
+        m.contains("vasint_r") && m.contains("KnExt_vasint_at_femur_r"),
+        "{m}"
+    );
+}
+
+#[test]
 fn lenhart_left_knee_is_a_coupled_one_dof_knee() {
     let e = expect_err(load_osim(&lenhart_path(), Side::Left));
     let m = check_message(&e, &lenhart_path());
@@ -943,6 +1063,180 @@ fn mini_errors() {
     );
 }
 
+/// A WrapCylinder element.
+fn wrap_cylinder(name: &str, extra: &str) -> String {
+    format!(
+        "<WrapCylinder name=\"{name}\"><xyz_body_rotation>0.1 0.2 0.3</xyz_body_rotation>\
+         <translation>0.01 -0.39 0.005</translation>{extra}<radius>0.02</radius>\
+         <length>0.1</length></WrapCylinder>"
+    )
+}
+
+/// The mini model with wrap objects on its bodies and a vastus that wraps over `wraps`.
+fn mini_with_wraps(wraps: &[&str]) -> String {
+    let wrap_set = |objects: String| {
+        format!(
+            "<WrapObjectSet name=\"wrapobjectset\"><objects>{objects}</objects></WrapObjectSet>"
+        )
+    };
+    let femur = [
+        wrap_cylinder("cyl_x", "<quadrant> +x </quadrant>"),
+        wrap_cylinder("cyl_default", ""),
+        wrap_cylinder("cyl_neg_y", "<quadrant>-Y</quadrant>"),
+        wrap_cylinder("cyl_off", "<active>false</active><quadrant>x</quadrant>"),
+        wrap_cylinder("cyl_z", "<quadrant>z</quadrant>"),
+        "<WrapEllipsoid name=\"ell\"><dimensions>0.01 0.02 0.03</dimensions></WrapEllipsoid>"
+            .to_string(),
+    ]
+    .join("");
+    let tibia = wrap_cylinder("cyl_tibia", "<quadrant>-x</quadrant>");
+    let pelvis = wrap_cylinder("cyl_pelvis", "<quadrant>y</quadrant>")
+        + "<WrapSphere name=\"sph\"><radius>0.01</radius></WrapSphere>";
+    let path_wraps: String = wraps
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            format!("<PathWrap name=\"pathwrap_{i}\"><wrap_object>{w}</wrap_object></PathWrap>")
+        })
+        .collect();
+    let muscle = format!(
+        "<Thelen2003Muscle name=\"vasmedobl_r\"><GeometryPath name=\"geometrypath\"><PathPointSet><objects>\
+         <PathPoint name=\"p1\"><socket_parent_frame>/bodyset/femur_r</socket_parent_frame><location>0.01 -0.2 0.02</location></PathPoint>\
+         <PathPoint name=\"p2\"><socket_parent_frame>/bodyset/patella_r</socket_parent_frame><location>0 0.01 0</location></PathPoint>\
+         </objects></PathPointSet><PathWrapSet><objects>{path_wraps}</objects></PathWrapSet></GeometryPath></Thelen2003Muscle>"
+    );
+    mini_model(lenhart_path().parent().unwrap(), &muscle)
+        .replacen(
+            "<Body name=\"femur_r\" />",
+            &format!("<Body name=\"femur_r\">{}</Body>", wrap_set(femur)),
+            1,
+        )
+        .replacen(
+            "<Body name=\"tibia_r\" />",
+            &format!("<Body name=\"tibia_r\">{}</Body>", wrap_set(tibia)),
+            1,
+        )
+        .replacen(
+            "<Body name=\"pelvis\" />",
+            &format!("<Body name=\"pelvis\">{}</Body>", wrap_set(pelvis)),
+            1,
+        )
+}
+
+#[test]
+fn mini_wrap_cylinders() {
+    let wraps = [
+        "cyl_tibia",
+        "cyl_x",
+        "ell",
+        "cyl_default",
+        "cyl_neg_y",
+        "cyl_off",
+        "cyl_z",
+        "cyl_x",
+        "cyl_pelvis",
+        "sph",
+    ];
+    let k = parse_osim(&mini_with_wraps(&wraps), &mini_path(), Side::Right).unwrap();
+    assert_eq!(k.muscle("vasmedobl_r").unwrap().wrap_objects, wraps);
+    // File order, each once: pelvis, femur, tibia bodies.
+    let names: Vec<&str> = k.wrap_cylinders.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["cyl_x", "cyl_default", "cyl_neg_y", "cyl_tibia"]);
+    let quadrants: Vec<&str> = k
+        .wrap_cylinders
+        .iter()
+        .map(|c| c.quadrant.as_str())
+        .collect();
+    assert_eq!(quadrants, ["x", "all", "-y", "-x"]);
+    assert_eq!(
+        k.unsupported_wraps,
+        [
+            "cyl_pelvis (WrapCylinder on pelvis, which is not fixed to the femur, tibia or patella)",
+            "sph (WrapSphere)",
+            "cyl_off (WrapCylinder, inactive)",
+            "cyl_z (WrapCylinder, quadrant z along its axis)",
+            "ell (WrapEllipsoid)",
+        ]
+    );
+
+    // femur_r → Femur frame (the knee's rotated femur offset frame), then the cylinder's
+    // translation and body-fixed XYZ rotation.
+    let offset = transform::offset_m([0.01, -0.39, 0.005], [0.1, 0.2, 0.3]);
+    let c = k.wrap_cylinder("cyl_x").unwrap();
+    assert_eq!(c.frame, KneeFrame::Femur);
+    let expected = to_mm(&(femur_from_femur_body() * offset));
+    assert!((c.frame_from_cylinder.to_homogeneous() - expected.to_homogeneous()).norm() < 1e-9);
+    let axis = c.frame_from_cylinder.rotation * Vector3::z();
+    let r = Rotation3::from_axis_angle(&Vector3::z_axis(), -0.1)
+        * Rotation3::from_axis_angle(&Vector3::x_axis(), 0.1)
+        * Rotation3::from_axis_angle(&Vector3::y_axis(), 0.2)
+        * Rotation3::from_axis_angle(&Vector3::z_axis(), 0.3);
+    assert!((axis - r * Vector3::z()).norm() < 1e-12);
+    assert!((c.radius_mm - 20.0).abs() < 1e-12 && (c.length_mm - 100.0).abs() < 1e-12);
+
+    // tibia_r → Tibia frame (the knee's tibia offset frame, 20 mm up).
+    let t = k.wrap_cylinder("cyl_tibia").unwrap();
+    assert_eq!(t.frame, KneeFrame::Tibia);
+    let expected = to_mm(&(transform::offset_m(TIBIA_OFFSET, [0.0; 3]).inverse() * offset));
+    assert!((t.frame_from_cylinder.to_homogeneous() - expected.to_homogeneous()).norm() < 1e-9);
+
+    // A wrap object owned by an offset frame (here the Tibia frame itself) is placed in it.
+    let text = mini_with_wraps(&["cyl_in_offset"]).replacen(
+        "<PhysicalOffsetFrame name=\"tibia_offset\">",
+        &format!(
+            "<PhysicalOffsetFrame name=\"tibia_offset\"><WrapObjectSet name=\"wrapobjectset\"><objects>{}</objects></WrapObjectSet>",
+            wrap_cylinder("cyl_in_offset", "<quadrant>y</quadrant>")
+        ),
+        1,
+    );
+    let k = parse_osim(&text, &mini_path(), Side::Right).unwrap();
+    let o = k.wrap_cylinder("cyl_in_offset").unwrap();
+    assert_eq!(o.frame, KneeFrame::Tibia);
+    assert_eq!(o.quadrant, "y");
+    let expected = to_mm(&offset);
+    assert!((o.frame_from_cylinder.to_homogeneous() - expected.to_homogeneous()).norm() < 1e-9);
+}
+
+#[test]
+fn mini_wrap_errors() {
+    let path = mini_path();
+    // A name no wrap object has: the message names the path and the name.
+    let e = expect_err(parse_osim(
+        &mini_with_wraps(&["cyl_x", "no_such_wrap"]),
+        &path,
+        Side::Right,
+    ));
+    let m = check_message(&e, &path);
+    assert!(
+        m.contains("PathWrap `pathwrap_1` in Thelen2003Muscle `vasmedobl_r`")
+            && m.contains("`no_such_wrap`"),
+        "{m}"
+    );
+    // A quadrant OpenSim rejects.
+    let text = mini_with_wraps(&["cyl_x"]).replacen(
+        "<quadrant> +x </quadrant>",
+        "<quadrant>xy</quadrant>",
+        1,
+    );
+    let m = check_message(&expect_err(parse_osim(&text, &path, Side::Right)), &path);
+    assert!(
+        m.contains("WrapCylinder `cyl_x`") && m.contains("`xy`"),
+        "{m}"
+    );
+    // A wrap object nothing names is not read at all.
+    let text = mini_with_wraps(&["cyl_default"]).replacen(
+        "<quadrant> +x </quadrant>",
+        "<quadrant>xy</quadrant>",
+        1,
+    );
+    let k = parse_osim(&text, &path, Side::Right).unwrap();
+    assert_eq!(k.wrap_cylinders.len(), 1);
+    assert!(k.unsupported_wraps.is_empty());
+    // No wraps in the plain mini model.
+    let k = mini().unwrap();
+    assert!(k.wrap_cylinders.is_empty() && k.unsupported_wraps.is_empty());
+}
+
 /// `cargo test --lib osim::tests::print_lenhart_summary -- --ignored --nocapture`
 #[test]
 #[ignore = "prints the Lenhart numbers for a human"]
@@ -1021,6 +1315,21 @@ fn print_lenhart_summary() {
         "ITB1 k = {} N/strain, slack {:.2} mm",
         itb.linear_stiffness_n, itb.slack_length_mm
     );
+    for c in &k.wrap_cylinders {
+        let v = c.frame_from_cylinder.translation.vector;
+        let axis = c.frame_from_cylinder.rotation * Vector3::z();
+        println!(
+            "wrap cylinder {} in {:?}: centre {}, axis {}, radius {:.3} mm, length {:.3} mm, quadrant {}",
+            c.name,
+            c.frame,
+            f3([v.x, v.y, v.z]),
+            f3([axis.x, axis.y, axis.z]),
+            c.radius_mm,
+            c.length_mm,
+            c.quadrant
+        );
+    }
+    println!("unsupported wraps: {:?}", k.unsupported_wraps);
     for m in &k.muscles {
         println!(
             "{} ({:?}) F_max = {} N, wraps {:?}",

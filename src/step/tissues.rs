@@ -9,6 +9,7 @@ use nalgebra::{Isometry3, Matrix6, Point3, Vector6};
 
 use super::kinematics::Joint;
 use super::FrameInput;
+use crate::geometry::wrap::wrap_path;
 use crate::math::{skew, Mat3, Vec3};
 use crate::model::Model;
 use crate::tissues::{Anchor, Ligament};
@@ -104,9 +105,17 @@ pub fn tissues(
     for (i, h) in model.heads.iter().enumerate() {
         let p = pose * Point3::from(h.insertion);
         let r = p.coords - t;
-        let d = h.origin - p.coords;
-        let len = d.norm();
-        let u = d / len;
+        let (u, len) = match &h.wrap {
+            Some(c) => {
+                let s = wrap_path(&p.coords, &h.origin, c);
+                (s.direction, s.segment_mm)
+            }
+            None => {
+                let d = h.origin - p.coords;
+                let len = d.norm();
+                (d / len, len)
+            }
+        };
         let passive = if i == 0 { input.rf_passive_n } else { 0.0 };
         let tension = scale * h.weight + passive;
         acc.heads_n[i] = tension;

@@ -1,25 +1,37 @@
-//! The 3D scene: meshes generated from the solver's own geometry (the parametric femoral
-//! surface, the patella's contact elements, a schematic tibia), tissue lines and force
-//! arrows, posed every frame from the recording. Everything is built in the femur frame
+//! The 3D scene: meshes from the solver's own geometry, tissue lines and force arrows, posed
+//! every frame from the recording. On a mesh knee (the default Lenhart 2015 knee) these are
+//! the model's bone meshes (femur and patella translucent, the tibia posed by
+//! `femur_from_tibia`), the femoral cartilage, and the patella cartilage mesh whose triangles
+//! are the contact elements, coloured per triangle by pressure. On the parametric knee they
+//! are the analytic femoral surface, the patella's element grid and a schematic tibia. The
+//! bone meshes are built once per knee (and kept across re-solves); a displayed frame only
+//! poses bodies and rewrites the articular colours. Everything is built in the femur frame
 //! (mm) under one root whose transform maps it to Bevy: femur X (anterior) → +Z, Y
 //! (proximal) → +Y, Z (lateral for a right knee) → −X, so a right knee seen from the front
 //! has its lateral side on the viewer's left, as in the clinic; 1 unit = 100 mm.
 
 use std::f32::consts::FRAC_PI_2;
 
+use std::sync::Arc;
+
 use bevy::asset::RenderAssetUsages;
-use bevy::mesh::{Indices, PrimitiveTopology};
+use bevy::mesh::{Indices, PrimitiveTopology, VertexAttributeValues};
 use bevy::prelude::*;
 use nalgebra::{Isometry3, Point3};
 
 use super::{Playback, Session};
+use crate::anatomy::mesh_knee::MeshKnee;
 use crate::experiment::record::RecordedFrame;
+use crate::geometry::FemoralSurface;
 use crate::math::Vec3 as V3;
+use crate::mesh::TriMesh;
 use crate::model::Model;
+use crate::osim::KneeFrame;
 use crate::output::svg::pressure_rgb;
 use crate::tissues::Anchor;
 
-/// Display offset of the patella's articular surface, mm anterior (see `articular_mesh`).
+/// Display offset of the patella's articular surface, mm anterior (see `articular_mesh` and
+/// `mesh_articular`).
 pub const ARTICULAR_LIFT_MM: f32 = 1.5;
 /// Scene units per mm.
 pub const UNITS_PER_MM: f32 = 0.01;
@@ -36,7 +48,8 @@ pub struct ScenePlugin;
 
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, (setup_lights, build_scene))
+        app.init_resource::<KneeMeshCache>()
+            .add_systems(Startup, (setup_lights, build_scene))
             .add_systems(Update, (rebuild_scene, pose_scene).chain());
     }
 }
@@ -69,9 +82,23 @@ enum Arrow {
 #[derive(Resource)]
 pub(crate) struct SceneHandles {
     articular: Handle<Mesh>,
+    /// Vertices per contact element in `articular`: 1 on the parametric grid (one vertex per
+    /// element), 3 on a mesh knee (unshared vertices: triangle i = element i).
+    vertices_per_element: usize,
+    /// Contact elements coloured.
+    elements: usize,
     shown: Option<(usize, u64)>,
     /// Bumped when the recording changes.
     pub generation: u64,
+}
+
+/// The bone and cartilage meshes of the mesh knee last shown, built once and kept across
+/// re-solves (a slider never changes a mesh knee's surfaces).
+#[derive(Resource, Default)]
+struct KneeMeshCache {
+    knee: Option<(Arc<MeshKnee>, f64)>,
+    /// Per display surface: its frame, its name, the mesh.
+    surfaces: Vec<(KneeFrame, String, Handle<Mesh>)>,
 }
 
 /// Colour of a tissue tension on the fixed scale: grey when slack, to orange and red.
@@ -162,8 +189,8 @@ fn material(
     })
 }
 
-/// The femoral articular surface, tessellated from the solver's own surface.
-fn femur_mesh(model: &Model) -> Mesh {
+/// The parametric femoral articular surface, tessellated from the solver's own surface.
+fn femur_mesh(femur: &FemoralSurface, lat: f64) -> Mesh {
     let (t0, t1, nt) = (-40f64, 130f64, 86usize);
     let (u0, u1, nu) = (-32f64, 38f64, 71usize);
     let mut pos = Vec::with_capacity(nt * nu);
@@ -171,7 +198,7 @@ fn femur_mesh(model: &Model) -> Mesh {
         let th = (t0 + (t1 - t0) * i as f64 / (nt - 1) as f64).to_radians();
         for j in 0..nu {
             let u = u0 + (u1 - u0) * j as f64 / (nu - 1) as f64;
-            let p = model.femur.point(th, u);
+            let p = femur.point(th, u);
             pos.push([p.x as f32, p.y as f32, p.z as f32]);
         }
     }
@@ -180,7 +207,7 @@ fn femur_mesh(model: &Model) -> Mesh {
         for j in 0..nu - 1 {
             let a = (i * nu + j) as u32;
             let (b, c, d) = (a + 1, a + nu as u32, a + nu as u32 + 1);
-            if model.lat > 0.0 {
+            if lat > 0.0 {
                 idx.extend_from_slice(&[a, b, c, b, d, c]);
             } else {
                 idx.extend_from_slice(&[a, c, b, b, c, d]);
@@ -241,41 +268,146 @@ fn articular_mesh(model: &Model, pressure: &[f64]) -> Mesh {
         RenderAssetUsages::default(),
     )
     .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
-    .with_inserted_attribute(Mesh::ATTRIBUTE_COLOR, pressure_colors(pressure))
+    .with_inserted_attribute(Mesh::ATTRIBUTE_COLOR, pressure_colors(pressure, p.len(), 1))
     .with_inserted_indices(Indices::U32(idx));
     m.compute_normals();
     m
 }
 
-/// One vertex colour per element on the fixed pressure scale (linear RGBA); elements out of
-/// contact show as cartilage grey.
-fn pressure_colors(pressure: &[f64]) -> Vec<[f32; 4]> {
-    let mut c = Vec::with_capacity(pressure.len());
-    for &p in pressure {
-        let [r, g, b] = if p > 0.0 {
-            pressure_rgb(p)
-        } else {
-            [150, 146, 140]
-        };
-        let lin = Color::srgb_u8(r, g, b).to_linear();
-        c.push([lin.red, lin.green, lin.blue, 1.0]);
+/// A knee-frame surface of a mesh knee as a Bevy mesh (mm, in its frame). The loader winds
+/// closed bones outward and the cartilage sheets toward their articular side; a left knee
+/// (`lat` = −1) mirrors z, and its winding with it.
+fn surface_mesh(m: &TriMesh, lat: f64) -> Mesh {
+    let pos: Vec<[f32; 3]> = m
+        .vertices
+        .iter()
+        .map(|v| [v[0] as f32, v[1] as f32, (lat * v[2]) as f32])
+        .collect();
+    let idx: Vec<u32> = m
+        .triangles
+        .iter()
+        .flat_map(|t| if lat > 0.0 { *t } else { [t[0], t[2], t[1]] })
+        .collect();
+    let mut mesh = Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::RENDER_WORLD,
+    )
+    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
+    .with_inserted_indices(Indices::U32(idx));
+    mesh.compute_normals();
+    mesh
+}
+
+/// The patella cartilage of a mesh knee (patella frame): its triangles are the contact
+/// elements, each drawn with its own three vertices so it takes its element's pressure
+/// colour. Lifted ARTICULAR_LIFT_MM anterior, as `articular_mesh`: the elements in contact
+/// overlap the femoral cartilage by the deformation. Winding as loaded (facing the femur).
+fn mesh_articular(knee: &MeshKnee, lat: f64, pressure: &[f64]) -> Mesh {
+    let v = &knee.patella_vertices;
+    let n = knee.patella_triangles.len();
+    let mut pos = Vec::with_capacity(3 * n);
+    for t in &knee.patella_triangles {
+        let order = if lat > 0.0 { [0, 1, 2] } else { [0, 2, 1] };
+        for k in order {
+            let p = v[t[k] as usize];
+            pos.push([
+                p[0] as f32 + ARTICULAR_LIFT_MM,
+                p[1] as f32,
+                (lat * p[2]) as f32,
+            ]);
+        }
     }
+    let mut m = Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::default(),
+    )
+    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
+    .with_inserted_attribute(Mesh::ATTRIBUTE_COLOR, pressure_colors(pressure, n, 3));
+    m.compute_flat_normals();
+    m
+}
+
+/// Linear RGBA of a pressure on the fixed scale; out of contact = cartilage grey.
+fn pressure_rgba(p: f64) -> [f32; 4] {
+    let [r, g, b] = if p > 0.0 {
+        pressure_rgb(p)
+    } else {
+        [150, 146, 140]
+    };
+    let lin = Color::srgb_u8(r, g, b).to_linear();
+    [lin.red, lin.green, lin.blue, 1.0]
+}
+
+/// Vertex colours of `elements` elements, `per_element` vertices each, on the fixed pressure
+/// scale (elements beyond `pressure` show out of contact).
+fn pressure_colors(pressure: &[f64], elements: usize, per_element: usize) -> Vec<[f32; 4]> {
+    let mut c = Vec::with_capacity(elements * per_element);
+    fill_pressure_colors(&mut c, pressure, elements, per_element);
     c
+}
+
+/// [`pressure_colors`] into an existing buffer (the per-frame update: no allocation).
+fn fill_pressure_colors(
+    c: &mut Vec<[f32; 4]>,
+    pressure: &[f64],
+    elements: usize,
+    per_element: usize,
+) {
+    c.clear();
+    for i in 0..elements {
+        let rgba = pressure_rgba(pressure.get(i).copied().unwrap_or(0.0));
+        c.extend(std::iter::repeat_n(rgba, per_element));
+    }
 }
 
 fn build_scene(
     mut commands: Commands,
     session: Res<Session>,
+    mut cache: ResMut<KneeMeshCache>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
 ) {
-    spawn_scene(&mut commands, &session, &mut meshes, &mut materials, 0);
+    spawn_scene(
+        &mut commands,
+        &session,
+        &mut cache,
+        &mut meshes,
+        &mut materials,
+        0,
+    );
+}
+
+/// The mesh knee's display surfaces as Bevy meshes, built on first use and reused while the
+/// knee (and side) stays the same.
+fn knee_surfaces(
+    cache: &mut KneeMeshCache,
+    knee: &Arc<MeshKnee>,
+    lat: f64,
+    meshes: &mut Assets<Mesh>,
+) -> Vec<(KneeFrame, String, Handle<Mesh>)> {
+    let same = matches!(&cache.knee, Some((k, l)) if Arc::ptr_eq(k, knee) && *l == lat);
+    if !same {
+        cache.surfaces = knee
+            .surfaces
+            .iter()
+            .map(|s| {
+                (
+                    s.frame,
+                    s.name.clone(),
+                    meshes.add(surface_mesh(&s.mesh, lat)),
+                )
+            })
+            .collect();
+        cache.knee = Some((Arc::clone(knee), lat));
+    }
+    cache.surfaces.clone()
 }
 
 /// Spawns the whole scene for the current recording.
 fn spawn_scene(
     commands: &mut Commands,
     session: &Session,
+    cache: &mut KneeMeshCache,
     meshes: &mut Assets<Mesh>,
     materials: &mut Assets<StandardMaterial>,
     generation: u64,
@@ -283,99 +415,165 @@ fn spawn_scene(
     let model = &session.current_compiled.model;
     let rec = &session.current;
     let bone = Color::srgb(0.86, 0.82, 0.74);
-    let femur_mat = material(materials, bone, 0.45);
     let bone_mat = material(materials, bone, 1.0);
     let unit_cyl = meshes.add(Cylinder::new(1.0, 1.0));
     let unit_cone = meshes.add(Cone {
         radius: 1.0,
         height: 1.0,
     });
-    let first = rec.frames.first();
-    let articular = meshes.add(articular_mesh(
-        model,
-        first
-            .map(|f| f.pressure.as_slice())
-            .unwrap_or(&vec![0.0; model.patella.len()]),
-    ));
+    let first = rec.frames.first().map(|f| f.pressure.as_slice());
+    let n_elements = model.patella.len();
+    // A mesh knee whose patella cartilage triangles are the contact elements (always, as
+    // `Model::new` builds them; checked so a mismatch falls back to no mesh drawing).
+    let knee = model
+        .mesh
+        .as_ref()
+        .filter(|k| k.patella_triangles.len() == n_elements);
+    let (articular, vertices_per_element) = match knee {
+        Some(k) => (
+            meshes.add(mesh_articular(k, model.lat, first.unwrap_or(&[]))),
+            3,
+        ),
+        None => (
+            meshes.add(articular_mesh(
+                model,
+                first.unwrap_or(&vec![0.0; n_elements]),
+            )),
+            1,
+        ),
+    };
     commands.insert_resource(SceneHandles {
         articular: articular.clone(),
+        vertices_per_element,
+        elements: n_elements,
         shown: None,
         generation,
     });
+    let surfaces = match knee {
+        Some(k) => knee_surfaces(cache, k, model.lat, meshes),
+        None => Vec::new(),
+    };
     let lat = model.lat as f32;
-    let gz = (model.lat * model.femur.groove_z) as f32;
+    let gz = (model.lat * model.femur.groove_z()) as f32;
+    let tub = match model.patellar_tendon.anchor {
+        Anchor::Tibia(p) => Some(p),
+        Anchor::Femur(_) => None,
+    };
+    let articular_mat = materials.add(StandardMaterial {
+        base_color: Color::WHITE,
+        unlit: true,
+        cull_mode: None,
+        double_sided: true,
+        ..default()
+    });
     commands
         .spawn((KneeRoot, root_transform(), Visibility::default()))
         .with_children(|root| {
-            // Femur: articular surface (translucent, so the patella's pressure shows
-            // through) and a schematic shaft.
-            root.spawn((
-                Mesh3d(meshes.add(femur_mesh(model))),
-                MeshMaterial3d(femur_mat.clone()),
-            ));
-            root.spawn((
-                Mesh3d(unit_cyl.clone()),
-                MeshMaterial3d(femur_mat.clone()),
-                Transform::from_xyz(-8.0, 120.0, gz).with_scale(Vec3::new(15.0, 190.0, 15.0)),
-            ));
-            // Tibia (schematic plateau and shaft, tuberosity at the tendon insertion).
-            let r_distal = model.femur.radius(90f64.to_radians(), 15.0).0 as f32;
-            let tub = match model.patellar_tendon.anchor {
-                Anchor::Tibia(p) => Some(p),
-                Anchor::Femur(_) => None,
-            };
-            root.spawn((TibiaBody, Transform::default(), Visibility::default()))
-                .with_children(|t| {
-                    t.spawn((
-                        Mesh3d(unit_cyl.clone()),
-                        MeshMaterial3d(bone_mat.clone()),
-                        Transform::from_xyz(-6.0, -r_distal - 7.0, gz)
-                            .with_scale(Vec3::new(38.0, 10.0, 38.0)),
-                    ));
-                    t.spawn((
-                        Mesh3d(unit_cyl.clone()),
-                        MeshMaterial3d(bone_mat.clone()),
-                        Transform::from_xyz(-6.0, -r_distal - 120.0, gz)
-                            .with_scale(Vec3::new(16.0, 210.0, 16.0)),
-                    ));
-                    if let Some(p) = tub {
+            if knee.is_some() {
+                // The real knee: each surface in its frame. Femur bone and femoral cartilage
+                // translucent (the patella's pressure shows through from behind), the patella
+                // bone nearly clear (from the front), the tibia opaque.
+                let cartilage = Color::srgb(0.72, 0.78, 0.86);
+                let femur_cart_mat = material(materials, cartilage, 0.45);
+                let femur_bone_mat = material(materials, bone, 0.35);
+                let patella_bone_mat = material(materials, bone, 0.18);
+                let tibia_cart_mat = material(materials, cartilage, 1.0);
+                let mut femur_parts = Vec::new();
+                let mut tibia_parts = Vec::new();
+                let mut patella_parts = Vec::new();
+                for (frame, name, mesh) in &surfaces {
+                    let is_cartilage = name.contains("cartilage");
+                    let (list, mat) = match frame {
+                        KneeFrame::Femur if is_cartilage => (&mut femur_parts, &femur_cart_mat),
+                        KneeFrame::Femur => (&mut femur_parts, &femur_bone_mat),
+                        KneeFrame::Tibia if is_cartilage => (&mut tibia_parts, &tibia_cart_mat),
+                        KneeFrame::Tibia => (&mut tibia_parts, &bone_mat),
+                        KneeFrame::Patella => (&mut patella_parts, &patella_bone_mat),
+                    };
+                    list.push((Mesh3d(mesh.clone()), MeshMaterial3d(mat.clone())));
+                }
+                for part in femur_parts {
+                    root.spawn(part);
+                }
+                root.spawn((TibiaBody, Transform::default(), Visibility::default()))
+                    .with_children(|t| {
+                        for part in tibia_parts {
+                            t.spawn(part);
+                        }
+                        if let Some(p) = tub {
+                            t.spawn((
+                                Mesh3d(meshes.add(Sphere::new(3.0))),
+                                MeshMaterial3d(bone_mat.clone()),
+                                Transform::from_translation(to_vec3(&p)),
+                            ));
+                        }
+                    });
+                root.spawn((PatellaBody, Transform::default(), Visibility::default()))
+                    .with_children(|p| {
+                        p.spawn((Mesh3d(articular.clone()), MeshMaterial3d(articular_mat)));
+                        for part in patella_parts {
+                            p.spawn(part);
+                        }
+                    });
+            } else if let Some(femur) = model.femur.parametric() {
+                // Femur: articular surface (translucent, so the patella's pressure shows
+                // through) and a schematic shaft.
+                let femur_mat = material(materials, bone, 0.45);
+                root.spawn((
+                    Mesh3d(meshes.add(femur_mesh(femur, model.lat))),
+                    MeshMaterial3d(femur_mat.clone()),
+                ));
+                root.spawn((
+                    Mesh3d(unit_cyl.clone()),
+                    MeshMaterial3d(femur_mat.clone()),
+                    Transform::from_xyz(-8.0, 120.0, gz).with_scale(Vec3::new(15.0, 190.0, 15.0)),
+                ));
+                // Tibia (schematic plateau and shaft, tuberosity at the tendon insertion).
+                let r_distal = femur.radius(90f64.to_radians(), 15.0).0 as f32;
+                root.spawn((TibiaBody, Transform::default(), Visibility::default()))
+                    .with_children(|t| {
                         t.spawn((
-                            Mesh3d(meshes.add(Sphere::new(5.0))),
+                            Mesh3d(unit_cyl.clone()),
                             MeshMaterial3d(bone_mat.clone()),
-                            Transform::from_translation(to_vec3(&p)),
+                            Transform::from_xyz(-6.0, -r_distal - 7.0, gz)
+                                .with_scale(Vec3::new(38.0, 10.0, 38.0)),
                         ));
-                    }
-                });
-            // Patella: articular surface coloured by pressure, translucent body.
-            let pm = &model.patella;
-            let thick = model.params.subject.patella_thickness_mm as f32;
-            root.spawn((PatellaBody, Transform::default(), Visibility::default()))
-                .with_children(|p| {
-                    p.spawn((
-                        Mesh3d(articular.clone()),
-                        MeshMaterial3d(materials.add(StandardMaterial {
-                            base_color: Color::WHITE,
-                            unlit: true,
-                            cull_mode: None,
-                            double_sided: true,
-                            ..default()
-                        })),
-                    ));
-                    p.spawn((
-                        Mesh3d(meshes.add(Sphere::new(1.0))),
-                        MeshMaterial3d(material(materials, bone, 0.1)),
-                        Transform::from_xyz(
-                            pm.ridge_x as f32 + 0.55 * thick,
-                            pm.centre[0] as f32,
-                            lat * pm.centre[1] as f32,
-                        )
-                        .with_scale(Vec3::new(
-                            0.5 * thick,
-                            0.5 * pm.height as f32 + 2.0,
-                            0.5 * pm.width as f32 + 2.0,
-                        )),
-                    ));
-                });
+                        t.spawn((
+                            Mesh3d(unit_cyl.clone()),
+                            MeshMaterial3d(bone_mat.clone()),
+                            Transform::from_xyz(-6.0, -r_distal - 120.0, gz)
+                                .with_scale(Vec3::new(16.0, 210.0, 16.0)),
+                        ));
+                        if let Some(p) = tub {
+                            t.spawn((
+                                Mesh3d(meshes.add(Sphere::new(5.0))),
+                                MeshMaterial3d(bone_mat.clone()),
+                                Transform::from_translation(to_vec3(&p)),
+                            ));
+                        }
+                    });
+                // Patella: articular surface coloured by pressure, translucent body.
+                let pm = &model.patella;
+                let thick = model.params.subject.patella_thickness_mm as f32;
+                root.spawn((PatellaBody, Transform::default(), Visibility::default()))
+                    .with_children(|p| {
+                        p.spawn((Mesh3d(articular.clone()), MeshMaterial3d(articular_mat)));
+                        p.spawn((
+                            Mesh3d(meshes.add(Sphere::new(1.0))),
+                            MeshMaterial3d(material(materials, bone, 0.1)),
+                            Transform::from_xyz(
+                                pm.ridge_x as f32 + 0.55 * thick,
+                                pm.centre[0] as f32,
+                                lat * pm.centre[1] as f32,
+                            )
+                            .with_scale(Vec3::new(
+                                0.5 * thick,
+                                0.5 * pm.height as f32 + 2.0,
+                                0.5 * pm.width as f32 + 2.0,
+                            )),
+                        ));
+                    });
+            }
             // Tissue lines (+ the gluteus medius, schematic at the hip) and force arrows.
             let n_lines = rec.frames.first().map(|f| f.lines.len()).unwrap_or(0);
             for index in (0..n_lines).chain(std::iter::once(usize::MAX)) {
@@ -409,11 +607,14 @@ fn spawn_scene(
         });
 }
 
-/// Rebuilds the scene after a re-solve (the geometry may have changed).
+/// Rebuilds the scene after a re-solve (the geometry may have changed; a mesh knee's
+/// surfaces come from the cache).
+#[allow(clippy::too_many_arguments)] // a Bevy system's parameters
 fn rebuild_scene(
     mut commands: Commands,
     mut session: ResMut<Session>,
     roots: Query<Entity, With<KneeRoot>>,
+    mut cache: ResMut<KneeMeshCache>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     handles: Option<Res<SceneHandles>>,
@@ -429,6 +630,7 @@ fn rebuild_scene(
     spawn_scene(
         &mut commands,
         &session,
+        &mut cache,
         &mut meshes,
         &mut materials,
         generation,
@@ -507,8 +709,18 @@ fn pose_scene(
     for mut t in &mut tibia {
         *t = to_transform(&r.femur_from_tibia);
     }
+    // Only the articular colours change with the frame (bodies are posed by transform).
+    let (n, per) = (handles.elements, handles.vertices_per_element);
     if let Some(mut mesh) = meshes.get_mut(&handles.articular) {
-        mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, pressure_colors(&frame.pressure));
+        match mesh.attribute_mut(Mesh::ATTRIBUTE_COLOR) {
+            Some(VertexAttributeValues::Float32x4(c)) => {
+                fill_pressure_colors(c, &frame.pressure, n, per)
+            }
+            _ => mesh.insert_attribute(
+                Mesh::ATTRIBUTE_COLOR,
+                pressure_colors(&frame.pressure, n, per),
+            ),
+        }
     }
     for (seg, mut t, mat) in &mut lines {
         let (a, b, f) = if seg.index == usize::MAX {
