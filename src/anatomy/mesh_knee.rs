@@ -329,7 +329,11 @@ fn build(path: &Path, text: &str) -> Result<MeshKnee, KneeError> {
         frame: KneeFrame::Femur,
         mesh: fm.clone(),
     });
-    let femur = Arc::new(FemurSdf::new(&fm.vertices, &fm.triangles, &fth));
+    let bone = surfaces
+        .iter()
+        .find(|s| s.name == "femur")
+        .map(|s| (s.mesh.vertices.as_slice(), s.mesh.triangles.as_slice()));
+    let femur = Arc::new(FemurSdf::new(&fm.vertices, &fm.triangles, &fth, bone));
     let mean_patella = area_mean(&pm, &pth);
     let mean_femur = area_mean(&fm, &fth);
     Ok(MeshKnee {

@@ -73,6 +73,11 @@ pub struct FemurSdf {
     dist: Vec<f32>,
     /// Femoral cartilage thickness at each node's closest point, mm; same shape.
     thick: Vec<f32>,
+    /// Unit outward normal at each node (the exact distance gradient: from the closest point
+    /// toward the node, signed), femur frame; shape (slots, 9, 9, 9, 3). Interpolating these
+    /// gives normals that are continuous across cells, so the contact force is a continuous
+    /// function of the pose (the gradient of the trilinear distance jumps between cells).
+    normal: Vec<[f32; 3]>,
     /// Coarse dense grid: node counts, inverse spacing and distances (mm), x-major.
     coarse_n: [usize; 3],
     coarse_inv_h: f64,
@@ -172,7 +177,7 @@ impl Exact<'_> {
     /// (off the cartilage, e.g. over the intercondylar notch): they count as outside, so an
     /// element is in contact only where the cartilage is under it — as the ray-cast contact
     /// of an open sheet (Smith et al. 2018) decides.
-    fn signed(&self, p: [f64; 3]) -> (f64, usize) {
+    fn signed(&self, p: [f64; 3]) -> (f64, usize, [f64; 3], bool) {
         let q = PVec::new(p[0] as f32, p[1] as f32, p[2] as f32);
         let (proj, (tri, loc)) = self.mesh.project_local_point_and_get_location(q, false);
         let t = self.triangles[tri as usize];
@@ -201,7 +206,15 @@ impl Exact<'_> {
         ];
         let dist = dot(d, d).sqrt();
         let outside = rim || dot(d, n) >= 0.0;
-        (if outside { dist } else { -dist }, tri as usize)
+        // The distance gradient: away from the closest point, flipped inside; on the surface
+        // itself, the pseudo-normal.
+        let grad = if dist > 1e-6 {
+            let s = if outside { 1.0 / dist } else { -1.0 / dist };
+            [d[0] * s, d[1] * s, d[2] * s]
+        } else {
+            unit(n)
+        };
+        (if outside { dist } else { -dist }, tri as usize, grad, rim)
     }
 }
 
@@ -222,8 +235,41 @@ fn map_indexed<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T
 impl FemurSdf {
     /// Bakes the field of the cartilage mesh `vertices`/`triangles` (femur frame, mm; normals
     /// facing the joint) with the per-triangle cartilage thickness `thickness_mm`.
-    pub fn new(vertices: &[[f64; 3]], triangles: &[[u32; 3]], thickness_mm: &[f64]) -> Self {
+    ///
+    /// Beyond the cartilage's rim (proximal of the trochlea, over the intercondylar notch) the
+    /// patella meets bone: there the field is the signed distance to `bone` (a closed mesh,
+    /// femur frame, mm, normals outward) with no femoral layer, so a patella that rides off
+    /// the cartilage is still held by the femur instead of sinking into it.
+    pub fn new(
+        vertices: &[[f64; 3]],
+        triangles: &[[u32; 3]],
+        thickness_mm: &[f64],
+        bone: Option<(&[[f64; 3]], &[[u32; 3]])>,
+    ) -> Self {
         assert_eq!(triangles.len(), thickness_mm.len());
+        let bone = bone.map(|(bv, bt)| {
+            let pv: Vec<PVec> = bv
+                .iter()
+                .map(|p| PVec::new(p[0] as f32, p[1] as f32, p[2] as f32))
+                .collect();
+            Exact {
+                mesh: ParryMesh::new(pv, bt.to_vec()).expect("a cleaned bone mesh builds"),
+                normals: PseudoNormals::new(bv, bt),
+                triangles: bt,
+            }
+        });
+        // Cartilage where the point is under it; the bone beyond its rim. Returns the signed
+        // distance, the femoral layer thickness there and the unit gradient.
+        let field = |exact: &Exact, p: [f64; 3]| -> (f64, f64, [f64; 3]) {
+            let (sd, tri, g, rim) = exact.signed(p);
+            match (&bone, rim) {
+                (Some(b), true) => {
+                    let (bd, _, bg, _) = b.signed(p);
+                    (bd, 0.0, bg)
+                }
+                _ => (sd, thickness_mm[tri], g),
+            }
+        };
         let pv: Vec<PVec> = vertices
             .iter()
             .map(|p| PVec::new(p[0] as f32, p[1] as f32, p[2] as f32))
@@ -288,11 +334,13 @@ impl FemurSdf {
                 list.push(b);
             }
         }
-        let per_block: Vec<(Vec<f32>, Vec<f32>)> = map_indexed(list.len(), |s| {
+        type Block = (Vec<f32>, Vec<f32>, Vec<[f32; 3]>);
+        let per_block: Vec<Block> = map_indexed(list.len(), |s| {
             let b = list[s];
             let (bi, bj, bk) = (b / (blocks[1] * blocks[2]), (b / blocks[2]) % blocks[1], b % blocks[2]);
             let mut d = Vec::with_capacity(NODES * NODES * NODES);
             let mut t = Vec::with_capacity(NODES * NODES * NODES);
+            let mut nn = Vec::with_capacity(NODES * NODES * NODES);
             for i in 0..NODES {
                 for j in 0..NODES {
                     for k in 0..NODES {
@@ -301,19 +349,22 @@ impl FemurSdf {
                             origin[1] + ((bj * BLOCK + j) as f64) * h,
                             origin[2] + ((bk * BLOCK + k) as f64) * h,
                         ];
-                        let (sd, tri) = exact.signed(p);
+                        let (sd, th, g) = field(&exact, p);
                         d.push(sd as f32);
-                        t.push(thickness_mm[tri] as f32);
+                        t.push(th as f32);
+                        nn.push([g[0] as f32, g[1] as f32, g[2] as f32]);
                     }
                 }
             }
-            (d, t)
+            (d, t, nn)
         });
         let mut dist = Vec::with_capacity(list.len() * NODES * NODES * NODES);
         let mut thick = Vec::with_capacity(dist.capacity());
-        for (d, t) in per_block {
+        let mut normal = Vec::with_capacity(dist.capacity());
+        for (d, t, nn) in per_block {
             dist.extend(d);
             thick.extend(t);
+            normal.extend(nn);
         }
         let ch = COARSE_SPACING_MM;
         let coarse_n: [usize; 3] =
@@ -329,7 +380,7 @@ impl FemurSdf {
                 origin[1] + j as f64 * ch,
                 origin[2] + k as f64 * ch,
             ];
-            exact.signed(p).0 as f32
+            field(&exact, p).0 as f32
         });
         let total_area: f64 = triangles
             .iter()
@@ -357,6 +408,7 @@ impl FemurSdf {
             blocks_present: list.len(),
             dist,
             thick,
+            normal,
             coarse_n,
             coarse_inv_h: 1.0 / ch,
             coarse,
@@ -395,8 +447,9 @@ impl FemurSdf {
             + ((i % BLOCK) * NODES + (j % BLOCK)) * NODES
             + (k % BLOCK);
         let (fx, fy, fz) = (gx - i as f64, gy - j as f64, gz - k as f64);
-        let (d, g) = trilinear(&self.dist, base, NODES, fx, fy, fz);
+        let (d, _) = trilinear(&self.dist, base, NODES, fx, fy, fz);
         let (t, _) = trilinear(&self.thick, base, NODES, fx, fy, fz);
+        let g = trilinear3(&self.normal, base, NODES, fx, fy, fz);
         let gn = (g[0] * g[0] + g[1] * g[1] + g[2] * g[2]).sqrt();
         let inv = if gn > 0.0 { 1.0 / gn } else { 0.0 };
         FieldSample {
@@ -445,7 +498,8 @@ impl FemurSdf {
 
     /// Bytes held by the field (a memory figure for reports).
     pub fn bytes(&self) -> usize {
-        4 * (self.dist.len() + self.thick.len() + self.coarse.len()) + 4 * self.block_slot.len()
+        4 * (self.dist.len() + self.thick.len() + 3 * self.normal.len() + self.coarse.len())
+            + 4 * self.block_slot.len()
     }
 }
 
@@ -479,6 +533,30 @@ fn trilinear(a: &[f32], base: usize, n: usize, fx: f64, fy: f64, fz: f64) -> (f6
     (v, [dx, dy, dz])
 }
 
+/// Trilinear interpolation of a vector field on a block (strides as [`trilinear`]).
+#[inline]
+fn trilinear3(a: &[[f32; 3]], base: usize, n: usize, fx: f64, fy: f64, fz: f64) -> [f64; 3] {
+    let (sx, sy) = (n * n, n);
+    let w = [
+        (base, (1.0 - fx) * (1.0 - fy) * (1.0 - fz)),
+        (base + 1, (1.0 - fx) * (1.0 - fy) * fz),
+        (base + sy, (1.0 - fx) * fy * (1.0 - fz)),
+        (base + sy + 1, (1.0 - fx) * fy * fz),
+        (base + sx, fx * (1.0 - fy) * (1.0 - fz)),
+        (base + sx + 1, fx * (1.0 - fy) * fz),
+        (base + sx + sy, fx * fy * (1.0 - fz)),
+        (base + sx + sy + 1, fx * fy * fz),
+    ];
+    let mut g = [0.0; 3];
+    for (i, wi) in w {
+        let v = a[i];
+        g[0] += wi * v[0] as f64;
+        g[1] += wi * v[1] as f64;
+        g[2] += wi * v[2] as f64;
+    }
+    g
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,7 +587,7 @@ mod tests {
             }
         }
         let th = vec![2.0; t.len()];
-        let f = FemurSdf::new(&v, &t, &th);
+        let f = FemurSdf::new(&v, &t, &th, None);
         for &(x, y, z) in &[(0.1, 0.3, 0.7), (-3.3, 2.2, -1.9), (5.0, -5.0, -4.2), (1.0, 1.0, 1.2)] {
             let s = f.sample(x, y, z);
             assert!((s.gap - z).abs() < 1e-4, "{z}: {}", s.gap);
