@@ -29,7 +29,9 @@ USAGE:
                                      interactive 3D viewer (build with --features viewer);
                                      --screenshot renders one frame, writes the PNG, exits;
                                      --set moves a factor slider (re-solved live)
-    kneetrack validate [--strict]    run the published validation cases and print the table
+    kneetrack validate [--anatomy lenhart2015|parametric] [--strict]
+                                     run the published validation cases on a knee (default
+                                     the Lenhart 2015 mesh knee) and print the table
                                      (--strict: exit 1 when a case fails)
     kneetrack --help | --version
 
@@ -139,13 +141,34 @@ fn dispatch(args: &[String]) -> Result<ExitCode, Failure> {
             other => other,
         }),
         Some("validate") => {
-            let strict = match args {
-                [_] => false,
-                [_, s] if s == "--strict" => true,
-                _ => return Err(usage("validate takes no arguments except --strict")),
-            };
-            let table = validation::run_all();
-            print!("{}", validation::format_table(&table));
+            let mut strict = false;
+            let mut anatomy = kneetrack::params::AnatomyModel::Lenhart2015;
+            let mut rest = args[1..].iter();
+            while let Some(a) = rest.next() {
+                match a.as_str() {
+                    "--strict" => strict = true,
+                    "--anatomy" => {
+                        anatomy = match rest.next().map(String::as_str) {
+                            Some("lenhart2015") => kneetrack::params::AnatomyModel::Lenhart2015,
+                            Some("parametric") => kneetrack::params::AnatomyModel::Parametric,
+                            other => {
+                                return Err(usage(&format!(
+                                    "validate --anatomy takes lenhart2015 or parametric, not {}",
+                                    other.unwrap_or("nothing")
+                                )))
+                            }
+                        }
+                    }
+                    other => {
+                        return Err(usage(&format!(
+                            "validate takes --anatomy KNEE and --strict, not `{other}`"
+                        )))
+                    }
+                }
+            }
+            let table = validation::run_all(anatomy);
+            println!("knee: {anatomy:?}");
+            print!("{}", validation::format_table_for(anatomy, &table));
             let failed = table.iter().filter(|r| !r.pass).count();
             println!("\n{} of {} rows pass.", table.len() - failed, table.len());
             Ok(if strict && failed > 0 {

@@ -17,7 +17,7 @@
 use crate::experiment::{par_map, run_flexion, run_gait, run_stability, GaitFrame, GaitRun};
 use crate::gait::builtin::{builtin_cycle, Conditions};
 use crate::model::Model;
-use crate::params::ModelParams;
+use crate::params::{AnatomyModel, ModelParams};
 use crate::scenario::{FlexionPlan, GaitPlan, StabilityPlan};
 use crate::step::{FrameResult, KneeAngles, QuadLoad};
 
@@ -45,15 +45,29 @@ pub struct Row {
     pub pass: bool,
 }
 
-/// Why a row is known to fail, if it is; shown in the table and used as the ignore reason
-/// of its test.
-pub fn known_gap(id: &str) -> Option<&'static str> {
-    KNOWN_GAPS.iter().find(|(k, _)| *k == id).map(|(_, v)| *v)
+/// Why a row is known to fail on a knee, if it is; shown in the table and used as the
+/// ignore reason of its test.
+pub fn known_gap(anatomy: AnatomyModel, id: &str) -> Option<&'static str> {
+    known_gaps(anatomy)
+        .iter()
+        .find(|(k, _)| *k == id)
+        .map(|(_, v)| *v)
 }
 
-/// Rows the model does not reach yet, with the reason (kept in sync with the tests'
-/// `#[ignore]` reasons in `tests/kneetrack.rs`).
-pub const KNOWN_GAPS: &[(&str, &str)] = &[
+/// The known gaps of a knee.
+pub fn known_gaps(anatomy: AnatomyModel) -> &'static [(&'static str, &'static str)] {
+    match anatomy {
+        AnatomyModel::Parametric => KNOWN_GAPS_PARAMETRIC,
+        AnatomyModel::Lenhart2015 => KNOWN_GAPS_LENHART,
+    }
+}
+
+/// Rows the real (Lenhart 2015) knee does not reach yet, with the diagnosis (kept in sync
+/// with the tests' `#[ignore]` reasons in `tests/kneetrack.rs`).
+pub const KNOWN_GAPS_LENHART: &[(&str, &str)] = &[];
+
+/// Rows the parametric knee does not reach, with the reason.
+pub const KNOWN_GAPS_PARAMETRIC: &[(&str, &str)] = &[
     ("F4a", GAP_VMO),
     ("F4b", GAP_VMO),
     ("F4d", GAP_VMO),
@@ -215,9 +229,9 @@ fn row(
     }
 }
 
-fn f1() -> Vec<Row> {
+fn f1(kb: &ModelParams) -> Vec<Row> {
     let angles = [20.0, 30.0, 60.0, 90.0];
-    let fr = sweep(&ModelParams::default(), &angles, moment);
+    let fr = sweep(&kb.clone(), &angles, moment);
     let f: Vec<f64> = fr.iter().map(|r| r.contact.force_n).collect();
     let (imax, fmax) = f
         .iter()
@@ -246,15 +260,15 @@ fn f1() -> Vec<Row> {
     ]
 }
 
-fn q_params(dq: f64) -> ModelParams {
-    let mut p = ModelParams::default();
+fn q_params(kb: &ModelParams, dq: f64) -> ModelParams {
+    let mut p = kb.clone();
     p.subject.q_angle_deg += dq;
     p
 }
 
-fn f2() -> Vec<Row> {
-    let base = sweep(&ModelParams::default(), &[20.0, 40.0, 60.0], moment);
-    let wide = sweep(&q_params(10.0), &[20.0, 40.0, 60.0], moment);
+fn f2(kb: &ModelParams) -> Vec<Row> {
+    let base = sweep(&kb.clone(), &[20.0, 40.0, 60.0], moment);
+    let wide = sweep(&q_params(kb, 10.0), &[20.0, 40.0, 60.0], moment);
     let dp = pct(
         wide[0].contact.peak_pressure_mpa,
         base[0].contact.peak_pressure_mpa,
@@ -284,9 +298,9 @@ fn f2() -> Vec<Row> {
     ]
 }
 
-fn f3() -> Vec<Row> {
+fn f3(kb: &ModelParams) -> Vec<Row> {
     let qs = [-10.0, -5.0, 0.0, 5.0, 10.0];
-    let runs = par_map(&qs, |&dq| sweep(&q_params(dq), &[20.0], moment).remove(0));
+    let runs = par_map(&qs, |&dq| sweep(&q_params(kb, dq), &[20.0], moment).remove(0));
     let (narrow, base) = (&runs[0], &runs[2]);
     let dshare = 100.0 * (narrow.contact.lateral_share - base.contact.lateral_share);
     let dp = pct(
@@ -331,10 +345,10 @@ fn f3() -> Vec<Row> {
     ]
 }
 
-fn f4() -> Vec<Row> {
+fn f4(kb: &ModelParams) -> Vec<Row> {
     let angles = [0.0, 15.0, 30.0];
-    let base = sweep(&ModelParams::default(), &angles, rig);
-    let mut p = ModelParams::default();
+    let base = sweep(&kb.clone(), &angles, rig);
+    let mut p = kb.clone();
     p.muscles.vmo = 0.0;
     let weak = sweep(&p, &angles, rig);
     let ds: Vec<f64> = paired(&base, &weak, |b, w| {
@@ -406,10 +420,10 @@ fn f4() -> Vec<Row> {
     ]
 }
 
-fn f5() -> Vec<Row> {
+fn f5(kb: &ModelParams) -> Vec<Row> {
     let angles = [40.0, 60.0, 80.0];
-    let base = sweep(&ModelParams::default(), &angles, rig);
-    let mut p = ModelParams::default();
+    let base = sweep(&kb.clone(), &angles, rig);
+    let mut p = kb.clone();
     p.muscles.vmo = 0.5;
     let weak = sweep(&p, &angles, rig);
     let dshare: Vec<f64> = paired(&base, &weak, share_change_pp);
@@ -442,9 +456,9 @@ fn f5() -> Vec<Row> {
     ]
 }
 
-fn f6() -> Vec<Row> {
+fn f6(kb: &ModelParams) -> Vec<Row> {
     let angles = [0.0, 30.0, 60.0, 90.0, 120.0];
-    let fr = sweep(&ModelParams::default(), &angles, |_| {
+    let fr = sweep(&kb.clone(), &angles, |_| {
         QuadLoad::Force(SQUAT_QUADRICEPS_N)
     });
     let area: Vec<f64> = fr.iter().map(|r| r.contact.area_mm2).collect();
@@ -490,9 +504,9 @@ fn f6() -> Vec<Row> {
     ]
 }
 
-fn f7() -> Vec<Row> {
+fn f7(kb: &ModelParams) -> Vec<Row> {
     let angles: Vec<f64> = (0..=9).map(|i| i as f64 * 10.0).collect();
-    let fr = sweep(&ModelParams::default(), &angles, rig);
+    let fr = sweep(&kb.clone(), &angles, rig);
     let shift: Vec<f64> = fr.iter().map(|r| r.tracking.shift_mm).collect();
     let tilt: Vec<f64> = fr.iter().map(|r| r.tracking.tilt.to_degrees()).collect();
     let (i30, i90) = (3, 9);
@@ -560,9 +574,9 @@ fn f7() -> Vec<Row> {
     ]
 }
 
-fn s1() -> Vec<Row> {
+fn s1(kb: &ModelParams) -> Vec<Row> {
     let angles = [0.0, 30.0, 60.0, 90.0];
-    let f = lateral_restraint(&ModelParams::default(), &angles);
+    let f = lateral_restraint(&kb.clone(), &angles);
     vec![row(
         "S1",
         "lateral restraint, 10 mm, 0/30/60/90°",
@@ -575,6 +589,7 @@ fn s1() -> Vec<Row> {
 }
 
 fn s_change(
+    kb: &ModelParams,
     id: &'static str,
     what: &'static str,
     published: &str,
@@ -582,8 +597,8 @@ fn s_change(
     hi: f64,
     modify: impl Fn(&mut ModelParams),
 ) -> Vec<Row> {
-    let base = lateral_restraint(&ModelParams::default(), &[30.0])[0];
-    let mut p = ModelParams::default();
+    let base = lateral_restraint(&kb.clone(), &[30.0])[0];
+    let mut p = kb.clone();
     modify(&mut p);
     let f = lateral_restraint(&p, &[30.0])[0];
     let d = pct(f, base);
@@ -598,8 +613,9 @@ fn s_change(
     )]
 }
 
-fn s2() -> Vec<Row> {
+fn s2(kb: &ModelParams) -> Vec<Row> {
     s_change(
+        kb,
         "S2",
         "VMO relaxed: lateral restraint at 30°",
         "−30 %",
@@ -617,8 +633,20 @@ pub fn flat_lateral_trochlea(p: &mut ModelParams) {
     p.subject.trochlear_depth_mm = 2.0;
 }
 
-fn s3() -> Vec<Row> {
+fn s3(kb: &ModelParams) -> Vec<Row> {
+    if kb.anatomy.model != AnatomyModel::Parametric || kb.anatomy.osim.is_some() {
+        return vec![row(
+            "S3",
+            "flat lateral trochlea: lateral restraint at 30°",
+            "Senavongse & Amis 2005",
+            "−70 %",
+            "n/a: needs a trochlear morph of the mesh knee".into(),
+            "−85 … −50 %",
+            false,
+        )];
+    }
     s_change(
+        kb,
         "S3",
         "flat lateral trochlea: lateral restraint at 30°",
         "−70 %",
@@ -629,7 +657,7 @@ fn s3() -> Vec<Row> {
 }
 
 /// A case's function: runs its experiments and returns its rows.
-pub type CaseFn = fn() -> Vec<Row>;
+pub type CaseFn = fn(&ModelParams) -> Vec<Row>;
 
 /// Every case: (id, function).
 pub const CASES: &[(&str, CaseFn)] = &[
@@ -686,9 +714,9 @@ fn gait_peak(g: &GaitRun) -> &GaitFrame {
     &g.frames[g.peak_frame]
 }
 
-fn r1() -> Vec<Row> {
-    let g = runner(&RunnerVariant::default());
-    let params = ModelParams::default();
+fn r1(kb: &ModelParams) -> Vec<Row> {
+    let g = runner(&RunnerVariant { params: kb.clone(), ..Default::default() });
+    let params = kb.clone();
     let bw = params.subject.body_mass_kg * crate::anatomy::GRAVITY;
     let p = gait_peak(&g);
     let c = &p.result.contact;
@@ -763,12 +791,12 @@ fn r1() -> Vec<Row> {
     ]
 }
 
-fn r2() -> Vec<Row> {
+fn r2(kb: &ModelParams) -> Vec<Row> {
     let c = Conditions {
         speed_mps: RUNNING_SPEED_MPS,
         step_rate_change_pct: 0.0,
         slope_pct: 0.0,
-        body_mass_kg: ModelParams::default().subject.body_mass_kg,
+        body_mass_kg: kb.clone().subject.body_mass_kg,
     };
     let cyc = builtin_cycle(&c, 1000, 0.0);
     let peak = |from: f64, to: f64| {
@@ -836,10 +864,11 @@ fn cycle_peaks(g: &GaitRun) -> (f64, f64) {
     )
 }
 
-fn r3() -> Vec<Row> {
+fn r3(kb: &ModelParams) -> Vec<Row> {
     let variants: Vec<RunnerVariant> = [0.0, 10.0, -10.0]
         .iter()
         .map(|&c| RunnerVariant {
+            params: kb.clone(),
             step_rate_change_pct: c,
             ..Default::default()
         })
@@ -925,10 +954,14 @@ fn r3() -> Vec<Row> {
     ]
 }
 
-fn r4() -> Vec<Row> {
+fn r4(kb: &ModelParams) -> Vec<Row> {
     let variants = [
-        RunnerVariant::default(),
         RunnerVariant {
+            params: kb.clone(),
+            ..Default::default()
+        },
+        RunnerVariant {
+            params: kb.clone(),
             stance_hip_adduction_deg: 5.0,
             stance_hip_rotation_deg: 6.0,
             ..Default::default()
@@ -971,22 +1004,38 @@ fn r4() -> Vec<Row> {
     ]
 }
 
-/// Runs one case by id (`F1` … `S3`, `R1` … `R4`).
-pub fn run_case(id: &str) -> Vec<Row> {
+/// The knee a validation table runs on: the default (the Lenhart 2015 mesh knee) or the
+/// parametric knee, everything else at its defaults.
+pub fn knee_params(anatomy: AnatomyModel) -> ModelParams {
+    let mut p = ModelParams::default();
+    p.anatomy.model = anatomy;
+    p
+}
+
+/// Runs one case by id (`F1` … `S3`, `R1` … `R4`) on a knee.
+pub fn run_case(anatomy: AnatomyModel, id: &str) -> Vec<Row> {
+    let kb = knee_params(anatomy);
     CASES
         .iter()
         .find(|(k, _)| *k == id)
-        .map(|(_, f)| f())
+        .map(|(_, f)| f(&kb))
         .unwrap_or_default()
 }
 
-/// Runs every case (in parallel with the `parallel` feature) and returns all rows in order.
-pub fn run_all() -> Vec<Row> {
-    par_map(CASES, |(_, f)| f()).into_iter().flatten().collect()
+/// Runs every case on a knee (in parallel with the `parallel` feature) and returns all rows
+/// in order.
+pub fn run_all(anatomy: AnatomyModel) -> Vec<Row> {
+    let kb = knee_params(anatomy);
+    par_map(CASES, |(_, f)| f(&kb)).into_iter().flatten().collect()
 }
 
-/// Formats the table for the terminal.
+/// Formats the table of the default knee for the terminal.
 pub fn format_table(rows: &[Row]) -> String {
+    format_table_for(AnatomyModel::Lenhart2015, rows)
+}
+
+/// Formats a knee's table for the terminal, with the diagnosis of each failing row.
+pub fn format_table_for(anatomy: AnatomyModel, rows: &[Row]) -> String {
     let mut out = String::new();
     let header = [
         "case",
@@ -1041,7 +1090,7 @@ pub fn format_table(rows: &[Row]) -> String {
     // One note per distinct reason, listing its rows.
     let mut notes: Vec<(Vec<&str>, &str)> = Vec::new();
     for r in rows.iter().filter(|r| !r.pass) {
-        let why = known_gap(r.id).unwrap_or("no diagnosis yet");
+        let why = known_gap(anatomy, r.id).unwrap_or("no diagnosis yet");
         match notes.iter_mut().find(|(_, w)| *w == why) {
             Some((ids, _)) => ids.push(r.id),
             None => notes.push((vec![r.id], why)),

@@ -43,6 +43,10 @@ pub const BAND_INSIDE_MM: f64 = 6.0;
 pub const COARSE_SPACING_MM: f64 = 3.0;
 /// Margin of the field's bounding box around the cartilage mesh, mm.
 pub const MARGIN_MM: f64 = 10.0;
+/// Distance beyond the cartilage's open rim over which the field tapers from the cartilage
+/// surface into the bone behind it, mm (about the layer's thickness: the meshed edge is a
+/// step, the real cartilage thins to nothing).
+pub const RIM_TAPER_MM: f64 = 2.0;
 /// Gap reported for points outside the field's bounding box, mm (no contact).
 pub const FAR_GAP_MM: f64 = 1.0e3;
 
@@ -205,7 +209,8 @@ impl Exact<'_> {
             p[2] - proj.point.z as f64,
         ];
         let dist = dot(d, d).sqrt();
-        let outside = rim || dot(d, n) >= 0.0;
+        // Signed by the pseudo-normal alone (the rim decides in the caller).
+        let outside = dot(d, n) >= 0.0;
         // The distance gradient: away from the closest point, flipped inside; on the surface
         // itself, the pseudo-normal.
         let grad = if dist > 1e-6 {
@@ -260,14 +265,31 @@ impl FemurSdf {
         });
         // Cartilage where the point is under it; the bone beyond its rim. Returns the signed
         // distance, the femoral layer thickness there and the unit gradient.
+        // Beyond the rim the cartilage (whose meshed edge is a step of its thickness) tapers
+        // into the bone over RIM_TAPER_MM: the value blends from the cartilage's own
+        // pseudo-normal distance at the rim to the larger of that and the bone's distance, so
+        // the field stays continuous where an element slides off the cartilage edge, and over
+        // the notch, where the cartilage's extension has no meaning, the bone decides.
         let field = |exact: &Exact, p: [f64; 3]| -> (f64, f64, [f64; 3]) {
             let (sd, tri, g, rim) = exact.signed(p);
-            match (&bone, rim) {
-                (Some(b), true) => {
+            if !rim {
+                return (sd, thickness_mm[tri], g);
+            }
+            match &bone {
+                Some(b) => {
                     let (bd, _, bg, _) = b.signed(p);
-                    (bd, 0.0, bg)
+                    let w = (sd.abs() / RIM_TAPER_MM).min(1.0);
+                    let (far, fg) = if bd > sd { (bd, bg) } else { (sd, g) };
+                    let v = (1.0 - w) * sd + w * far;
+                    let gr = unit([
+                        (1.0 - w) * g[0] + w * fg[0],
+                        (1.0 - w) * g[1] + w * fg[1],
+                        (1.0 - w) * g[2] + w * fg[2],
+                    ]);
+                    (v, (1.0 - w) * thickness_mm[tri], gr)
                 }
-                _ => (sd, thickness_mm[tri], g),
+                // Without a bone, off the cartilage is outside.
+                None => (sd.abs(), thickness_mm[tri], g),
             }
         };
         let pv: Vec<PVec> = vertices

@@ -130,6 +130,46 @@ pub fn step(model: &Model, input: &FrameInput, data: &mut Data) -> FrameResult {
     report::report(model, input, &joint, &solution)
 }
 
+/// The first frame of a run starts from the rest pose; under a large rig load its Newton
+/// path can leave the groove. If it fails, the frame is solved at half the quadriceps force
+/// first (recursively, at most [`MAX_CONTINUATION_DEPTH`] halvings) and then at the full
+/// force from there: continuation in the load, as in the flexion angle below. Deterministic.
+fn load_continuation(
+    model: &Model,
+    input: &FrameInput,
+    joint: &kinematics::Joint,
+    data: &mut Data,
+    depth: u32,
+    saved: (Isometry3<f64>, f64, Option<f64>, Option<(f64, Isometry3<f64>, f64)>),
+) -> solve::Solution {
+    let QuadLoad::Force(f) = input.load else {
+        return solve::solve(model, input, joint, solve::warm_start(model, input, data), data);
+    };
+    (
+        data.femur_from_patella,
+        data.quad_scale_n,
+        data.last_flexion,
+        data.before_last,
+    ) = saved;
+    let mut half = *input;
+    half.load = QuadLoad::Force(0.5 * f);
+    let first = solve_continued(model, &half, joint, data, depth + 1);
+    if first.status.converged() {
+        // From the half-load pose, as a fresh start (no flexion history to extrapolate).
+        data.last_flexion = None;
+        data.before_last = None;
+    } else {
+        (
+            data.femur_from_patella,
+            data.quad_scale_n,
+            data.last_flexion,
+            data.before_last,
+        ) = saved;
+    }
+    let guess = solve::warm_start(model, input, data);
+    solve::solve(model, input, joint, guess, data)
+}
+
 /// Deepest bisection of a knee-angle increment before a frame is reported unconverged.
 pub const MAX_CONTINUATION_DEPTH: u32 = 4;
 
@@ -151,7 +191,13 @@ fn solve_continued(
     );
     let guess = solve::warm_start(model, input, data);
     let solution = solve::solve(model, input, joint, guess, data);
-    let Some(prev) = saved.2 else { return solution };
+    let Some(prev) = saved.2 else {
+        return if solution.status.converged() || depth >= MAX_CONTINUATION_DEPTH {
+            solution
+        } else {
+            load_continuation(model, input, joint, data, depth, saved)
+        };
+    };
     if solution.status.converged()
         || depth >= MAX_CONTINUATION_DEPTH
         || (input.knee.flexion - prev).abs() < 1e-3
