@@ -238,6 +238,11 @@ impl Model {
             });
         }
         let c = &params.cartilage;
+        let tibiofemoral = a.tibiofemoral.unwrap_or(if mesh.is_some() {
+            Tibiofemoral::Coupled
+        } else {
+            Tibiofemoral::Hinge
+        });
         let (femur, patella, marks, law, description) = match &mesh {
             None => {
                 let femur = FemoralSurface::new(
@@ -272,7 +277,7 @@ impl Model {
                     osim: None,
                     files: vec![],
                     elements: patella.len(),
-                    tibiofemoral: a.tibiofemoral,
+                    tibiofemoral,
                     modulus_mpa: e,
                     poisson: nu,
                     mean_patella_thickness_mm: h,
@@ -312,7 +317,7 @@ impl Model {
                     osim: Some(k.osim_path.display().to_string()),
                     files: k.files.clone(),
                     elements: patella.len(),
-                    tibiofemoral: a.tibiofemoral,
+                    tibiofemoral,
                     modulus_mpa: e,
                     poisson: nu,
                     mean_patella_thickness_mm: if c.thickness_mm.is_some() {
@@ -449,7 +454,7 @@ impl Model {
             femur,
             patella,
             law,
-            tibiofemoral: a.tibiofemoral,
+            tibiofemoral,
             heads,
             patellar_tendon,
             mpfl,

@@ -109,13 +109,12 @@ pub enum AnatomyModel {
 }
 
 /// How the tibia moves relative to the femur as the knee flexes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Tibiofemoral {
     /// Secondary motion coupled to flexion: tibial internal rotation, adduction and
     /// translations of Walker et al. (1988) as encoded in Rajagopal et al. (2016)'s
     /// `walker_knee_r` (see `step::kinematics`).
-    #[default]
     Coupled,
     /// A fixed flexion axis (the first design; for comparison).
     Hinge,
@@ -131,8 +130,10 @@ pub struct Anatomy {
     /// instead of the shipped Lenhart 2015 file; its meshes are found beside it or in its
     /// `Geometry/` folder. Implies a mesh knee.
     pub osim: Option<String>,
-    /// Tibiofemoral motion (default `coupled`).
-    pub tibiofemoral: Tibiofemoral,
+    /// Tibiofemoral motion (default: the anatomy's — `coupled` on a mesh knee, `hinge` on the
+    /// parametric knee, which keeps the first design's fixed axis its results were
+    /// calibrated with).
+    pub tibiofemoral: Option<Tibiofemoral>,
 }
 
 /// `[cartilage]`: the elastic foundation.
