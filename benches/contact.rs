@@ -1,5 +1,6 @@
-//! Contact evaluation at one pose: the default knee at 30° flexion under a 400 N
-//! quadriceps load (a solved, loaded pose), default mesh (≈1,040 elements): the full kernel,
+//! Contact evaluation at one pose, on the real knee (Lenhart 2015: 6,052 cartilage-triangle
+//! elements against the femoral distance field) and the parametric knee (≈1,040 elements):
+//! 30° flexion under a 400 N quadriceps load (a solved, loaded pose): the full kernel,
 //! and the warm kernel (motion bounds) — the latter measured as reference + warm pair, so
 //! subtract the full `wrench_and_jacobian` time for the warm evaluation alone.
 
@@ -8,10 +9,13 @@ use kneetrack::contact::{
     elastic_foundation_in, elastic_foundation_warm, ContactCache, ContactScratch,
 };
 use kneetrack::experiment::approach;
-use kneetrack::{step, Data, FrameInput, KneeAngles, Model, ModelParams, QuadLoad};
+use kneetrack::params::AnatomyModel;
+use kneetrack::validation::knee_params;
+use kneetrack::{step, Data, FrameInput, KneeAngles, Model, QuadLoad};
 
 fn bench(c: &mut Criterion) {
-    let model = Model::new(&ModelParams::default()).unwrap();
+    for knee_model in [AnatomyModel::Lenhart2015, AnatomyModel::Parametric] {
+    let model = Model::new(&knee_params(knee_model)).unwrap();
     let mut data = Data::new(&model);
     let knee = KneeAngles {
         flexion: 30f64.to_radians(),
@@ -23,7 +27,7 @@ fn bench(c: &mut Criterion) {
     let pose = r.femur_from_patella;
     let n = model.patella.len();
     let mut g = c.benchmark_group(format!(
-        "contact_{n}_elements_{}_in_contact",
+        "contact_{knee_model:?}_{n}_elements_{}_in_contact",
         r.contact.elements
     ));
     let mut scratch = ContactScratch::default();
@@ -74,6 +78,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+    }
 }
 
 criterion_group!(benches, bench);

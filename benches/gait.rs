@@ -6,10 +6,13 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use kneetrack::experiment::gait::{factors, run_cycle};
 use kneetrack::gait::builtin::Conditions;
 use kneetrack::scenario::GaitPlan;
-use kneetrack::{Data, Model, ModelParams};
+use kneetrack::params::AnatomyModel;
+use kneetrack::validation::knee_params;
+use kneetrack::{Data, Model};
 
 fn bench(c: &mut Criterion) {
-    let model = Model::new(&ModelParams::default()).unwrap();
+    for knee in [AnatomyModel::Lenhart2015, AnatomyModel::Parametric] {
+    let model = Model::new(&knee_params(knee)).unwrap();
     let cond = Conditions {
         speed_mps: 3.5,
         step_rate_change_pct: 0.0,
@@ -22,11 +25,11 @@ fn bench(c: &mut Criterion) {
     let (frames, _) = run_cycle(&model, &f, 0, &plan.cycles[0], &mut data);
     assert!(frames.iter().all(|fr| fr.result.status.converged()));
     println!(
-        "gait cycle: {} frames, {} contact evaluations per cycle",
+        "{knee:?} gait cycle: {} frames, {} contact evaluations per cycle",
         frames.len(),
         data.contact_evaluations
     );
-    let mut g = c.benchmark_group("gait_cycle");
+    let mut g = c.benchmark_group(format!("gait_cycle_{knee:?}"));
     g.sample_size(10);
     g.bench_function("builtin_100_frames", |b| {
         b.iter(|| {
@@ -35,6 +38,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+    }
 }
 
 criterion_group!(benches, bench);

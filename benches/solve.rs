@@ -4,15 +4,18 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use kneetrack::experiment::approach;
-use kneetrack::{step, Data, FrameInput, KneeAngles, Model, ModelParams, QuadLoad};
+use kneetrack::params::AnatomyModel;
+use kneetrack::validation::knee_params;
+use kneetrack::{step, Data, FrameInput, KneeAngles, Model, QuadLoad};
 
 fn bench(c: &mut Criterion) {
-    let model = Model::new(&ModelParams::default()).unwrap();
+    for knee_model in [AnatomyModel::Lenhart2015, AnatomyModel::Parametric] {
+    let model = Model::new(&knee_params(knee_model)).unwrap();
     let knee = |deg: f64| KneeAngles {
         flexion: deg.to_radians(),
         ..Default::default()
     };
-    let mut g = c.benchmark_group("frame_solve_warm");
+    let mut g = c.benchmark_group(format!("frame_solve_warm_{knee_model:?}"));
     for (name, load) in [
         ("quadriceps_400n", QuadLoad::Force(400.0)),
         ("extensor_moment_30nm", QuadLoad::ExtensorMoment(30_000.0)),
@@ -30,6 +33,7 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+    }
 }
 
 criterion_group!(benches, bench);

@@ -355,6 +355,16 @@ fn build(path: &Path, text: &str) -> Result<MeshKnee, KneeError> {
     })
 }
 
+/// Builds the knee of model file `path` (`None` = the shipped Lenhart 2015 knee) without
+/// the process cache (benches; everything else goes through [`mesh_knee`]).
+pub fn build_knee(path: Option<&Path>) -> Result<MeshKnee, KneeError> {
+    let path: PathBuf = path.map_or_else(|| PathBuf::from(LENHART2015_OSIM), Path::to_path_buf);
+    let bytes = read_bytes(&path)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| KneeError(format!("{}: not UTF-8 text (an .osim file is XML)", path.display())))?;
+    build(&path, &text)
+}
+
 type Cache = Mutex<HashMap<(String, u64), Arc<MeshKnee>>>;
 
 /// The knee of model file `path` (`None` = the shipped Lenhart 2015 knee), built on first
