@@ -15,69 +15,69 @@ use kneetrack::{step, Data, FrameInput, KneeAngles, Model, QuadLoad};
 
 fn bench(c: &mut Criterion) {
     for knee_model in [AnatomyModel::Lenhart2015, AnatomyModel::Parametric] {
-    let model = Model::new(&knee_params(knee_model)).unwrap();
-    let mut data = Data::new(&model);
-    let knee = KneeAngles {
-        flexion: 30f64.to_radians(),
-        ..Default::default()
-    };
-    let load = QuadLoad::Force(400.0);
-    approach(&model, &mut data, knee, load);
-    let r = step(&model, &FrameInput::new(knee, load), &mut data);
-    let pose = r.femur_from_patella;
-    let n = model.patella.len();
-    let mut g = c.benchmark_group(format!(
-        "contact_{knee_model:?}_{n}_elements_{}_in_contact",
-        r.contact.elements
-    ));
-    let mut scratch = ContactScratch::default();
-    for (name, jacobian) in [("wrench", false), ("wrench_and_jacobian", true)] {
-        g.bench_function(name, |b| {
+        let model = Model::new(&knee_params(knee_model)).unwrap();
+        let mut data = Data::new(&model);
+        let knee = KneeAngles {
+            flexion: 30f64.to_radians(),
+            ..Default::default()
+        };
+        let load = QuadLoad::Force(400.0);
+        approach(&model, &mut data, knee, load);
+        let r = step(&model, &FrameInput::new(knee, load), &mut data);
+        let pose = r.femur_from_patella;
+        let n = model.patella.len();
+        let mut g = c.benchmark_group(format!(
+            "contact_{knee_model:?}_{n}_elements_{}_in_contact",
+            r.contact.elements
+        ));
+        let mut scratch = ContactScratch::default();
+        for (name, jacobian) in [("wrench", false), ("wrench_and_jacobian", true)] {
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    elastic_foundation_in(
+                        std::hint::black_box(&pose),
+                        &model.femur,
+                        &model.patella,
+                        &model.law,
+                        &mut scratch,
+                        &mut data.pressure,
+                        jacobian,
+                    )
+                })
+            });
+        }
+        // Warm: the motion-bound reference was taken at a pose 0.02 mm and 0.001 rad away (a
+        // late Newton iterate of the same frame); identical result, fewer elements evaluated.
+        let mut reference = pose;
+        reference.translation.vector.x += 0.02;
+        reference.rotation =
+            nalgebra::UnitQuaternion::from_scaled_axis(nalgebra::Vector3::new(0.0, 0.0, 0.001))
+                * reference.rotation;
+        g.bench_function("warm_wrench_and_jacobian", |b| {
+            let mut cache = ContactCache::default();
             b.iter(|| {
-                elastic_foundation_in(
+                cache.clear();
+                elastic_foundation_warm(
+                    &reference,
+                    &model.femur,
+                    &model.patella,
+                    &model.law,
+                    &mut cache,
+                    &mut data.pressure,
+                    true,
+                );
+                elastic_foundation_warm(
                     std::hint::black_box(&pose),
                     &model.femur,
                     &model.patella,
                     &model.law,
-                    &mut scratch,
+                    &mut cache,
                     &mut data.pressure,
-                    jacobian,
+                    true,
                 )
             })
         });
-    }
-    // Warm: the motion-bound reference was taken at a pose 0.02 mm and 0.001 rad away (a
-    // late Newton iterate of the same frame); identical result, fewer elements evaluated.
-    let mut reference = pose;
-    reference.translation.vector.x += 0.02;
-    reference.rotation =
-        nalgebra::UnitQuaternion::from_scaled_axis(nalgebra::Vector3::new(0.0, 0.0, 0.001))
-            * reference.rotation;
-    g.bench_function("warm_wrench_and_jacobian", |b| {
-        let mut cache = ContactCache::default();
-        b.iter(|| {
-            cache.clear();
-            elastic_foundation_warm(
-                &reference,
-                &model.femur,
-                &model.patella,
-                &model.law,
-                &mut cache,
-                &mut data.pressure,
-                true,
-            );
-            elastic_foundation_warm(
-                std::hint::black_box(&pose),
-                &model.femur,
-                &model.patella,
-                &model.law,
-                &mut cache,
-                &mut data.pressure,
-                true,
-            )
-        })
-    });
-    g.finish();
+        g.finish();
     }
 }
 

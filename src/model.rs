@@ -187,18 +187,46 @@ fn parametric_landmarks(s: &Subject) -> Landmarks {
 fn parametric_only(p: &ModelParams) -> Option<(&'static str, f64)> {
     let (s, d) = (&p.subject, Subject::default());
     [
-        ("subject.sulcus_angle_deg", s.sulcus_angle_deg, d.sulcus_angle_deg),
-        ("subject.trochlear_depth_mm", s.trochlear_depth_mm, d.trochlear_depth_mm),
+        (
+            "subject.sulcus_angle_deg",
+            s.sulcus_angle_deg,
+            d.sulcus_angle_deg,
+        ),
+        (
+            "subject.trochlear_depth_mm",
+            s.trochlear_depth_mm,
+            d.trochlear_depth_mm,
+        ),
         (
             "subject.lateral_trochlear_inclination_deg",
             s.lateral_trochlear_inclination_deg,
             d.lateral_trochlear_inclination_deg,
         ),
-        ("subject.patella_width_mm", s.patella_width_mm, d.patella_width_mm),
-        ("subject.patella_height_mm", s.patella_height_mm, d.patella_height_mm),
-        ("subject.patella_thickness_mm", s.patella_thickness_mm, d.patella_thickness_mm),
-        ("subject.lateral_facet_fraction", s.lateral_facet_fraction, d.lateral_facet_fraction),
-        ("cartilage.element_size_mm", p.cartilage.element_size_mm, 1.0),
+        (
+            "subject.patella_width_mm",
+            s.patella_width_mm,
+            d.patella_width_mm,
+        ),
+        (
+            "subject.patella_height_mm",
+            s.patella_height_mm,
+            d.patella_height_mm,
+        ),
+        (
+            "subject.patella_thickness_mm",
+            s.patella_thickness_mm,
+            d.patella_thickness_mm,
+        ),
+        (
+            "subject.lateral_facet_fraction",
+            s.lateral_facet_fraction,
+            d.lateral_facet_fraction,
+        ),
+        (
+            "cartilage.element_size_mm",
+            p.cartilage.element_size_mm,
+            1.0,
+        ),
     ]
     .into_iter()
     .find(|(_, v, d)| v != d)
@@ -304,16 +332,17 @@ impl Model {
                     .iter()
                     .map(|v| [v[0], v[1], lat * v[2]])
                     .collect();
-                let patella = PatellaMesh::from_triangles(
-                    &mirrored,
-                    &k.patella_triangles,
-                    &thick,
-                    lat,
-                );
+                let patella =
+                    PatellaMesh::from_triangles(&mirrored, &k.patella_triangles, &thick, lat);
                 let h_mean = thick.iter().sum::<f64>() / thick.len().max(1) as f64;
                 let law = ContactLaw::new(c.law, e, nu, h_mean, femoral_layer);
                 let d = KneeDescription {
-                    model: if a.osim.is_some() { "osim" } else { "lenhart2015" }.into(),
+                    model: if a.osim.is_some() {
+                        "osim"
+                    } else {
+                        "lenhart2015"
+                    }
+                    .into(),
                     osim: Some(k.osim_path.display().to_string()),
                     files: k.files.clone(),
                     elements: patella.len(),

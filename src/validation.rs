@@ -68,7 +68,6 @@ pub const KNOWN_GAPS_LENHART: &[(&str, &str)] = &[
     ("F2a", L_Q_PRESSURE),
     ("F3b", L_Q_PRESSURE),
     ("F4a", L_VMO),
-    ("F4b", L_VMO),
     ("F4d", L_VMO),
     ("F5a", L_VMO),
     ("F6a", L_AREA),
@@ -113,14 +112,17 @@ short relative to the tendon's";
 const L_RESTRAINT: &str = "lateral restraint 164-217 N (published 80-100): the model file's MPFL and lateral \
 retinaculum are stiff single lines (the MPFL pulls the displaced patella posteriorly into the lateral facet), and \
 the deep real trochlea adds contact restraint";
-const L_VMO_STABILITY: &str = "relaxing the VMO removes 12.7 N of a 175 N load; against ~195 N of restraint that \
+const L_VMO_STABILITY: &str =
+    "relaxing the VMO removes 12.7 N of a 175 N load; against ~195 N of restraint that \
 is −5 %, not −30 %";
-const L_FLAT_TROCHLEA: &str = "needs a trochlear morph of the mesh knee (not implemented): S3 runs on the parametric \
+const L_FLAT_TROCHLEA: &str =
+    "needs a trochlear morph of the mesh knee (not implemented): S3 runs on the parametric \
 knee (`kneetrack validate --anatomy parametric`)";
 const L_RUNNING_FORCE: &str = "peak PF force 7.2 BW (3-7): the quadriceps needs 8.1 BW for 2.5 N·m/kg at 46° \
 because the tendon's lever there is 39 mm (published 45-50, M1); PT / quadriceps (0.81) and PF / quadriceps (0.89) \
 are in range, so a 47 mm lever would give about 6 BW";
-const L_RUNNING_PRESSURE: &str = "mean / peak pressure 7.5 / 15.0 MPa at the running peak over 742 mm²: the \
+const L_RUNNING_PRESSURE: &str =
+    "mean / peak pressure 7.5 / 15.0 MPa at the running peak over 742 mm²: the \
 pressures follow the PF force (R1a, 50 % above Roos' mean); at 5 BW they would be ~5.2 / 10.4 MPa";
 
 /// Rows the parametric knee does not reach, with the reason.
@@ -174,7 +176,8 @@ that changes it by ~1 %, not -30 %";
 const GAP_FLAT_TROCHLEA: &str = "flattening the lateral facet cuts the restraint by ~41 %, not 50-85 %: the \
 flattened knee's patella already sits laterally at neutral with a taut MPFL, which then restrains the further 10 mm";
 
-const GAP_LEVER: &str = "the fixed-axis tibia's tendon lever falls from 50 mm at 0° to 37 mm at 60° and 34 mm \
+const GAP_LEVER: &str =
+    "the fixed-axis tibia's tendon lever falls from 50 mm at 0° to 37 mm at 60° and 34 mm \
 at 90°: without rollback the tuberosity turns toward the axis as the knee flexes";
 const GAP_PT_RATIO_FLEXED: &str = "PT / quadriceps falls to 0.55 at 60° and 0.35 at 90°: the heads pull \
 straight toward their origins (no quadriceps wrap on the parametric knee), so in flexion the patella is pulled into \
@@ -366,7 +369,9 @@ fn f2(kb: &ModelParams) -> Vec<Row> {
 
 fn f3(kb: &ModelParams) -> Vec<Row> {
     let qs = [-10.0, -5.0, 0.0, 5.0, 10.0];
-    let runs = par_map(&qs, |&dq| sweep(&q_params(kb, dq), &[20.0], moment).remove(0));
+    let runs = par_map(&qs, |&dq| {
+        sweep(&q_params(kb, dq), &[20.0], moment).remove(0)
+    });
     let (narrow, base) = (&runs[0], &runs[2]);
     let dshare = 100.0 * (narrow.contact.lateral_share - base.contact.lateral_share);
     let dp = pct(
@@ -659,7 +664,13 @@ fn m1(kb: &ModelParams) -> Vec<Row> {
             "PT moment arm at 30 / 40 / 50 / 60°",
             src,
             "≈ 45–50 mm",
-            format!("{} mm", mid.iter().map(|a| format!("{a:.1}")).collect::<Vec<_>>().join(" / ")),
+            format!(
+                "{} mm",
+                mid.iter()
+                    .map(|a| format!("{a:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            ),
             "40–55 mm at each",
             mid_ok,
         ),
@@ -668,7 +679,10 @@ fn m1(kb: &ModelParams) -> Vec<Row> {
             "PT moment arm smaller at 0° and 90° than at 30–60°",
             src,
             "smaller at both ends",
-            format!("{:.1} mm at 0°, {:.1} mm at 90°, {mid_max:.1} mm max at 30–60°", arm[0], arm[9]),
+            format!(
+                "{:.1} mm at 0°, {:.1} mm at 90°, {mid_max:.1} mm max at 30–60°",
+                arm[0], arm[9]
+            ),
             "both below the 30–60° max",
             ends_ok,
         ),
@@ -690,7 +704,10 @@ fn m2(kb: &ModelParams) -> Vec<Row> {
             "PT / quadriceps force at 30 / 40 / 50 / 60°",
             src,
             "≈ 0.8–0.9",
-            mid.iter().map(|a| format!("{a:.2}")).collect::<Vec<_>>().join(" / "),
+            mid.iter()
+                .map(|a| format!("{a:.2}"))
+                .collect::<Vec<_>>()
+                .join(" / "),
             "0.8–0.9 at each",
             mid.iter().all(|a| (0.8..=0.9).contains(a)),
         ),
@@ -849,7 +866,10 @@ fn gait_peak(g: &GaitRun) -> &GaitFrame {
 }
 
 fn r1(kb: &ModelParams) -> Vec<Row> {
-    let g = runner(&RunnerVariant { params: kb.clone(), ..Default::default() });
+    let g = runner(&RunnerVariant {
+        params: kb.clone(),
+        ..Default::default()
+    });
     let params = kb.clone();
     let bw = params.subject.body_mass_kg * crate::anatomy::GRAVITY;
     let p = gait_peak(&g);
@@ -1160,7 +1180,10 @@ pub fn run_case(anatomy: AnatomyModel, id: &str) -> Vec<Row> {
 /// in order.
 pub fn run_all(anatomy: AnatomyModel) -> Vec<Row> {
     let kb = knee_params(anatomy);
-    par_map(CASES, |(_, f)| f(&kb)).into_iter().flatten().collect()
+    par_map(CASES, |(_, f)| f(&kb))
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Formats the table of the default knee for the terminal.

@@ -73,9 +73,8 @@ fn bundle_line(
     file: &str,
 ) -> Result<LigamentLine, String> {
     let b: Vec<&LigamentSpec> = ligs.iter().filter(|l| l.name.starts_with(prefix)).collect();
-    let err = |what: &str| {
-        format!("{file}: Blankevoort1991Ligament bundles named {prefix}*: {what}")
-    };
+    let err =
+        |what: &str| format!("{file}: Blankevoort1991Ligament bundles named {prefix}*: {what}");
     if b.is_empty() {
         return Err(err("none in the model; kneetrack needs them"));
     }
@@ -136,8 +135,14 @@ impl Landmarks {
         };
         let head_insertions = [
             need(muscle(&["recfem", "rect_fem"]), "rectus femoris (recfem_*)")?,
-            need(muscle(&["vasint", "vas_int"]), "vastus intermedius (vasint_*)")?,
-            need(muscle(&["vaslat", "vas_lat"]), "vastus lateralis (vaslat_*)")?,
+            need(
+                muscle(&["vasint", "vas_int"]),
+                "vastus intermedius (vasint_*)",
+            )?,
+            need(
+                muscle(&["vaslat", "vas_lat"]),
+                "vastus lateralis (vaslat_*)",
+            )?,
             to_patella(HEADS[3].insertion),
             need(muscle(&["vasmed", "vas_med"]), "vastus medialis (vasmed_*)")?,
             to_patella(HEADS[5].insertion),

@@ -23,8 +23,10 @@ use crate::osim::{self, ContactMesh, KneeFrame, OsimKnee};
 use crate::params::Side;
 
 /// The shipped Lenhart 2015 model file's path in the source tree.
-pub const LENHART2015_OSIM: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/assets/lenhart2015/lenhart2015.osim");
+pub const LENHART2015_OSIM: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/assets/lenhart2015/lenhart2015.osim"
+);
 
 /// The shipped files, compiled into the binary so the default knee works from any folder
 /// (the same bytes as `assets/lenhart2015/`; their hashes are reported in summary.json).
@@ -139,7 +141,10 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, KneeError> {
 
 /// Loads a mesh the model file names. OpenSim meshes are in metres; a mesh whose extent says
 /// millimetres is refused rather than scaled silently.
-fn load_model_mesh(path: &Path, files: &mut Vec<FileHash>) -> Result<(TriMesh, MeshReport), KneeError> {
+fn load_model_mesh(
+    path: &Path,
+    files: &mut Vec<FileHash>,
+) -> Result<(TriMesh, MeshReport), KneeError> {
     let bytes = read_bytes(path)?;
     files.push(FileHash {
         file: path.display().to_string(),
@@ -187,7 +192,8 @@ fn layer_thickness(
                 let n = m.triangle_normal(t);
                 let o = PVec::new(c[0] as f32, c[1] as f32, c[2] as f32);
                 let d = PVec::new(n[0] as f32, n[1] as f32, n[2] as f32) * sign;
-                b.cast_local_ray(&Ray::new(o, d), (2.0 * max) as f32, false).is_some()
+                b.cast_local_ray(&Ray::new(o, d), (2.0 * max) as f32, false)
+                    .is_some()
             })
             .count()
     };
@@ -245,7 +251,11 @@ fn groove_z(m: &TriMesh) -> f64 {
     zs.get(zs.len() / 2).copied().unwrap_or(0.0)
 }
 
-fn find_mesh<'a>(k: &'a OsimKnee, frame: KneeFrame, path: &Path) -> Result<&'a ContactMesh, KneeError> {
+fn find_mesh<'a>(
+    k: &'a OsimKnee,
+    frame: KneeFrame,
+    path: &Path,
+) -> Result<&'a ContactMesh, KneeError> {
     k.contact_meshes
         .iter()
         .find(|c| c.frame == frame)
@@ -285,7 +295,8 @@ fn contact_surface(
             let (b, r) = load_model_mesh(bf, files)?;
             reports.push(r);
             let b = b.transformed(to_frame);
-            let (th, _flipped) = layer_thickness(&mut m, &b, c.min_thickness_mm, c.max_thickness_mm)?;
+            let (th, _flipped) =
+                layer_thickness(&mut m, &b, c.min_thickness_mm, c.max_thickness_mm)?;
             (th, Some(b))
         }
         _ => (vec![c.thickness_mm; m.triangles.len()], None),
@@ -308,12 +319,24 @@ fn build(path: &Path, text: &str) -> Result<MeshKnee, KneeError> {
     let mut surfaces = Vec::new();
     // Display surfaces: the bones, and the tibial cartilage when the model has one.
     if let Some(b) = fbone {
-        surfaces.push(Surface { name: "femur".into(), frame: KneeFrame::Femur, mesh: b });
+        surfaces.push(Surface {
+            name: "femur".into(),
+            frame: KneeFrame::Femur,
+            mesh: b,
+        });
     }
     if let Some(b) = pbone {
-        surfaces.push(Surface { name: "patella".into(), frame: KneeFrame::Patella, mesh: b });
+        surfaces.push(Surface {
+            name: "patella".into(),
+            frame: KneeFrame::Patella,
+            mesh: b,
+        });
     }
-    if let Some(tc) = osim.contact_meshes.iter().find(|c| c.frame == KneeFrame::Tibia) {
+    if let Some(tc) = osim
+        .contact_meshes
+        .iter()
+        .find(|c| c.frame == KneeFrame::Tibia)
+    {
         if let Some(bf) = &tc.back_file {
             let (b, r) = load_model_mesh(bf, &mut files)?;
             reports.push(r);
@@ -321,7 +344,11 @@ fn build(path: &Path, text: &str) -> Result<MeshKnee, KneeError> {
                 let q = tc.frame_from_mesh * nalgebra::Point3::new(p[0], p[1], p[2]);
                 [q.x, q.y, q.z]
             });
-            surfaces.push(Surface { name: "tibia".into(), frame: KneeFrame::Tibia, mesh: b });
+            surfaces.push(Surface {
+                name: "tibia".into(),
+                frame: KneeFrame::Tibia,
+                mesh: b,
+            });
         }
     }
     surfaces.push(Surface {
@@ -360,8 +387,12 @@ fn build(path: &Path, text: &str) -> Result<MeshKnee, KneeError> {
 pub fn build_knee(path: Option<&Path>) -> Result<MeshKnee, KneeError> {
     let path: PathBuf = path.map_or_else(|| PathBuf::from(LENHART2015_OSIM), Path::to_path_buf);
     let bytes = read_bytes(&path)?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| KneeError(format!("{}: not UTF-8 text (an .osim file is XML)", path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        KneeError(format!(
+            "{}: not UTF-8 text (an .osim file is XML)",
+            path.display()
+        ))
+    })?;
     build(&path, &text)
 }
 
@@ -372,8 +403,12 @@ type Cache = Mutex<HashMap<(String, u64), Arc<MeshKnee>>>;
 pub fn mesh_knee(path: Option<&Path>) -> Result<Arc<MeshKnee>, KneeError> {
     let path: PathBuf = path.map_or_else(|| PathBuf::from(LENHART2015_OSIM), Path::to_path_buf);
     let bytes = read_bytes(&path)?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| KneeError(format!("{}: not UTF-8 text (an .osim file is XML)", path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        KneeError(format!(
+            "{}: not UTF-8 text (an .osim file is XML)",
+            path.display()
+        ))
+    })?;
     let key = (path.display().to_string(), fnv1a64(text.as_bytes()));
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
@@ -410,7 +445,10 @@ mod tests {
         assert_eq!(k.patella_triangles.len(), 6052);
         assert!((1.5..4.5).contains(&k.mean_patella_thickness_mm));
         assert!((1.0..4.0).contains(&k.mean_femur_thickness_mm));
-        assert!(k.patella_thickness_mm.iter().all(|h| (1.0..=10.0).contains(h)));
+        assert!(k
+            .patella_thickness_mm
+            .iter()
+            .all(|h| (1.0..=10.0).contains(h)));
         assert!((k.modulus_mpa - 5.0).abs() < 1e-9 && (k.poisson - 0.45).abs() < 1e-9);
         // a second request shares the same build
         assert!(Arc::ptr_eq(&k, &mesh_knee(None).unwrap()));

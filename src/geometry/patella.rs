@@ -164,12 +164,15 @@ impl PatellaMesh {
             m.x.push(c[0]);
             m.y.push(c[1]);
             m.z.push(c[2]);
-            m.area.push(0.5 * (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt());
+            m.area
+                .push(0.5 * (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt());
         }
         let n = m.x.len();
         let fold = |v: &[f64]| {
             v.iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)))
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                    (a.min(x), b.max(x))
+                })
         };
         let (y0, y1) = fold(&m.y);
         let za: Vec<f64> = m.z.iter().map(|z| lat * z).collect();

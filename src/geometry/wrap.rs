@@ -67,10 +67,17 @@ pub fn wrap_path(insertion: &Vec3, origin: &Vec3, cyl: &WrapCylinder) -> PathSta
             wrapped: false,
         }
     };
-    let to_local = |v: &Vec3| cyl.femur_from_cylinder.inverse_transform_point(&(*v).into()).coords;
+    let to_local = |v: &Vec3| {
+        cyl.femur_from_cylinder
+            .inverse_transform_point(&(*v).into())
+            .coords
+    };
     let (p, o) = (to_local(insertion), to_local(origin));
     let r = cyl.radius_mm;
-    let (pp, oo) = ((p.x * p.x + p.y * p.y).sqrt(), (o.x * o.x + o.y * o.y).sqrt());
+    let (pp, oo) = (
+        (p.x * p.x + p.y * p.y).sqrt(),
+        (o.x * o.x + o.y * o.y).sqrt(),
+    );
     if pp <= r || oo <= r {
         return straight();
     }
@@ -139,7 +146,11 @@ mod tests {
     #[test]
     fn a_line_clear_of_the_cylinder_is_straight_and_one_across_it_leaves_tangentially() {
         let c = cyl();
-        let s = wrap_path(&Vec3::new(30.0, -40.0, 0.0), &Vec3::new(40.0, 200.0, 0.0), &c);
+        let s = wrap_path(
+            &Vec3::new(30.0, -40.0, 0.0),
+            &Vec3::new(40.0, 200.0, 0.0),
+            &c,
+        );
         assert!(!s.wrapped);
         // from below-front to above-front passing through the cylinder: wraps over +x
         let p = Vec3::new(10.0, -40.0, 2.0);
@@ -151,7 +162,14 @@ mod tests {
         assert!((t.x * s.direction.x + t.y * s.direction.y).abs() < 1e-9);
         assert!(t.x > 0.0, "wraps over the allowed side");
         // the same line on the −x side does not wrap (quadrant x)
-        assert!(!wrap_path(&Vec3::new(-10.0, -40.0, 0.0), &Vec3::new(-10.0, 200.0, 0.0), &c).wrapped);
+        assert!(
+            !wrap_path(
+                &Vec3::new(-10.0, -40.0, 0.0),
+                &Vec3::new(-10.0, 200.0, 0.0),
+                &c
+            )
+            .wrapped
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::gait::opensim::KneeSign;
-use crate::params::{Anatomy, Cartilage, Foot, Itb, Ligaments, Mechanisms, Muscles, Solver, Subject};
+use crate::params::{
+    Anatomy, Cartilage, Foot, Itb, Ligaments, Mechanisms, Muscles, Solver, Subject,
+};
 
 /// Experiment kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

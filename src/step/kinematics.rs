@@ -123,7 +123,10 @@ fn tibia_pose(model: &Model, knee: &KneeAngles) -> (Isometry3<f64>, f64, f64, Ve
         * rot_x(lat * (knee.varus + cv))
         * rot_y(lat * (knee.internal_rotation + cr));
     (
-        Isometry3::from_parts(Translation3::from(t), UnitQuaternion::from_rotation_matrix(&r)),
+        Isometry3::from_parts(
+            Translation3::from(t),
+            UnitQuaternion::from_rotation_matrix(&r),
+        ),
         cv,
         cr,
         t,

@@ -140,10 +140,21 @@ fn load_continuation(
     joint: &kinematics::Joint,
     data: &mut Data,
     depth: u32,
-    saved: (Isometry3<f64>, f64, Option<f64>, Option<(f64, Isometry3<f64>, f64)>),
+    saved: (
+        Isometry3<f64>,
+        f64,
+        Option<f64>,
+        Option<(f64, Isometry3<f64>, f64)>,
+    ),
 ) -> solve::Solution {
     let QuadLoad::Force(f) = input.load else {
-        return solve::solve(model, input, joint, solve::warm_start(model, input, data), data);
+        return solve::solve(
+            model,
+            input,
+            joint,
+            solve::warm_start(model, input, data),
+            data,
+        );
     };
     (
         data.femur_from_patella,

@@ -173,9 +173,10 @@ pub fn warm_start(model: &Model, input: &FrameInput, data: &Data) -> Guess {
         let theta1 = (-t.y).atan2(t.x);
         // The groove floor's radius change (parametric surface; a mesh knee has no radial
         // parameterisation and relies on the secant predictor from the second frame on).
-        let dr = model.femur.parametric().map_or(0.0, |f| {
-            f.radius(theta1, 0.0).0 - f.radius(theta0, 0.0).0
-        });
+        let dr = model
+            .femur
+            .parametric()
+            .map_or(0.0, |f| f.radius(theta1, 0.0).0 - f.radius(theta0, 0.0).0);
         let rho = (t.x * t.x + t.y * t.y).sqrt().max(1e-9);
         t.x += dr * t.x / rho;
         t.y += dr * t.y / rho;
