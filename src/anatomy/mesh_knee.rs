@@ -385,6 +385,12 @@ fn build(path: &Path, text: &str) -> Result<MeshKnee, KneeError> {
 /// Builds the knee of model file `path` (`None` = the shipped Lenhart 2015 knee) without
 /// the process cache (benches; everything else goes through [`mesh_knee`]).
 pub fn build_knee(path: Option<&Path>) -> Result<MeshKnee, KneeError> {
+    let (path, text) = read_model(path)?;
+    build(&path, &text)
+}
+
+/// The model file's path (`None` = the shipped one) and text.
+fn read_model(path: Option<&Path>) -> Result<(PathBuf, String), KneeError> {
     let path: PathBuf = path.map_or_else(|| PathBuf::from(LENHART2015_OSIM), Path::to_path_buf);
     let bytes = read_bytes(&path)?;
     let text = String::from_utf8(bytes).map_err(|_| {
@@ -393,7 +399,7 @@ pub fn build_knee(path: Option<&Path>) -> Result<MeshKnee, KneeError> {
             path.display()
         ))
     })?;
-    build(&path, &text)
+    Ok((path, text))
 }
 
 type Cache = Mutex<HashMap<(String, u64), Arc<MeshKnee>>>;
@@ -401,14 +407,7 @@ type Cache = Mutex<HashMap<(String, u64), Arc<MeshKnee>>>;
 /// The knee of model file `path` (`None` = the shipped Lenhart 2015 knee), built on first
 /// use in this process and shared afterwards. Right-knee frames; `Model` mirrors a left knee.
 pub fn mesh_knee(path: Option<&Path>) -> Result<Arc<MeshKnee>, KneeError> {
-    let path: PathBuf = path.map_or_else(|| PathBuf::from(LENHART2015_OSIM), Path::to_path_buf);
-    let bytes = read_bytes(&path)?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        KneeError(format!(
-            "{}: not UTF-8 text (an .osim file is XML)",
-            path.display()
-        ))
-    })?;
+    let (path, text) = read_model(path)?;
     let key = (path.display().to_string(), fnv1a64(text.as_bytes()));
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);

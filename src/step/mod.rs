@@ -130,6 +130,32 @@ pub fn step(model: &Model, input: &FrameInput, data: &mut Data) -> FrameResult {
     report::report(model, input, &joint, &solution)
 }
 
+/// The warm-start state of a `Data`: pose, quadriceps scale, last flexion and the frame before.
+type Saved = (
+    Isometry3<f64>,
+    f64,
+    Option<f64>,
+    Option<(f64, Isometry3<f64>, f64)>,
+);
+
+fn save(data: &Data) -> Saved {
+    (
+        data.femur_from_patella,
+        data.quad_scale_n,
+        data.last_flexion,
+        data.before_last,
+    )
+}
+
+fn restore(data: &mut Data, saved: Saved) {
+    (
+        data.femur_from_patella,
+        data.quad_scale_n,
+        data.last_flexion,
+        data.before_last,
+    ) = saved;
+}
+
 /// The first frame of a run starts from the rest pose; under a large rig load its Newton
 /// path can leave the groove. If it fails, the frame is solved at half the quadriceps force
 /// first (recursively, at most [`MAX_CONTINUATION_DEPTH`] halvings) and then at the full
@@ -156,12 +182,7 @@ fn load_continuation(
             data,
         );
     };
-    (
-        data.femur_from_patella,
-        data.quad_scale_n,
-        data.last_flexion,
-        data.before_last,
-    ) = saved;
+    restore(data, saved);
     let mut half = *input;
     half.load = QuadLoad::Force(0.5 * f);
     let first = solve_continued(model, &half, joint, data, depth + 1);
@@ -170,12 +191,7 @@ fn load_continuation(
         data.last_flexion = None;
         data.before_last = None;
     } else {
-        (
-            data.femur_from_patella,
-            data.quad_scale_n,
-            data.last_flexion,
-            data.before_last,
-        ) = saved;
+        restore(data, saved);
     }
     let guess = solve::warm_start(model, input, data);
     solve::solve(model, input, joint, guess, data)
@@ -194,12 +210,7 @@ fn solve_continued(
     data: &mut Data,
     depth: u32,
 ) -> solve::Solution {
-    let saved = (
-        data.femur_from_patella,
-        data.quad_scale_n,
-        data.last_flexion,
-        data.before_last,
-    );
+    let saved = save(data);
     let guess = solve::warm_start(model, input, data);
     let solution = solve::solve(model, input, joint, guess, data);
     let Some(prev) = saved.2 else {
@@ -215,23 +226,13 @@ fn solve_continued(
     {
         return solution;
     }
-    (
-        data.femur_from_patella,
-        data.quad_scale_n,
-        data.last_flexion,
-        data.before_last,
-    ) = saved;
+    restore(data, saved);
     let mut mid = *input;
     mid.knee.flexion = 0.5 * (prev + input.knee.flexion);
     let mid_joint = kinematics::kinematics(model, &mid.knee);
     let mid_solution = solve_continued(model, &mid, &mid_joint, data, depth + 1);
     if !mid_solution.status.converged() {
-        (
-            data.femur_from_patella,
-            data.quad_scale_n,
-            data.last_flexion,
-            data.before_last,
-        ) = saved;
+        restore(data, saved);
         return solve::solve(model, input, joint, guess, data);
     }
     solve_continued(model, input, joint, data, depth + 1)
