@@ -61,7 +61,17 @@ pub struct FieldSample {
     pub normal: [f64; 3],
     /// Femoral cartilage thickness at the closest point, mm.
     pub thickness: f64,
+    /// The plain trilinear distance, mm: √3-Lipschitz, the quantity the warm kernel's
+    /// motion bounds use (see [`EARLY_OUT_MM`]).
+    pub trilinear: f64,
 }
+
+/// Points whose plain trilinear distance is at least this (mm) are reported with it alone,
+/// skipping the normal, thickness and first-order terms (they cannot be in contact: the
+/// refined distance differs from the trilinear one by far less). Most patella elements are
+/// this far from the femur at any pose. Because the skip is decided on the trilinear value,
+/// the warm kernel can prove an element stays beyond it: `trilinear − √3·moved > EARLY_OUT_MM`.
+pub const EARLY_OUT_MM: f64 = 0.2;
 
 /// The baked field. Immutable; shared (through `Arc`) by every model that uses the geometry.
 #[derive(Debug, Clone)]
@@ -498,6 +508,7 @@ impl FemurSdf {
                 gap: FAR_GAP_MM,
                 normal: [0.0; 3],
                 thickness: self.mean_thickness_mm,
+                trilinear: FAR_GAP_MM,
             };
         }
         let (i, j, k) = (gx as usize, gy as usize, gz as usize);
@@ -510,8 +521,16 @@ impl FemurSdf {
             + ((i % BLOCK) * NODES + (j % BLOCK)) * NODES
             + (k % BLOCK);
         let (fx, fy, fz) = (gx - i as f64, gy - j as f64, gz - k as f64);
-        let d1 = first_order(&self.dist, &self.normal, base, NODES, fx, fy, fz, self.h);
         let (d0, _) = trilinear(&self.dist, base, NODES, fx, fy, fz);
+        if d0 >= EARLY_OUT_MM {
+            return FieldSample {
+                gap: d0,
+                normal: [0.0; 3],
+                thickness: 0.0,
+                trilinear: d0,
+            };
+        }
+        let d1 = first_order(&self.dist, &self.normal, base, NODES, fx, fy, fz, self.h);
         // The two interpolants' curvature errors are equal and opposite (for a quadratic
         // field exactly so: ±κ·u(h−u)/2 along each axis), so their mean is exact to second
         // order; what remains comes from the mesh's facet kinks.
@@ -524,6 +543,7 @@ impl FemurSdf {
             gap: d,
             normal: [g[0] * inv, g[1] * inv, g[2] * inv],
             thickness: t,
+            trilinear: d0,
         }
     }
 
@@ -561,6 +581,7 @@ impl FemurSdf {
             gap: d,
             normal: [gxv * inv, gyv * inv, gzv * inv],
             thickness: self.mean_thickness_mm,
+            trilinear: d,
         }
     }
 

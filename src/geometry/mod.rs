@@ -75,7 +75,7 @@ impl FemurGeometry {
                 buf.hit_h.clear();
                 for k in 0..m {
                     let s = sdf.sample(px[k], py[k], lat * pz[k]);
-                    buf.radial[k] = s.gap;
+                    buf.radial[k] = s.trilinear;
                     if s.gap < 0.0 {
                         buf.hits.push(k as u32);
                         buf.hit_gap.push(s.gap);
@@ -109,8 +109,11 @@ impl FemurGeometry {
     pub fn surely_apart(&self, radial: f64, rho: f64, moved: f64) -> bool {
         match self {
             FemurGeometry::Parametric(s) => s.surely_apart(radial, rho, moved),
-            // The field is √3-Lipschitz; a hit needs gap < 0.
-            FemurGeometry::Mesh(sdf, _) => radial > sdf.lipschitz * moved,
+            // `radial` is the plain trilinear distance, √3-Lipschitz; a point whose trilinear
+            // distance stays at or beyond the early-out is reported with it (> 0: no hit).
+            FemurGeometry::Mesh(sdf, _) => {
+                radial - sdf.lipschitz * moved > crate::geometry::femur_mesh::EARLY_OUT_MM
+            }
         }
     }
 }
