@@ -17,6 +17,7 @@ use std::sync::Arc;
 use bevy::asset::RenderAssetUsages;
 use bevy::mesh::{Indices, PrimitiveTopology, VertexAttributeValues};
 use bevy::prelude::*;
+use bevy::render::render_resource::Face;
 use nalgebra::{Isometry3, Point3};
 
 use super::{Playback, Session};
@@ -184,6 +185,22 @@ fn material(
         },
         cull_mode: None,
         double_sided: true,
+        perceptual_roughness: 0.7,
+        ..default()
+    })
+}
+
+/// A translucent closed bone: only its faces toward the viewer are drawn (the loader winds
+/// closed meshes outward), so whatever is inside or behind it is washed by one layer, not two.
+fn shell_material(
+    materials: &mut Assets<StandardMaterial>,
+    color: Color,
+    alpha: f32,
+) -> Handle<StandardMaterial> {
+    materials.add(StandardMaterial {
+        base_color: color.with_alpha(alpha),
+        alpha_mode: AlphaMode::Blend,
+        cull_mode: Some(Face::Back),
         perceptual_roughness: 0.7,
         ..default()
     })
@@ -472,11 +489,12 @@ fn spawn_scene(
             if knee.is_some() {
                 // The real knee: each surface in its frame. Femur bone and femoral cartilage
                 // translucent (the patella's pressure shows through from behind), the patella
-                // bone nearly clear (from the front), the tibia opaque.
+                // bone nearly clear (its cartilage shows through from the front), the tibia
+                // opaque.
                 let cartilage = Color::srgb(0.72, 0.78, 0.86);
                 let femur_cart_mat = material(materials, cartilage, 0.45);
-                let femur_bone_mat = material(materials, bone, 0.35);
-                let patella_bone_mat = material(materials, bone, 0.18);
+                let femur_bone_mat = shell_material(materials, bone, 0.35);
+                let patella_bone_mat = shell_material(materials, bone, 0.1);
                 let tibia_cart_mat = material(materials, cartilage, 1.0);
                 let mut femur_parts = Vec::new();
                 let mut tibia_parts = Vec::new();
