@@ -28,7 +28,7 @@ use crate::math::Vec3 as V3;
 use crate::mesh::TriMesh;
 use crate::model::Model;
 use crate::osim::KneeFrame;
-use crate::output::svg::pressure_rgb;
+use crate::output::svg::{pressure_rgb, PRESSURE_SCALE_MAX_MPA};
 use crate::tissues::Anchor;
 
 /// Display offset of the patella's articular surface, mm anterior (see `articular_mesh` and
@@ -315,11 +315,39 @@ fn surface_mesh(m: &TriMesh, lat: f64) -> Mesh {
     mesh
 }
 
+/// How far anterior a mesh knee's patella cartilage is drawn, mm: the elements in contact
+/// overlap the femoral cartilage by the layers' deformation, which on the real knee's thick,
+/// soft layers reaches several mm (linear law, 5 MPa: about 4 mm at 15 MPa), so the fixed
+/// [`ARTICULAR_LIFT_MM`] would leave the loaded centre behind the translucent femoral
+/// cartilage. The lift is the overlap at the top of the pressure scale for the knee's mean
+/// combined layer, plus half a millimetre, and never less than [`ARTICULAR_LIFT_MM`].
+fn mesh_lift_mm(model: &Model) -> f32 {
+    eprintln!("DEBUG h {} {} law {:?}", model.knee.mean_patella_thickness_mm, model.knee.mean_femur_thickness_mm, model.law);
+    let h = model.knee.mean_patella_thickness_mm + model.knee.mean_femur_thickness_mm;
+    if !(h > 0.0) {
+        return ARTICULAR_LIFT_MM;
+    }
+    let (mut lo, mut hi) = (0.0, 2.0 * h);
+    if model.law.pressure_h(hi, h).0 < PRESSURE_SCALE_MAX_MPA {
+        return ARTICULAR_LIFT_MM;
+    }
+    for _ in 0..50 {
+        let mid = 0.5 * (lo + hi);
+        if model.law.pressure_h(mid, h).0 < PRESSURE_SCALE_MAX_MPA {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    eprintln!("DEBUG lift {hi}");
+    ARTICULAR_LIFT_MM.max(hi as f32 + 0.5)
+}
+
 /// The patella cartilage of a mesh knee (patella frame): its triangles are the contact
 /// elements, each drawn with its own three vertices so it takes its element's pressure
-/// colour. Lifted ARTICULAR_LIFT_MM anterior, as `articular_mesh`: the elements in contact
-/// overlap the femoral cartilage by the deformation. Winding as loaded (facing the femur).
-fn mesh_articular(knee: &MeshKnee, lat: f64, pressure: &[f64]) -> Mesh {
+/// colour. Lifted `lift` mm anterior (see [`mesh_lift_mm`]; `articular_mesh` does the same
+/// with [`ARTICULAR_LIFT_MM`]). Winding as loaded (facing the femur).
+fn mesh_articular(knee: &MeshKnee, lat: f64, lift: f32, pressure: &[f64]) -> Mesh {
     let v = &knee.patella_vertices;
     let n = knee.patella_triangles.len();
     let mut pos = Vec::with_capacity(3 * n);
@@ -327,11 +355,7 @@ fn mesh_articular(knee: &MeshKnee, lat: f64, pressure: &[f64]) -> Mesh {
         let order = if lat > 0.0 { [0, 1, 2] } else { [0, 2, 1] };
         for k in order {
             let p = v[t[k] as usize];
-            pos.push([
-                p[0] as f32 + ARTICULAR_LIFT_MM,
-                p[1] as f32,
-                (lat * p[2]) as f32,
-            ]);
+            pos.push([p[0] as f32 + lift, p[1] as f32, (lat * p[2]) as f32]);
         }
     }
     let mut m = Mesh::new(
@@ -448,7 +472,12 @@ fn spawn_scene(
         .filter(|k| k.patella_triangles.len() == n_elements);
     let (articular, vertices_per_element) = match knee {
         Some(k) => (
-            meshes.add(mesh_articular(k, model.lat, first.unwrap_or(&[]))),
+            meshes.add(mesh_articular(
+                k,
+                model.lat,
+                mesh_lift_mm(model),
+                first.unwrap_or(&[]),
+            )),
             3,
         ),
         None => (
@@ -494,7 +523,7 @@ fn spawn_scene(
                 let cartilage = Color::srgb(0.72, 0.78, 0.86);
                 let femur_cart_mat = material(materials, cartilage, 0.45);
                 let femur_bone_mat = shell_material(materials, bone, 0.35);
-                let patella_bone_mat = shell_material(materials, bone, 0.1);
+                let patella_bone_mat = shell_material(materials, bone, 0.06);
                 let tibia_cart_mat = material(materials, cartilage, 1.0);
                 let mut femur_parts = Vec::new();
                 let mut tibia_parts = Vec::new();
