@@ -1612,3 +1612,319 @@ fn viewer_slider_re_solves_the_cycle() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a viewer slider"));
 }
+
+// ---------------------------------------------------------------- measured secondary motion
+
+/// The shipped IK file with the OpenSim-JAM secondary coordinates of a right knee appended,
+/// smooth in time (period `T` = the shipped cycle): adduction 2 sin(ωt)°, internal rotation
+/// 4 + 3 cos(ωt)°, translations (2 sin(ωt), −1 + 0.5 cos(ωt), sin(2ωt)) mm, written in
+/// metres. Returns the text and the analytic coordinates (deg, deg, mm, mm, mm) at time t.
+const JAM_T: f64 = 0.69224;
+fn jam_coords(t: f64) -> [f64; 5] {
+    let w = 2.0 * std::f64::consts::PI / JAM_T;
+    [
+        2.0 * (w * t).sin(),
+        4.0 + 3.0 * (w * t).cos(),
+        2.0 * (w * t).sin(),
+        -1.0 + 0.5 * (w * t).cos(),
+        (2.0 * w * t).sin(),
+    ]
+}
+fn ik_with_jam_columns(tx_scale: f64) -> String {
+    let good = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/data/runner_ik.mot"),
+    )
+    .unwrap();
+    let mut out = String::new();
+    let mut data = false;
+    for l in good.lines() {
+        if l.starts_with("time") {
+            out.push_str(l);
+            out.push_str("\tknee_add_r\tknee_rot_r\tknee_tx_r\tknee_ty_r\tknee_tz_r\n");
+            data = true;
+        } else if data && !l.trim().is_empty() {
+            let t: f64 = l.split_whitespace().next().unwrap().parse().unwrap();
+            let c = jam_coords(t);
+            out.push_str(&format!(
+                "{l}\t{}\t{}\t{}\t{}\t{}\n",
+                c[0],
+                c[1],
+                tx_scale * c[2] / 1000.0,
+                c[3] / 1000.0,
+                c[4] / 1000.0
+            ));
+        } else {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// A one-cycle gait scenario on `ik` with 6° of extra stance hip internal rotation (a
+/// mechanism that rotates the tibia externally at the knee under the planted foot), 20
+/// frames.
+fn jam_gait_scenario(dir: &Path, name: &str, ik: &str) -> PathBuf {
+    std::fs::write(dir.join(format!("{name}.mot")), ik).unwrap();
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &file,
+        format!(
+            "[scenario]\nkind = \"gait\"\n[gait]\nstance_hip_rotation_deg = 6\nspeed_mps = 3.2\n\
+             kinematics = \"{name}.mot\"\ncycle_starts_s = [0.0, {JAM_T}]\ncycles = 1\n\
+             frames_per_cycle = 20\n"
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// An IK file with `knee_add_r` … `knee_tz_r` drives the tibia: the secondary motion of
+/// every frame is the file's (within linear resampling), the tibia pose is the OpenSim-JAM
+/// joint's at those coordinates with the hip-driven mechanism's tibial rotation added on
+/// top, the summary names the measured source, and the run differs from the coupled one.
+#[test]
+fn gait_secondary_columns_drive_the_tibia() {
+    use kneetrack::math::{rot_x, rot_y, rot_z};
+    let dir = tmp("jam-gait");
+    let measured = jam_gait_scenario(&dir, "jam", &ik_with_jam_columns(1.0));
+    let plain = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/data/runner_ik.mot"),
+    )
+    .unwrap();
+    let coupled = jam_gait_scenario(&dir, "plain", &plain);
+    let run = |file: &Path| {
+        let c = scenario::compile::load_and_compile(file).unwrap_or_else(|e| panic!("{e}"));
+        let RunResult::Gait(g) = experiment::run(&c) else {
+            panic!()
+        };
+        g
+    };
+    let (m, c) = (run(&measured), run(&coupled));
+    assert!(m.provenance.secondary_motion.starts_with(
+        "measured: knee_add_r, knee_rot_r, knee_tx_r, knee_ty_r, knee_tz_r from jam.mot"
+    ));
+    assert!(c
+        .provenance
+        .secondary_motion
+        .contains("coupled (Walker 1988)"));
+    let mut max_rotation_change = 0f64;
+    let mut mechanism_seen = false;
+    for (fm, fc) in m.frames.iter().zip(&c.frames) {
+        let r = &fm.result;
+        let want = jam_coords(fm.sample.time_s);
+        // Linear resampling of a smooth curve sampled every 11.5 ms: < 0.003° / mm.
+        assert!(
+            (r.tibia_coupled_varus.to_degrees() - want[0]).abs() < 0.01,
+            "{want:?}"
+        );
+        assert!((r.tibia_coupled_internal_rotation.to_degrees() - want[1]).abs() < 0.01);
+        let t = r.tibia_translation_mm;
+        assert!(
+            (t - Vec3::new(want[2], want[3], want[4])).norm() < 0.01,
+            "{t} {want:?}"
+        );
+        // Pose: the measured coordinates, the mechanisms' rotation added on top.
+        let k = r.knee;
+        mechanism_seen |= k.internal_rotation < -5f64.to_radians();
+        let rot = rot_z(-k.flexion)
+            * rot_x(k.varus + r.tibia_coupled_varus)
+            * rot_y(k.internal_rotation + r.tibia_coupled_internal_rotation);
+        assert!(
+            (r.femur_from_tibia.rotation.to_rotation_matrix().matrix() - rot.matrix()).norm()
+                < 1e-9
+        );
+        assert!((r.femur_from_tibia.translation.vector - t).norm() < 1e-12);
+        // Same body motion and mechanisms, other secondary motion.
+        assert_eq!(
+            fm.result.knee.internal_rotation,
+            fc.result.knee.internal_rotation
+        );
+        max_rotation_change = max_rotation_change.max(
+            (r.tibia_coupled_internal_rotation - fc.result.tibia_coupled_internal_rotation)
+                .abs()
+                .to_degrees(),
+        );
+    }
+    assert!(
+        mechanism_seen,
+        "the hip-driven mechanism rotated no frame's tibia"
+    );
+    assert!(max_rotation_change > 3.0, "{max_rotation_change}");
+    // The patella sees the different tibia: the tendon's pull moves.
+    let differs = m.frames.iter().zip(&c.frames).any(|(a, b)| {
+        (a.result.contact.lateral_force_n - b.result.contact.lateral_force_n).abs() > 1.0
+    });
+    assert!(differs);
+}
+
+/// The frames.csv columns of `name`, by header.
+fn csv_column(csv: &str, name: &str) -> Vec<f64> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let i = header
+        .iter()
+        .position(|h| *h == name)
+        .unwrap_or_else(|| panic!("{name}"));
+    lines
+        .map(|l| l.split(',').nth(i).unwrap().parse().unwrap())
+        .collect()
+}
+
+/// A passive-flexion secondary file: knee_flex_r 0…`max`° every 15°, internal rotation
+/// 0.25°/°, adduction 0.02°/°, anterior translation −0.05 mm/° (linear: interpolation is
+/// exact).
+fn passive_secondary(max: usize) -> String {
+    let mut s = String::from(
+        "passive\nversion=1\ninDegrees=yes\nendheader\ntime\tknee_flex_r\tknee_add_r\tknee_rot_r\tknee_tx_r\n",
+    );
+    for (i, a) in (0..=max).step_by(15).enumerate() {
+        let a = a as f64;
+        s.push_str(&format!(
+            "{}\t{a}\t{}\t{}\t{}\n",
+            i as f64 * 0.1,
+            0.02 * a,
+            0.25 * a,
+            -0.05e-3 * a
+        ));
+    }
+    s
+}
+
+/// `flexion.secondary_kinematics` gives the secondary coordinates per angle: the file's
+/// (interpolated) where it has them, the coupling's elsewhere, `varus_deg` on top.
+#[test]
+fn flexion_secondary_kinematics_file_drives_the_tibia() {
+    let dir = tmp("jam-flexion");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("data/passive.mot"), passive_secondary(90)).unwrap();
+    let body = "[scenario]\nkind = \"flexion\"\n[flexion]\nangles_deg = [10, 35, 60]\nquadriceps_n = 400\nvarus_deg = 2\n";
+    let with = dir.join("with.toml");
+    std::fs::write(
+        &with,
+        format!("{body}secondary_kinematics = \"data/passive.mot\"\n"),
+    )
+    .unwrap();
+    let without = dir.join("without.toml");
+    std::fs::write(&without, body).unwrap();
+    let csv = |file: &Path, out: &str| {
+        let out = dir.join(out);
+        let o = run_cli(file, &out);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(out.join("frames.csv")).unwrap()
+    };
+    let (m, c) = (csv(&with, "out-with"), csv(&without, "out-without"));
+    let angles = [10.0, 35.0, 60.0];
+    let col = |csv: &str, n: &str| csv_column(csv, n);
+    for (i, a) in angles.iter().enumerate() {
+        assert!((col(&m, "tibia_coupled_rotation_deg")[i] - 0.25 * a).abs() < 1e-9);
+        assert!((col(&m, "tibia_coupled_adduction_deg")[i] - 0.02 * a).abs() < 1e-9);
+        assert!((col(&m, "tibia_anterior_mm")[i] + 0.05 * a).abs() < 1e-9);
+        assert_eq!(col(&m, "knee_varus_deg")[i], 2.0);
+        // Not in the file: the coupling's, as without it.
+        assert_eq!(
+            col(&m, "tibia_proximal_mm")[i],
+            col(&c, "tibia_proximal_mm")[i]
+        );
+        assert_eq!(
+            col(&m, "tibia_lateral_mm")[i],
+            col(&c, "tibia_lateral_mm")[i]
+        );
+    }
+    assert!(col(&c, "tibia_proximal_mm")[2].abs() > 1.0);
+    // The coupling's rotation differs from the file's (Walker: 13.2° at 60°, the file 15°).
+    assert!((col(&c, "tibia_coupled_rotation_deg")[2] - 0.25 * 60.0).abs() > 1.0);
+}
+
+/// Secondary-motion data that cannot be used: one line naming the scenario key, the data
+/// file and what is wrong (column, line, value, allowed range); exit 2; nothing written.
+#[test]
+fn unusable_secondary_motion_data_are_rejected() {
+    let dir = tmp("jam-bad");
+    std::fs::write(dir.join("passive.mot"), passive_secondary(45)).unwrap();
+    let flexion = |angles: &str| {
+        format!(
+            "[scenario]\nkind = \"flexion\"\n[flexion]\nangles_deg = {angles}\nsecondary_kinematics = \"passive.mot\"\n"
+        )
+    };
+    let good = ik_with_jam_columns(1.0);
+    let nan = {
+        let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+        let i = lines.iter().position(|l| l.starts_with("time")).unwrap() + 3;
+        let mut v: Vec<String> = lines[i].split('\t').map(str::to_string).collect();
+        let n = v.len();
+        v[n - 4] = "NaN".into();
+        lines[i] = v.join("\t");
+        lines.join("\n")
+    };
+    let gait = |name: &str| {
+        format!(
+            "[scenario]\nkind = \"gait\"\n[gait]\nkinematics = \"{name}.mot\"\ncycle_starts_s = [0.0, {JAM_T}]\n"
+        )
+    };
+    let cases: Vec<(&str, String, Option<String>, Vec<&str>)> = vec![
+        (
+            "outside",
+            flexion("[0, 30, 60]"),
+            None,
+            vec![
+                "flexion.secondary_kinematics",
+                "passive.mot",
+                "60°",
+                "knee_flex_r",
+                "0° to 45°",
+            ],
+        ),
+        (
+            "missing_file",
+            flexion("[0, 30]").replace("passive.mot", "nope.mot"),
+            None,
+            vec!["flexion.secondary_kinematics", "nope.mot", "cannot read"],
+        ),
+        (
+            "millimetres",
+            gait("millimetres"),
+            Some(ik_with_jam_columns(1000.0)),
+            vec![
+                "gait.kinematics",
+                "millimetres.mot:",
+                "knee_tx_r",
+                "-30 to 30 mm",
+                "metres",
+            ],
+        ),
+        (
+            "nan",
+            gait("nan"),
+            Some(nan),
+            vec!["gait.kinematics", "nan.mot:", "knee_rot_r", "finite"],
+        ),
+        (
+            "twice",
+            gait("twice"),
+            Some(good.replacen("knee_tz_r", "knee_rotation_r", 1)),
+            vec![
+                "gait.kinematics",
+                "twice.mot",
+                "knee_rotation_r",
+                "knee_rot_r",
+            ],
+        ),
+    ];
+    for (name, toml, mot, expect) in cases {
+        if let Some(mot) = mot {
+            std::fs::write(dir.join(format!("{name}.mot")), mot).unwrap();
+        }
+        let file = dir.join(format!("{name}.toml"));
+        std::fs::write(&file, toml).unwrap();
+        let out = dir.join(format!("out-{name}"));
+        let o = run_cli(&file, &out);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
+        for e in expect {
+            assert!(err.contains(e), "{name}: `{e}` not in: {err}");
+        }
+        assert!(!out.exists());
+    }
+}

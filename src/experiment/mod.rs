@@ -63,6 +63,7 @@ pub fn approach(model: &Model, data: &mut Data, knee: KneeAngles, load: QuadLoad
             flexion: knee.flexion * f,
             varus: knee.varus * f,
             internal_rotation: knee.internal_rotation * f,
+            secondary: knee.secondary.scaled(f),
         };
         step(model, &FrameInput::new(k, load), data);
     }

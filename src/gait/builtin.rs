@@ -258,6 +258,7 @@ pub fn builtin_cycle(c: &Conditions, frames: usize, start_s: f64) -> GaitCycle {
                     + d_knee_swing * swing_bump,
                 knee_varus_deg: 0.0,
                 tibial_rotation_deg: 0.0,
+                secondary: Default::default(),
                 hip_flexion_deg: periodic_pchip(HIP_FLEXION, x),
                 hip_adduction_deg: periodic_pchip(HIP_ADDUCTION, x) + d_add * add_bump,
                 hip_rotation_deg: periodic_pchip(HIP_ROTATION, x),

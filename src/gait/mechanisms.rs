@@ -259,6 +259,7 @@ pub fn drive(sample: &GaitSample, f: &Factors) -> (FrameInput, Drive) {
             flexion: sample.knee_flexion_deg.to_radians(),
             varus: sample.knee_varus_deg.to_radians(),
             internal_rotation: tibial_rotation.to_radians(),
+            secondary: sample.secondary,
         },
         load: QuadLoad::ExtensorMoment(target * 1000.0),
         shift_mm: None,

@@ -13,6 +13,8 @@ pub mod opensim;
 
 use serde::Serialize;
 
+use crate::step::SecondaryCoords;
+
 /// One sample of a gait cycle: what the body does, before any risk-factor mechanism.
 /// Angles in degrees, moments in N·m (already multiplied by body mass).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
@@ -39,6 +41,11 @@ pub struct GaitSample {
     pub hip_abductor_moment_nm: f64,
     /// How much the foot is planted: 1 in stance, 0 in swing, smooth ramps between.
     pub stance: f64,
+    /// Measured tibiofemoral secondary coordinates (OpenSim-JAM `knee_add` … `knee_tz`
+    /// columns; kneetrack units, rad and mm), replacing the coupling's where given; none for
+    /// the built-in cycle. `knee_varus_deg`, `tibial_rotation_deg` and the mechanisms add on
+    /// top (precedence: [`crate::step::kinematics`]).
+    pub secondary: SecondaryCoords,
 }
 
 /// One gait cycle, foot strike to foot strike.
@@ -69,6 +76,10 @@ pub struct GaitProvenance {
     pub step_rate_spm: f64,
     /// Step-rate change against the preferred rate at this speed, %.
     pub step_rate_change_pct: f64,
+    /// What drove the tibia's secondary motion (adduction, axial rotation, translations):
+    /// `anatomy.tibiofemoral` (the coupling, or a hinge), or the measured OpenSim-JAM
+    /// coordinates the IK file carries, the coupling keeping the others.
+    pub secondary_motion: String,
 }
 
 /// Stance weight with smooth ramps of ±`ramp_pct` around foot strike (0 %) and toe-off.

@@ -9,6 +9,16 @@
 //! dynamics adds `_moment`). Sign conventions: hip flexion, adduction and internal rotation
 //! are positive in every OpenSim lower-limb model; `knee_angle_r` is negative in flexion
 //! in gait2392 and the Hamner (2010) running model and positive in Rajagopal (2016).
+//!
+//! **Measured tibiofemoral secondary motion.** An IK file of an OpenSim-JAM knee (Lenhart
+//! 2015, Smith 2016's COMAK) may carry the knee's secondary coordinates `knee_add_r`,
+//! `knee_rot_r` (rotations: degrees or radians per `inDegrees`), `knee_tx_r`, `knee_ty_r`,
+//! `knee_tz_r` (translations: metres, as every OpenSim translation); `_l` for a left knee.
+//! [`secondary_columns`] reads whichever are present (kneetrack units: rad, mm) and checks
+//! them against [`SECONDARY_LIMITS`]; each replaces the tibiofemoral coupling's value of that
+//! coordinate and the risk-factor mechanisms add on top (precedence:
+//! [`crate::step::kinematics`]). [`SecondaryByFlexion`] reads the same columns against
+//! `knee_flex_r` for a flexion scenario (`flexion.secondary_kinematics`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,6 +26,7 @@ use std::path::{Path, PathBuf};
 use super::builtin::{builtin_extensor_moment, builtin_stance_peak_deg, STANCE_END_PCT};
 use super::{stance_weight, GaitCycle, GaitSample, STANCE_RAMP_PCT};
 use crate::params::Side;
+use crate::step::SecondaryCoords;
 
 /// Why an OpenSim file could not be used. Every variant names the file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -51,6 +62,30 @@ pub enum OpenSimError {
     },
     #[error("{path}: {message}")]
     Cycles { path: PathBuf, message: String },
+    /// A secondary knee coordinate outside its plausibility bounds ([`SECONDARY_LIMITS`]).
+    #[error("{path}:{line}: column `{column}` = {value}{unit} is out of range: allowed {min} to {max}{unit} ({why})")]
+    OutOfRange {
+        path: PathBuf,
+        line: usize,
+        column: String,
+        value: f64,
+        min: f64,
+        max: f64,
+        unit: String,
+        why: String,
+    },
+    /// Columns that are each fine but do not fit together, or do not fit their use.
+    #[error("{path}: {message}")]
+    Columns { path: PathBuf, message: String },
+    /// A flexion angle the secondary-kinematics file does not cover.
+    #[error("{path}: flexion {angle_deg}° is outside the file's `{column}` range {min_deg}° to {max_deg}° (the secondary coordinates are interpolated, not extrapolated)")]
+    FlexionOutside {
+        path: PathBuf,
+        column: String,
+        angle_deg: f64,
+        min_deg: f64,
+        max_deg: f64,
+    },
 }
 
 /// A parsed Storage file.
@@ -64,6 +99,8 @@ pub struct Storage {
     pub labels: Vec<String>,
     /// Rows of numbers, one per time; shape (n_rows, labels.len()).
     pub rows: Vec<Vec<f64>>,
+    /// 1-based line of each row in the file (for messages).
+    pub row_lines: Vec<usize>,
 }
 
 impl Storage {
@@ -118,6 +155,7 @@ impl Storage {
             });
         }
         let mut rows: Vec<Vec<f64>> = Vec::new();
+        let mut row_lines = Vec::new();
         for (i, line) in lines {
             if line.trim().is_empty() {
                 continue;
@@ -160,6 +198,7 @@ impl Storage {
                 }
             }
             rows.push(row);
+            row_lines.push(i + 1);
         }
         if rows.len() < 2 {
             return Err(OpenSimError::BadRow {
@@ -173,6 +212,7 @@ impl Storage {
             in_degrees,
             labels,
             rows,
+            row_lines,
         })
     }
 
@@ -247,12 +287,230 @@ pub struct Imported {
     pub knee_sign: String,
     /// How the extensor moment was obtained.
     pub moment_source: String,
+    /// The OpenSim-JAM secondary coordinates the file carries (`knee_add_r, knee_tx_r`), or
+    /// `None`: those drive the tibia instead of the coupling.
+    pub secondary: Option<String>,
 }
 
 fn suffix(side: Side) -> &'static str {
     match side {
         Side::Right => "_r",
         Side::Left => "_l",
+    }
+}
+
+/// The OpenSim-JAM knee's secondary coordinates, without the side suffix, in
+/// [`SecondaryColumns::values`] order: adduction, internal rotation, translations along the
+/// femur frame's X (anterior), Y (proximal) and Z.
+pub const SECONDARY_NAMES: [&str; 5] = ["knee_add", "knee_rot", "knee_tx", "knee_ty", "knee_tz"];
+
+/// Plausibility bounds of the secondary coordinates, in file units after the degree
+/// conversion (degrees for the rotations, mm for the translations): a value beyond them is a
+/// unit or column mix-up, not a knee. *Assumptions* from the sources, wide on purpose:
+/// - adduction ±20°: bone-pin and fluoroscopy studies of walking and running (Reinschmidt et
+///   al. 1997, Benoit et al. 2006, Kozanek et al. 2009) measure a few degrees of tibiofemoral
+///   ab/adduction; 20° needs torn collateral ligaments;
+/// - internal rotation ±45°: the same studies report under 15° in gait; the passive arc of
+///   axial rotation of the flexed knee is about 40–50° in all (Mossberg & Smith 1983), and
+///   the screw-home motion to 120° flexion is about 15° (Walker 1988, [`WALKER_1988`]);
+/// - translations ±30 mm: anterior–posterior laxity is 5–10 mm, femoral rollback in deep
+///   flexion up to about 20 mm (Johal et al. 2005), proximal–distal and medio-lateral motion
+///   a few mm. A translation beyond 30 mm is usually a file in mm instead of OpenSim's metres.
+///
+/// [`WALKER_1988`]: crate::step::kinematics::WALKER_1988
+pub const SECONDARY_LIMITS: [f64; 5] = [20.0, 45.0, 30.0, 30.0, 30.0];
+
+/// The secondary coordinates an IK file carries, per row, in kneetrack units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecondaryColumns {
+    /// Column labels found (with the side suffix), in [`SECONDARY_NAMES`] order.
+    pub found: Vec<String>,
+    /// Per coordinate ([`SECONDARY_NAMES`] order), the column's values per row, `None`
+    /// when the file lacks it: adduction and internal rotation in rad, translations in mm.
+    pub values: [Option<Vec<f64>>; 5],
+}
+
+impl SecondaryColumns {
+    /// True when the file carries none of the columns.
+    pub fn is_empty(&self) -> bool {
+        self.found.is_empty()
+    }
+
+    /// The coordinates at one point, each column evaluated by `eval` (an interpolation over
+    /// the rows).
+    pub fn at(&self, eval: impl Fn(&[f64]) -> f64) -> SecondaryCoords {
+        let v = |i: usize| self.values[i].as_deref().map(&eval);
+        SecondaryCoords {
+            adduction: v(0),
+            internal_rotation: v(1),
+            translation_mm: [v(2), v(3), v(4)],
+        }
+    }
+
+    /// One line for summaries: which coordinates were measured (`knee_add_r, knee_rot_r`),
+    /// or `None`.
+    pub fn describe(&self) -> Option<String> {
+        (!self.is_empty()).then(|| self.found.join(", "))
+    }
+}
+
+/// Reads the OpenSim-JAM secondary knee coordinates of `side` that `s` carries (any subset,
+/// possibly none): rotations converted to rad per the file's `inDegrees` (absent = degrees,
+/// as in [`read_cycles`]), translations from m to mm; every row checked against
+/// [`SECONDARY_LIMITS`] (the error names the file, line, column, value and bounds).
+/// Non-finite values are rejected by [`Storage::parse`].
+pub fn secondary_columns(s: &Storage, side: Side) -> Result<SecondaryColumns, OpenSimError> {
+    let sfx = suffix(side);
+    let degrees = s.in_degrees != Some(false);
+    let mut found = Vec::new();
+    let mut values: [Option<Vec<f64>>; 5] = Default::default();
+    for (i, base) in SECONDARY_NAMES.iter().enumerate() {
+        let name = format!("{base}{sfx}");
+        let Some(c) = s.labels.iter().position(|l| *l == name) else {
+            continue;
+        };
+        let rotation = i < 2;
+        // File value → the bounds' units (degrees or mm); then to kneetrack's (rad or mm).
+        let (to_bound, unit) = match (rotation, degrees) {
+            (true, true) => (1.0, "°"),
+            (true, false) => (1f64.to_degrees(), "°"),
+            (false, _) => (1000.0, " mm"),
+        };
+        let lim = SECONDARY_LIMITS[i];
+        let mut col = Vec::with_capacity(s.rows.len());
+        for (row, &line) in s.rows.iter().zip(&s.row_lines) {
+            let v = row[c] * to_bound;
+            if v.abs() > lim {
+                return Err(OpenSimError::OutOfRange {
+                    path: s.path.clone(),
+                    line,
+                    column: name,
+                    value: v,
+                    min: -lim,
+                    max: lim,
+                    unit: unit.into(),
+                    why: if rotation {
+                        format!(
+                            "a plausible tibiofemoral {}; the file says inDegrees={}",
+                            if i == 0 {
+                                "ab/adduction"
+                            } else {
+                                "axial rotation"
+                            },
+                            if degrees { "yes" } else { "no" }
+                        )
+                    } else {
+                        "a plausible tibiofemoral translation; OpenSim translations are in metres"
+                            .into()
+                    },
+                });
+            }
+            col.push(if rotation { v.to_radians() } else { v });
+        }
+        found.push(name);
+        values[i] = Some(col);
+    }
+    Ok(SecondaryColumns { found, values })
+}
+
+/// Secondary knee coordinates as functions of knee flexion, for a flexion scenario
+/// (`flexion.secondary_kinematics`): a `.mot`/`.sto` with `knee_flex_r` (`_l`; + flexion, as
+/// in the OpenSim-JAM knee; degrees or radians per `inDegrees`) changing monotonically, and
+/// at least one of the [`SECONDARY_NAMES`] columns. Evaluated by linear interpolation in
+/// flexion; angles outside the file's flexion range are an error, never extrapolated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecondaryByFlexion {
+    /// The file (for messages).
+    pub path: PathBuf,
+    /// The flexion column's label (`knee_flex_r`).
+    pub flexion_column: String,
+    /// Knee flexion of each row, degrees, increasing.
+    pub flexion_deg: Vec<f64>,
+    /// The secondary coordinates per row, in the same (increasing-flexion) order.
+    pub columns: SecondaryColumns,
+}
+
+impl SecondaryByFlexion {
+    /// Reads the flexion table from a parsed file.
+    pub fn from_storage(s: &Storage, side: Side) -> Result<Self, OpenSimError> {
+        let flexion_column = format!("knee_flex{}", suffix(side));
+        let to_deg = if s.in_degrees == Some(false) {
+            1f64.to_degrees()
+        } else {
+            1.0
+        };
+        let mut flexion_deg: Vec<f64> = s
+            .column(&flexion_column)?
+            .into_iter()
+            .map(|v| v * to_deg)
+            .collect();
+        let mut columns = secondary_columns(s, side)?;
+        if columns.is_empty() {
+            let want: Vec<String> = SECONDARY_NAMES
+                .iter()
+                .map(|b| format!("{b}{}", suffix(side)))
+                .collect();
+            return Err(OpenSimError::Columns {
+                path: s.path.clone(),
+                message: format!(
+                    "none of the secondary knee coordinates {} (columns: {})",
+                    want.join(", "),
+                    s.labels.join(", ")
+                ),
+            });
+        }
+        let increasing = flexion_deg.windows(2).all(|w| w[1] > w[0]);
+        let decreasing = flexion_deg.windows(2).all(|w| w[1] < w[0]);
+        if !increasing && !decreasing {
+            let i = flexion_deg
+                .windows(3)
+                .position(|w| (w[1] - w[0]) * (w[2] - w[1]) <= 0.0)
+                .map_or(1, |i| i + 2)
+                .min(s.row_lines.len() - 1);
+            return Err(OpenSimError::BadRow {
+                path: s.path.clone(),
+                line: s.row_lines[i],
+                message: format!(
+                    "`{flexion_column}` = {}° does not continue the rows before it: the \
+                     flexion must increase (or decrease) from row to row to interpolate by \
+                     angle — keep one direction of the motion",
+                    flexion_deg[i]
+                ),
+            });
+        }
+        if decreasing {
+            flexion_deg.reverse();
+            for c in columns.values.iter_mut().flatten() {
+                c.reverse();
+            }
+        }
+        Ok(Self {
+            path: s.path.clone(),
+            flexion_column,
+            flexion_deg,
+            columns,
+        })
+    }
+
+    /// The coordinates at `flexion_deg` (degrees), or an error naming the file, column,
+    /// angle and the file's range.
+    pub fn at(&self, flexion_deg: f64) -> Result<SecondaryCoords, OpenSimError> {
+        let (lo, hi) = (
+            self.flexion_deg[0],
+            self.flexion_deg[self.flexion_deg.len() - 1],
+        );
+        if !(lo..=hi).contains(&flexion_deg) {
+            return Err(OpenSimError::FlexionOutside {
+                path: self.path.clone(),
+                column: self.flexion_column.clone(),
+                angle_deg: flexion_deg,
+                min_deg: lo,
+                max_deg: hi,
+            });
+        }
+        Ok(self
+            .columns
+            .at(|ys| interp(&self.flexion_deg, ys, flexion_deg)))
     }
 }
 
@@ -314,6 +572,31 @@ pub fn read_cycles(
     let hip_rot = col("hip_rotation")?;
     let knee_add = optional("knee_adduction");
     let knee_rot = optional("knee_rotation");
+    // OpenSim-JAM secondary coordinates replace the coupling; `knee_adduction` /
+    // `knee_rotation` add to the knee's angles on top of it. Both for one rotation would
+    // count it twice.
+    let secondary = secondary_columns(ik, opt.side)?;
+    for (legacy, present, jam) in [
+        ("knee_adduction", knee_add.is_some(), 0),
+        ("knee_rotation", knee_rot.is_some(), 1),
+    ] {
+        if present && secondary.values[jam].is_some() {
+            return Err(OpenSimError::Columns {
+                path: ik.path.clone(),
+                message: format!(
+                    "both `{legacy}{sfx}` and `{}{sfx}` give the knee's {}: keep one (the \
+                     OpenSim-JAM coordinate replaces the tibiofemoral coupling's; the other \
+                     adds on top of it)",
+                    SECONDARY_NAMES[jam],
+                    if jam == 0 {
+                        "ab/adduction"
+                    } else {
+                        "axial rotation"
+                    }
+                ),
+            });
+        }
+    }
     let (sign, sign_name) = match opt.knee_sign {
         KneeSign::FlexionPositive => (1.0, "flexion_positive (given)"),
         KneeSign::FlexionNegative => (-1.0, "flexion_negative (given)"),
@@ -408,6 +691,7 @@ pub fn read_cycles(
                     knee_flexion_deg: at(&knee, pct),
                     knee_varus_deg: knee_add.as_ref().map_or(0.0, |v| at(v, pct)),
                     tibial_rotation_deg: knee_rot.as_ref().map_or(0.0, |v| at(v, pct)),
+                    secondary: secondary.at(|ys| at(ys, pct)),
                     hip_flexion_deg: at(&hip_flex, pct),
                     hip_adduction_deg: at(&hip_add, pct),
                     hip_rotation_deg: at(&hip_rot, pct),
@@ -427,6 +711,7 @@ pub fn read_cycles(
         cycles,
         knee_sign: sign_name.into(),
         moment_source,
+        secondary: secondary.describe(),
     })
 }
 
@@ -532,6 +817,262 @@ mod tests {
         let e = s.column("hip_flexion_r").unwrap_err();
         assert!(
             e.to_string().contains("bad.mot: no column `hip_flexion_r`"),
+            "{e}"
+        );
+    }
+
+    /// A Storage text with `time` and the given columns.
+    fn mot(in_degrees: bool, columns: &[&str], rows: &[Vec<f64>]) -> String {
+        let rows: Vec<(f64, Vec<f64>)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (0.1 * i as f64, r.clone()))
+            .collect();
+        write_storage("test", in_degrees, columns, &rows)
+    }
+
+    #[test]
+    fn secondary_columns_convert_to_radians_and_millimetres() {
+        let p = Path::new("jam.mot");
+        let cols = [
+            "knee_flex_r",
+            "knee_add_r",
+            "knee_rot_r",
+            "knee_tx_r",
+            "knee_tz_r",
+        ];
+        let rows = vec![
+            vec![0.0, 2.0, -10.0, 0.004, -0.002],
+            vec![30.0, 3.0, 5.0, 0.0025, 0.001],
+        ];
+        let s = Storage::parse(p, &mot(true, &cols, &rows)).unwrap();
+        let c = secondary_columns(&s, Side::Right).unwrap();
+        assert_eq!(
+            c.found,
+            ["knee_add_r", "knee_rot_r", "knee_tx_r", "knee_tz_r"]
+        );
+        let v = |i: usize| c.values[i].clone().unwrap();
+        assert!((v(0)[1] - 3f64.to_radians()).abs() < 1e-15);
+        assert!((v(1)[0] + 10f64.to_radians()).abs() < 1e-15);
+        assert!((v(2)[0] - 4.0).abs() < 1e-12 && (v(4)[1] - 1.0).abs() < 1e-12);
+        assert!(c.values[3].is_none());
+        let at = c.at(|ys| ys[1]);
+        assert_eq!(at.translation_mm[1], None);
+        assert!((at.translation_mm[0].unwrap() - 2.5).abs() < 1e-12);
+        // Radians stay radians; translations are metres whatever inDegrees says.
+        let rad: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r[0].to_radians(),
+                    r[1].to_radians(),
+                    r[2].to_radians(),
+                    r[3],
+                    r[4],
+                ]
+            })
+            .collect();
+        let s = Storage::parse(p, &mot(false, &cols, &rad)).unwrap();
+        let c2 = secondary_columns(&s, Side::Right).unwrap();
+        for i in [0, 1, 2, 4] {
+            for (a, b) in c.values[i]
+                .as_ref()
+                .unwrap()
+                .iter()
+                .zip(c2.values[i].as_ref().unwrap())
+            {
+                assert!((a - b).abs() < 1e-12, "{i}: {a} vs {b}");
+            }
+        }
+        // The other side's columns are not this knee's.
+        assert!(secondary_columns(&s, Side::Left).unwrap().is_empty());
+    }
+
+    #[test]
+    fn secondary_values_beyond_the_bounds_name_file_line_and_column() {
+        let p = Path::new("jam.mot");
+        let cols = ["knee_flex_r", "knee_tx_r"];
+        // Millimetres written where OpenSim wants metres.
+        let s = Storage::parse(p, &mot(true, &cols, &[vec![0.0, 0.0], vec![10.0, 4.0]])).unwrap();
+        let e = secondary_columns(&s, Side::Right).unwrap_err();
+        let m = e.to_string();
+        assert!(matches!(e, OpenSimError::OutOfRange { line: 9, .. }), "{m}");
+        assert!(
+            m.contains("jam.mot:9")
+                && m.contains("knee_tx_r")
+                && m.contains("4000 mm")
+                && m.contains("-30 to 30 mm")
+                && m.contains("metres"),
+            "{m}"
+        );
+        // 30 mm is still allowed, 31 is not.
+        let ok = mot(true, &cols, &[vec![0.0, -0.03], vec![10.0, 0.03]]);
+        assert!(secondary_columns(&Storage::parse(p, &ok).unwrap(), Side::Right).is_ok());
+        // Rotations: 50° of axial rotation; 0.5 rad (28.6°) of adduction in a radian file.
+        let s = Storage::parse(
+            p,
+            &mot(
+                true,
+                &["knee_flex_r", "knee_rot_r"],
+                &[vec![0.0, 44.0], vec![9.0, -50.0]],
+            ),
+        )
+        .unwrap();
+        let m = secondary_columns(&s, Side::Right).unwrap_err().to_string();
+        assert!(m.contains("knee_rot_r") && m.contains("-45 to 45°"), "{m}");
+        let s = Storage::parse(
+            p,
+            &mot(
+                false,
+                &["knee_flex_r", "knee_add_l"],
+                &[vec![0.0, 0.5], vec![0.1, 0.0]],
+            ),
+        )
+        .unwrap();
+        let m = secondary_columns(&s, Side::Left).unwrap_err().to_string();
+        assert!(
+            m.contains("knee_add_l") && m.contains("-20 to 20°") && m.contains("inDegrees=no"),
+            "{m}"
+        );
+        // Non-finite values never get this far.
+        let text = mot(true, &cols, &[vec![0.0, 0.0], vec![10.0, 0.001]]).replace("0.001", "NaN");
+        let m = Storage::parse(p, &text).unwrap_err().to_string();
+        assert!(
+            m.contains("jam.mot:9") && m.contains("knee_tx_r") && m.contains("finite"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn flexion_table_interpolates_inside_its_range_only() {
+        let p = Path::new("passive.mot");
+        let cols = ["knee_flex_r", "knee_rot_r", "knee_ty_r"];
+        let rows = vec![
+            vec![0.0, 0.0, 0.0],
+            vec![30.0, 6.0, -0.001],
+            vec![60.0, 10.0, -0.003],
+        ];
+        let t = SecondaryByFlexion::from_storage(
+            &Storage::parse(p, &mot(true, &cols, &rows)).unwrap(),
+            Side::Right,
+        )
+        .unwrap();
+        let c = t.at(45.0).unwrap();
+        assert!((c.internal_rotation.unwrap() - 8f64.to_radians()).abs() < 1e-12);
+        assert!((c.translation_mm[1].unwrap() + 2.0).abs() < 1e-12);
+        assert_eq!(c.adduction, None);
+        assert_eq!(t.at(0.0).unwrap().internal_rotation, Some(0.0));
+        let e = t.at(61.0).unwrap_err().to_string();
+        assert!(
+            e.contains("passive.mot")
+                && e.contains("61°")
+                && e.contains("knee_flex_r")
+                && e.contains("0° to 60°"),
+            "{e}"
+        );
+        assert!(t.at(-0.5).is_err());
+        // Rows in extension order give the same table.
+        let rev: Vec<Vec<f64>> = rows.iter().rev().cloned().collect();
+        let t2 = SecondaryByFlexion::from_storage(
+            &Storage::parse(p, &mot(true, &cols, &rev)).unwrap(),
+            Side::Right,
+        )
+        .unwrap();
+        assert_eq!(t2.at(45.0).unwrap(), c);
+        // Flexion then extension cannot be interpolated by angle: the turning row is named.
+        let mut back = rows.clone();
+        back.push(vec![40.0, 7.0, 0.0]);
+        let e = SecondaryByFlexion::from_storage(
+            &Storage::parse(p, &mot(true, &cols, &back)).unwrap(),
+            Side::Right,
+        )
+        .unwrap_err();
+        assert!(matches!(e, OpenSimError::BadRow { line: 11, .. }), "{e}");
+        // No secondary column, or no flexion column: the file and the wanted columns.
+        let e = SecondaryByFlexion::from_storage(
+            &Storage::parse(
+                p,
+                &mot(
+                    true,
+                    &["knee_flex_r", "knee_angle_r"],
+                    &[vec![0.0, 0.0], vec![1.0, 1.0]],
+                ),
+            )
+            .unwrap(),
+            Side::Right,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("passive.mot") && e.contains("knee_add_r") && e.contains("knee_tz_r"),
+            "{e}"
+        );
+        let e = SecondaryByFlexion::from_storage(
+            &Storage::parse(p, &mot(true, &cols, &rows)).unwrap(),
+            Side::Left,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("no column `knee_flex_l`"), "{e}");
+    }
+
+    #[test]
+    fn gait_import_resamples_secondary_columns_and_refuses_double_rotations() {
+        use crate::gait::builtin::{builtin_cycle, Conditions};
+        let c = Conditions {
+            speed_mps: 3.5,
+            step_rate_change_pct: 0.0,
+            slope_pct: 0.0,
+            body_mass_kg: 70.0,
+        };
+        let cycle = builtin_cycle(&c, 50, 0.0);
+        let (ik, _) = cycles_to_opensim(std::slice::from_ref(&cycle), Side::Right);
+        // Append knee_rot_r = 40 × time (degrees) and knee_tx_r = time / 100 (m).
+        let mut lines: Vec<String> = ik.lines().map(str::to_string).collect();
+        let h = lines.iter().position(|l| l.starts_with("time")).unwrap();
+        lines[h].push_str("\tknee_rot_r\tknee_tx_r");
+        for l in &mut lines[h + 1..] {
+            let t: f64 = l.split('\t').next().unwrap().parse().unwrap();
+            l.push_str(&format!("\t{}\t{}", 40.0 * t, t / 100.0));
+        }
+        let text = lines.join("\n");
+        let s = Storage::parse(Path::new("ik.mot"), &text).unwrap();
+        let t_end = s.time().last().copied().unwrap();
+        let opt = ImportOptions {
+            side: Side::Right,
+            knee_sign: KneeSign::Auto,
+            cycle_starts_s: Some(vec![0.0, t_end]),
+            max_cycles: 1,
+            frames_per_cycle: 20,
+            body_mass_kg: 70.0,
+        };
+        let imp = read_cycles(&s, None, &opt).unwrap();
+        assert_eq!(imp.secondary.as_deref(), Some("knee_rot_r, knee_tx_r"));
+        for smp in &imp.cycles[0].samples {
+            let sc = smp.secondary;
+            // Linear in time: interpolation is exact.
+            assert!(
+                (sc.internal_rotation.unwrap() - (40.0 * smp.time_s).to_radians()).abs() < 1e-9
+            );
+            assert!((sc.translation_mm[0].unwrap() - 10.0 * smp.time_s).abs() < 1e-9);
+            assert_eq!((sc.adduction, sc.translation_mm[1]), (None, None));
+            assert_eq!(smp.tibial_rotation_deg, 0.0);
+        }
+        // Without the columns: nothing measured.
+        let plain = Storage::parse(Path::new("ik.mot"), &ik).unwrap();
+        let imp = read_cycles(&plain, None, &opt).unwrap();
+        assert!(imp.secondary.is_none() && imp.cycles[0].samples[5].secondary.is_empty());
+        // `knee_rotation_r` and `knee_rot_r` would rotate the tibia twice.
+        let both = text.replacen("knee_tx_r", "knee_rotation_r", 1);
+        let e = read_cycles(
+            &Storage::parse(Path::new("ik.mot"), &both).unwrap(),
+            None,
+            &opt,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("ik.mot") && e.contains("knee_rotation_r") && e.contains("knee_rot_r"),
             "{e}"
         );
     }

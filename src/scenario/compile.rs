@@ -9,11 +9,11 @@ use serde::Serialize;
 use super::spec::{Direction, Format, Kind, PerAngle, ScenarioSpec};
 use super::{locate, ScenarioError};
 use crate::gait::builtin::{builtin_cycle, preferred_step_rate_spm, Conditions};
-use crate::gait::opensim::{read_cycles, ImportOptions, Storage};
+use crate::gait::opensim::{read_cycles, ImportOptions, SecondaryByFlexion, Storage};
 use crate::gait::{GaitCycle, GaitProvenance};
 use crate::model::{Model, ModelError};
-use crate::params::{ModelParams, RANGES};
-use crate::step::{KneeAngles, QuadLoad};
+use crate::params::{ModelParams, Tibiofemoral, RANGES};
+use crate::step::{KneeAngles, QuadLoad, SecondaryCoords};
 
 /// Default quadriceps force of a flexion sweep when none is given, N.
 pub const DEFAULT_QUADRICEPS_N: f64 = 400.0;
@@ -68,6 +68,7 @@ impl GaitPlan {
                 speed_mps: c.speed_mps,
                 step_rate_spm: c.step_rate_spm(),
                 step_rate_change_pct: c.step_rate_change_pct,
+                secondary_motion: "anatomy.tibiofemoral (the built-in cycle measures none)".into(),
             },
             stance_hip_adduction_deg: 0.0,
             stance_hip_rotation_deg: 0.0,
@@ -207,7 +208,7 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
     let plan = match spec.scenario.kind {
         Kind::Flexion => RunPlan::Flexion(flexion_plan(&cx, &spec)?),
         Kind::Stability => RunPlan::Stability(stability_plan(&cx, &spec)?),
-        Kind::Gait => RunPlan::Gait(gait_plan(&cx, &spec)?),
+        Kind::Gait => RunPlan::Gait(gait_plan(&cx, &spec, model.tibiofemoral)?),
     };
     let (name, out_dir) = output_folder(
         spec.scenario.name.as_deref(),
@@ -279,6 +280,7 @@ fn flexion_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<FlexionPlan, ScenarioEr
         "degrees",
     )?;
     cx.range("flexion.varus_deg", f.varus_deg, -15.0, 15.0, "degrees")?;
+    let secondary = secondary_by_angle(cx, spec, &angles)?;
     let n = angles.len();
     let loads = match (&f.quadriceps_n, &f.extensor_moment_nm) {
         (Some(_), Some(_)) => {
@@ -301,13 +303,38 @@ fn flexion_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<FlexionPlan, ScenarioEr
     };
     let frames = angles
         .iter()
-        .map(|a| KneeAngles {
+        .zip(secondary)
+        .map(|(a, secondary)| KneeAngles {
             flexion: a.to_radians(),
             varus: f.varus_deg.to_radians(),
             internal_rotation: f.tibial_rotation_deg.to_radians(),
+            secondary,
         })
         .collect();
     Ok(FlexionPlan { frames, loads })
+}
+
+/// The measured secondary coordinates at each angle of a flexion sweep, from
+/// `flexion.secondary_kinematics` (path relative to the scenario file), or none.
+fn secondary_by_angle(
+    cx: &Ctx,
+    spec: &ScenarioSpec,
+    angles: &[f64],
+) -> Result<Vec<SecondaryCoords>, ScenarioError> {
+    const KEY: &str = "flexion.secondary_kinematics";
+    let Some(file) = &spec.flexion.secondary_kinematics else {
+        return Ok(vec![SecondaryCoords::default(); angles.len()]);
+    };
+    let err = |source| ScenarioError::OpenSim {
+        path: cx.path.into(),
+        line: locate(cx.text, KEY),
+        key: KEY.into(),
+        source: Box::new(source),
+    };
+    let base = cx.path.parent().unwrap_or(Path::new(""));
+    let storage = Storage::read(&base.join(file)).map_err(err)?;
+    let table = SecondaryByFlexion::from_storage(&storage, spec.subject.side).map_err(err)?;
+    angles.iter().map(|&a| table.at(a).map_err(err)).collect()
 }
 
 fn stability_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<StabilityPlan, ScenarioError> {
@@ -339,7 +366,11 @@ fn stability_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<StabilityPlan, Scenar
     })
 }
 
-fn gait_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<GaitPlan, ScenarioError> {
+fn gait_plan(
+    cx: &Ctx,
+    spec: &ScenarioSpec,
+    tibiofemoral: Tibiofemoral,
+) -> Result<GaitPlan, ScenarioError> {
     let g = &spec.gait;
     cx.range("gait.speed_mps", g.speed_mps, 1.5, 8.0, "m/s")?;
     cx.range("gait.slope_pct", g.slope_pct, -30.0, 30.0, "%")?;
@@ -415,7 +446,11 @@ fn gait_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<GaitPlan, ScenarioError> {
             "kinetics and cycle_starts_s need OpenSim kinematics (gait.kinematics = \"path/to/ik.mot\")",
         ));
     }
-    let (cycles, provenance) = if builtin {
+    let mode = match tibiofemoral {
+        Tibiofemoral::Coupled => "anatomy.tibiofemoral = coupled (Walker 1988)",
+        Tibiofemoral::Hinge => "anatomy.tibiofemoral = hinge (no secondary motion)",
+    };
+    let (cycles, mut provenance) = if builtin {
         let c = Conditions {
             speed_mps: g.speed_mps,
             step_rate_change_pct: change,
@@ -470,9 +505,19 @@ fn gait_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<GaitPlan, ScenarioError> {
                 speed_mps: g.speed_mps,
                 step_rate_spm: spm,
                 step_rate_change_pct: 100.0 * (spm / preferred - 1.0),
+                secondary_motion: match &imported.secondary {
+                    Some(cols) => format!(
+                        "measured: {cols} from {}; the other coordinates: {mode}",
+                        g.kinematics
+                    ),
+                    None => mode.into(),
+                },
             },
         )
     };
+    if builtin {
+        provenance.secondary_motion = mode.into();
+    }
     Ok(GaitPlan {
         cycles,
         provenance,

@@ -65,6 +65,13 @@ pub struct FlexionSpec {
     pub tibial_rotation_deg: f64,
     /// Knee varus (+) / valgus (−) held through the sweep, degrees (default 0; −15…15).
     pub varus_deg: f64,
+    /// Measured tibiofemoral secondary motion per flexion angle: an OpenSim `.mot`/`.sto`
+    /// (relative to the scenario file) with `knee_flex_r` (`_l` for a left knee; + flexion)
+    /// and any of `knee_add_r`, `knee_rot_r`, `knee_tx_r`, `knee_ty_r`, `knee_tz_r`,
+    /// interpolated linearly at each angle (every angle must lie in the file's flexion
+    /// range). Those coordinates replace the coupling's; `varus_deg` and
+    /// `tibial_rotation_deg` add on top. Default: none.
+    pub secondary_kinematics: Option<String>,
 }
 
 impl Default for FlexionSpec {
@@ -78,6 +85,7 @@ impl Default for FlexionSpec {
             extensor_moment_nm: None,
             tibial_rotation_deg: 0.0,
             varus_deg: 0.0,
+            secondary_kinematics: None,
         }
     }
 }

@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::math::Vec3;
 use crate::model::{Data, Model};
 
+pub use kinematics::SecondaryCoords;
 pub use report::{ContactMetrics, Tracking};
 pub use solve::SolveStatus;
 
@@ -32,6 +33,10 @@ pub struct KneeAngles {
     pub varus: f64,
     /// Rotation about the tibial long axis (+ internal rotation of the tibia).
     pub internal_rotation: f64,
+    /// Measured secondary coordinates (OpenSim-JAM `knee_add` … `knee_tz`) that replace the
+    /// tibiofemoral coupling's; `varus` and `internal_rotation` add on top (precedence in
+    /// [`kinematics`]). Default: none (the coupling drives the tibia).
+    pub secondary: kinematics::SecondaryCoords,
 }
 
 /// How the quadriceps is loaded in a frame.
@@ -85,8 +90,9 @@ pub struct FrameResult {
     pub femur_from_patella: Isometry3<f64>,
     /// Tibia pose.
     pub femur_from_tibia: Isometry3<f64>,
-    /// Secondary tibial motion the tibiofemoral coupling added this frame: adduction and
-    /// internal rotation (rad), and the tibia's translation (femur frame, mm).
+    /// Secondary tibial motion added this frame — the tibiofemoral coupling's, or the
+    /// measured coordinates of [`KneeAngles::secondary`] where given: adduction and internal
+    /// rotation (rad), and the tibia's translation (femur frame, mm).
     pub tibia_coupled_varus: f64,
     pub tibia_coupled_internal_rotation: f64,
     pub tibia_translation_mm: Vec3,
