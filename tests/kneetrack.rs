@@ -1490,9 +1490,7 @@ fn view_screenshot(png_path: &Path, extra: &[&str]) -> String {
         std::env::var_os("DISPLAY").is_some(),
         "the viewer test needs an X display: run it under xvfb-run (see .ci/run)"
     );
-    // The parametric knee: the real knee's drawing does not yet show the pressure colours
-    // this check needs near the patella (see the closing note of the real-knee issue).
-    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/runner_parametric.toml");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/runner_baseline.toml");
     let o = bin()
         .arg("view")
         .arg(&scenario)

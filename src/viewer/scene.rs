@@ -22,17 +22,18 @@ use nalgebra::{Isometry3, Point3};
 
 use super::{Playback, Session};
 use crate::anatomy::mesh_knee::MeshKnee;
-use crate::experiment::record::RecordedFrame;
+use crate::experiment::record::{RecordedFrame, Recording};
 use crate::geometry::FemoralSurface;
 use crate::math::Vec3 as V3;
 use crate::mesh::TriMesh;
 use crate::model::Model;
 use crate::osim::KneeFrame;
-use crate::output::svg::{pressure_rgb, PRESSURE_SCALE_MAX_MPA};
+use crate::output::svg::pressure_rgb;
 use crate::tissues::Anchor;
 
-/// Display offset of the patella's articular surface, mm anterior (see `articular_mesh` and
-/// `mesh_articular`).
+/// Display offset of the parametric patella's articular surface, mm anterior (see
+/// `articular_mesh`), and the least lift of a mesh knee's patella cartilage (see
+/// `mesh_lift_mm`): the drawing must clear the femoral surface the elements overlap.
 pub const ARTICULAR_LIFT_MM: f32 = 1.5;
 /// Scene units per mm.
 pub const UNITS_PER_MM: f32 = 0.01;
@@ -315,48 +316,79 @@ fn surface_mesh(m: &TriMesh, lat: f64) -> Mesh {
     mesh
 }
 
-/// How far anterior a mesh knee's patella cartilage is drawn, mm: the elements in contact
-/// overlap the femoral cartilage by the layers' deformation, which on the real knee's thick,
-/// soft layers reaches several mm (linear law, 5 MPa: about 4 mm at 15 MPa), so the fixed
-/// [`ARTICULAR_LIFT_MM`] would leave the loaded centre behind the translucent femoral
-/// cartilage. The lift is the overlap at the top of the pressure scale for the knee's mean
-/// combined layer, plus half a millimetre, and never less than [`ARTICULAR_LIFT_MM`].
-fn mesh_lift_mm(model: &Model) -> f32 {
-    eprintln!("DEBUG h {} {} law {:?}", model.knee.mean_patella_thickness_mm, model.knee.mean_femur_thickness_mm, model.law);
-    let h = model.knee.mean_patella_thickness_mm + model.knee.mean_femur_thickness_mm;
-    if !(h > 0.0) {
-        return ARTICULAR_LIFT_MM;
-    }
-    let (mut lo, mut hi) = (0.0, 2.0 * h);
-    if model.law.pressure_h(hi, h).0 < PRESSURE_SCALE_MAX_MPA {
-        return ARTICULAR_LIFT_MM;
-    }
-    for _ in 0..50 {
-        let mid = 0.5 * (lo + hi);
-        if model.law.pressure_h(mid, h).0 < PRESSURE_SCALE_MAX_MPA {
-            lo = mid;
-        } else {
-            hi = mid;
+/// How far a mesh knee's patella cartilage is drawn into the patella (away from the femur),
+/// mm. Elements in contact overlap the femoral cartilage by the layers' deformation, which
+/// on the real knee's thick, soft layers reaches about 4 mm at the pressure scale's top;
+/// any part of the drawing left inside the femoral cartilage is washed out by it (seen
+/// from the front, the translucent cartilage lies in front of it). A lift estimated from
+/// the contact law and the mean layer thickness falls short where the layers are thicker
+/// than the mean, so the lift is the deepest overlap in the recording itself, measured
+/// with the solver's own femoral surface at the recorded poses (only elements under
+/// pressure), plus half a millimetre; never less than [`ARTICULAR_LIFT_MM`]. Computed once
+/// per recording (when the scene is built), not per displayed frame.
+fn mesh_lift_mm(model: &Model, rec: &Recording) -> f32 {
+    let pm = &model.patella;
+    let mut deepest = 0f64;
+    for f in &rec.frames {
+        let pose = f.result.femur_from_patella;
+        for (i, _) in f.pressure.iter().enumerate().filter(|(_, &p)| p > 0.0) {
+            if i >= pm.len() {
+                break;
+            }
+            let q = pose * Point3::new(pm.x[i], pm.y[i], pm.z[i]);
+            deepest = deepest.max(-model.femur.distance(&q.coords).gap);
         }
     }
-    eprintln!("DEBUG lift {hi}");
-    ARTICULAR_LIFT_MM.max(hi as f32 + 0.5)
+    ARTICULAR_LIFT_MM.max(deepest as f32 + 0.5)
 }
 
 /// The patella cartilage of a mesh knee (patella frame): its triangles are the contact
 /// elements, each drawn with its own three vertices so it takes its element's pressure
-/// colour. Lifted `lift` mm anterior (see [`mesh_lift_mm`]; `articular_mesh` does the same
-/// with [`ARTICULAR_LIFT_MM`]). Winding as loaded (facing the femur).
+/// colour. Every vertex is moved `lift` mm against its (area-weighted) normal — the
+/// normals face the femur, so this is into the patella, toward anterior — as
+/// `articular_mesh` lifts the parametric elements by [`ARTICULAR_LIFT_MM`]; along the normal
+/// the lift clears an overlap of the same depth on the inclined facets too, and shared
+/// vertices move together (no cracks). Winding as loaded (facing the femur).
 fn mesh_articular(knee: &MeshKnee, lat: f64, lift: f32, pressure: &[f64]) -> Mesh {
     let v = &knee.patella_vertices;
-    let n = knee.patella_triangles.len();
-    let mut pos = Vec::with_capacity(3 * n);
-    for t in &knee.patella_triangles {
-        let order = if lat > 0.0 { [0, 1, 2] } else { [0, 2, 1] };
-        for k in order {
-            let p = v[t[k] as usize];
-            pos.push([p[0] as f32 + lift, p[1] as f32, (lat * p[2]) as f32]);
+    let tris = &knee.patella_triangles;
+    let mut normal = vec![[0f64; 3]; v.len()];
+    for t in tris {
+        let [a, b, c] = t.map(|i| v[i as usize]);
+        let (e1, e2) = (
+            [b[0] - a[0], b[1] - a[1], b[2] - a[2]],
+            [c[0] - a[0], c[1] - a[1], c[2] - a[2]],
+        );
+        // Twice the area times the unit normal: an area-weighted sum.
+        let n = [
+            e1[1] * e2[2] - e1[2] * e2[1],
+            e1[2] * e2[0] - e1[0] * e2[2],
+            e1[0] * e2[1] - e1[1] * e2[0],
+        ];
+        for &i in t {
+            for k in 0..3 {
+                normal[i as usize][k] += n[k];
+            }
         }
+    }
+    let lifted: Vec<[f32; 3]> = v
+        .iter()
+        .zip(&normal)
+        .map(|(p, n)| {
+            let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
+            let s = if len > 0.0 { lift as f64 / len } else { 0.0 };
+            [
+                (p[0] - s * n[0]) as f32,
+                (p[1] - s * n[1]) as f32,
+                (lat * (p[2] - s * n[2])) as f32,
+            ]
+        })
+        .collect();
+    let n = tris.len();
+    let mut pos = Vec::with_capacity(3 * n);
+    for t in tris {
+        let order = if lat > 0.0 { [0, 1, 2] } else { [0, 2, 1] };
+        pos.extend(order.map(|k| lifted[t[k] as usize]));
     }
     let mut m = Mesh::new(
         PrimitiveTopology::TriangleList,
@@ -475,7 +507,7 @@ fn spawn_scene(
             meshes.add(mesh_articular(
                 k,
                 model.lat,
-                mesh_lift_mm(model),
+                mesh_lift_mm(model, rec),
                 first.unwrap_or(&[]),
             )),
             3,
