@@ -310,9 +310,10 @@ pub const SECONDARY_NAMES: [&str; 5] = ["knee_add", "knee_rot", "knee_tx", "knee
 /// - adduction ±20°: bone-pin and fluoroscopy studies of walking and running (Reinschmidt et
 ///   al. 1997, Benoit et al. 2006, Kozanek et al. 2009) measure a few degrees of tibiofemoral
 ///   ab/adduction; 20° needs torn collateral ligaments;
-/// - internal rotation ±45°: the same studies report under 15° in gait; the passive arc of
-///   axial rotation of the flexed knee is about 40–50° in all (Mossberg & Smith 1983), and
-///   the screw-home motion to 120° flexion is about 15° (Walker 1988, [`WALKER_1988`]);
+/// - internal rotation ±45°: the same studies report axial rotation of the order of 10° in
+///   gait; the passive arc of axial rotation of the flexed knee is about 40–50° in all
+///   (Mossberg & Smith 1983), and the screw-home motion to 120° flexion about 15° (Walker
+///   1988, [`WALKER_1988`]);
 /// - translations ±30 mm: anterior–posterior laxity is 5–10 mm, femoral rollback in deep
 ///   flexion up to about 20 mm (Johal et al. 2005), proximal–distal and medio-lateral motion
 ///   a few mm. A translation beyond 30 mm is usually a file in mm instead of OpenSim's metres.
