@@ -63,15 +63,15 @@ pub enum OpenSimError {
     #[error("{path}: {message}")]
     Cycles { path: PathBuf, message: String },
     /// A secondary knee coordinate outside its plausibility bounds ([`SECONDARY_LIMITS`]).
-    #[error("{path}:{line}: column `{column}` = {value}{unit} is out of range: allowed {min} to {max}{unit} ({why})")]
+    #[error("{path}:{line}: column `{column}` = {value}{unit} is out of range: allowed -{limit} to {limit}{unit} ({why})")]
     OutOfRange {
         path: PathBuf,
         line: usize,
         column: String,
         value: f64,
-        min: f64,
-        max: f64,
-        unit: String,
+        /// The bound on |value|, in `unit`.
+        limit: f64,
+        unit: &'static str,
         why: String,
     },
     /// Columns that are each fine but do not fit together, or do not fit their use.
@@ -387,9 +387,8 @@ pub fn secondary_columns(s: &Storage, side: Side) -> Result<SecondaryColumns, Op
                     line,
                     column: name,
                     value: v,
-                    min: -lim,
-                    max: lim,
-                    unit: unit.into(),
+                    limit: lim,
+                    unit,
                     why: if rotation {
                         format!(
                             "a plausible tibiofemoral {}; the file says inDegrees={}",
