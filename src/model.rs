@@ -333,7 +333,13 @@ impl Model {
                     .map(|v| [v[0], v[1], lat * v[2]])
                     .collect();
                 let patella =
-                    PatellaMesh::from_triangles(&mirrored, &k.patella_triangles, &thick, lat);
+                    PatellaMesh::from_triangles(
+                    &mirrored,
+                    &k.patella_triangles,
+                    &thick,
+                    lat,
+                    &k.patella_patches,
+                );
                 let h_mean = thick.iter().sum::<f64>() / thick.len().max(1) as f64;
                 let law = ContactLaw::new(c.law, e, nu, h_mean, femoral_layer);
                 let d = KneeDescription {

@@ -14,7 +14,8 @@ use kneetrack::step::kinematics::kinematics;
 use kneetrack::step::tissues::tissues;
 use kneetrack::validation;
 use kneetrack::{step, Data, FrameInput, FrameResult, KneeAngles, Model, ModelParams, QuadLoad};
-use nalgebra::{Isometry3, Translation3, UnitQuaternion};
+use kneetrack::geometry::FemurGeometry;
+use nalgebra::{Isometry3, Point3, Translation3, UnitQuaternion};
 use proptest::prelude::*;
 
 /// The parametric knee's parameters (the analytic trochlea and patella).
@@ -142,6 +143,47 @@ fn contact_distance_matches_exact_reference() {
     }
     eprintln!("worst error / tolerance: {worst:.3}");
 }
+
+/// The field's patch bound, which lets the contact kernel reject a whole patch of elements,
+/// is a true lower bound: at poses around a loaded one (and far from it), no element of a
+/// patch has a plain trilinear distance below its patch's bound; and it rejects patches.
+#[test]
+fn mesh_patch_bound_is_a_lower_bound_of_every_element() {
+    let (m, _, r) = solved(&ModelParams::default(), 30.0, QuadLoad::Force(400.0));
+    let FemurGeometry::Mesh(sdf, info) = &m.femur else {
+        panic!("the default knee is a mesh knee");
+    };
+    assert!(!m.patella.patches.is_empty());
+    let (mut rejected, mut tested) = (0usize, 0usize);
+    for (dx, dy, dz, w) in [
+        (0.0, 0.0, 0.0, 0.0),
+        (0.7, -1.3, 0.4, 0.02),
+        (-1.5, 2.0, -0.8, -0.05),
+        (3.0, 0.5, 1.5, 0.1),
+        (12.0, -6.0, 4.0, 0.3),
+    ] {
+        let pose = Isometry3::from_parts(
+            Translation3::from(r.femur_from_patella.translation.vector + Vec3::new(dx, dy, dz)),
+            UnitQuaternion::from_scaled_axis(Vec3::new(0.3 * w, -0.5 * w, w))
+                * r.femur_from_patella.rotation,
+        );
+        for p in &m.patella.patches {
+            let c = pose * Point3::from(Vec3::new(p.centre[0], p.centre[1], p.centre[2]));
+            let lb = sdf.patch_lower_bound(c.x, c.y, info.lat * c.z, p.radius);
+            tested += 1;
+            if lb >= kneetrack::geometry::femur_mesh::EARLY_OUT_MM {
+                rejected += 1;
+            }
+            for i in p.start as usize..p.end as usize {
+                let q = pose * Point3::new(m.patella.x[i], m.patella.y[i], m.patella.z[i]);
+                let d = sdf.sample(q.x, q.y, info.lat * q.z).trilinear;
+                assert!(d >= lb, "element {i}: trilinear {d} below its patch bound {lb}");
+            }
+        }
+    }
+    assert!(rejected > tested / 4, "{rejected} of {tested} patches rejected");
+}
+
 
 /// The real knee's femoral distance field agrees with the exact point-to-mesh distance
 /// (parry3d's projection on the Lenhart 2015 femoral cartilage, signed by the closest

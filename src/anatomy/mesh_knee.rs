@@ -17,7 +17,7 @@ use parry3d::query::{Ray, RayCast};
 use parry3d::shape::TriMesh as ParryMesh;
 use serde::Serialize;
 
-use crate::geometry::FemurSdf;
+use crate::geometry::{patches, FemurSdf};
 use crate::mesh::{self, MeshReport, TriMesh, Units};
 use crate::osim::{self, ContactMesh, KneeFrame, OsimKnee};
 use crate::params::Side;
@@ -92,9 +92,13 @@ pub struct MeshKnee {
     pub femur: Arc<FemurSdf>,
     /// Patella cartilage: vertices (patella frame, mm), triangles (normals facing the femur)
     /// and each triangle's patellar layer thickness (mm).
+    /// The triangles are stored in patch order (see [`crate::geometry::patches`]), not the
+    /// file's: element i of the contact kernel is triangle i here.
     pub patella_vertices: Vec<[f64; 3]>,
     pub patella_triangles: Vec<[u32; 3]>,
     pub patella_thickness_mm: Vec<f64>,
+    /// The element patches: contiguous ranges of `patella_triangles`, [start, end).
+    pub patella_patches: Vec<[u32; 2]>,
     /// Trochlear groove medio-lateral position (right knee, femur frame), mm.
     pub groove_z: f64,
     /// Contact material from the model file (the patella mesh's, averaged with the femur's
@@ -361,6 +365,7 @@ fn build(path: &Path, text: &str) -> Result<MeshKnee, KneeError> {
         .find(|s| s.name == "femur")
         .map(|s| (s.mesh.vertices.as_slice(), s.mesh.triangles.as_slice()));
     let femur = Arc::new(FemurSdf::new(&fm.vertices, &fm.triangles, &fth, bone));
+    let (pm, pth, patella_patches) = patch_order(pm, pth);
     let mean_patella = area_mean(&pm, &pth);
     let mean_femur = area_mean(&fm, &fth);
     Ok(MeshKnee {
@@ -373,6 +378,7 @@ fn build(path: &Path, text: &str) -> Result<MeshKnee, KneeError> {
         patella_vertices: pm.vertices,
         patella_triangles: pm.triangles,
         patella_thickness_mm: pth,
+        patella_patches,
         femur,
         osim,
         surfaces,
@@ -380,6 +386,20 @@ fn build(path: &Path, text: &str) -> Result<MeshKnee, KneeError> {
         reports,
         build_seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// Reorders the patella cartilage's triangles (and their thicknesses) into the k-d patch
+/// order of their centroids, returning the patch ranges.
+fn patch_order(mut m: TriMesh, th: Vec<f64>) -> (TriMesh, Vec<f64>, Vec<[u32; 2]>) {
+    let centroids: Vec<[f64; 3]> = (0..m.triangles.len()).map(|t| m.centroid(t)).collect();
+    let (order, ranges) = patches::kd_order(
+        &centroids,
+        patches::PATCH_MAX_ELEMENTS,
+        patches::PATCH_MAX_RADIUS_MM,
+    );
+    m.triangles = order.iter().map(|&i| m.triangles[i as usize]).collect();
+    let th = order.iter().map(|&i| th[i as usize]).collect();
+    (m, th, ranges)
 }
 
 /// Builds the knee of model file `path` (`None` = the shipped Lenhart 2015 knee) without

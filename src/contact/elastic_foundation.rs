@@ -15,6 +15,7 @@ use nalgebra::{Isometry3, Matrix6};
 
 use super::law::ContactLaw;
 use crate::geometry::femur::{BatchBuffers, SurfaceDistance};
+use crate::geometry::femur_mesh::EARLY_OUT_MM;
 use crate::geometry::{FemurGeometry, PatellaMesh};
 use crate::math::Vec3;
 
@@ -123,6 +124,19 @@ pub struct ContactScratch {
     pz: Vec<f64>,
     /// The batched surface query's buffers.
     pub(crate) batch: BatchBuffers,
+    /// After an evaluation of every element: each element's `radial` and `rho` for the
+    /// motion bounds ([`BatchBuffers`]; a culled patch's elements get its lower bound);
+    /// shape (n,).
+    pub(crate) radial_all: Vec<f64>,
+    pub(crate) rho_all: Vec<f64>,
+}
+
+impl ContactScratch {
+    /// Elements the last evaluation visited one by one (not rejected by their patch or, in
+    /// the warm kernel, by their motion bound): a cost figure.
+    pub fn visited(&self) -> usize {
+        self.active.len()
+    }
 }
 
 /// Which elements an evaluation visits.
@@ -148,9 +162,57 @@ pub(crate) fn evaluate(
     jacobian: bool,
 ) -> ContactResult {
     let mut acc = Accumulator::new(femur_from_patella, patella, pressure, jacobian);
+    let n = patella.len();
     if which == Elements::All {
         scratch.active.clear();
-        scratch.active.extend(0..patella.len() as u32);
+        scratch.radial_all.resize(n, 0.0);
+        scratch.rho_all.resize(n, 0.0);
+        match femur {
+            // Patch rejection: one bound per patch; its elements are visited only when the
+            // femoral field may come within the early-out distance of the patch's ball.
+            FemurGeometry::Mesh(sdf, info) if !patella.patches.is_empty() => {
+                for p in &patella.patches {
+                    let (c, _) = acc.place_point(p.centre);
+                    let lb = sdf.patch_lower_bound(c.x, c.y, info.lat * c.z, p.radius);
+                    let range = p.start as usize..p.end as usize;
+                    if lb >= EARLY_OUT_MM {
+                        scratch.radial_all[range.clone()].fill(lb);
+                        scratch.rho_all[range].fill(0.0);
+                    } else {
+                        scratch.active.extend(p.start..p.end);
+                    }
+                }
+            }
+            _ => scratch.active.extend(0..n as u32),
+        }
+    }
+    acc.pressure.fill(0.0);
+    if let FemurGeometry::Mesh(sdf, info) = femur {
+        // The field's query is per point and cheap: one fused pass (place, sample, add)
+        // with no intermediate arrays. Same order, same arithmetic as the batched path.
+        let lat = info.lat;
+        let all = which == Elements::All;
+        for &i in &scratch.active {
+            let i = i as usize;
+            let (p, r) = acc.place(patella, i);
+            let s = sdf.sample(p.x, p.y, lat * p.z);
+            if all {
+                scratch.radial_all[i] = s.trilinear;
+                scratch.rho_all[i] = 0.0;
+            }
+            if s.gap < 0.0 {
+                let normal = Vec3::new(s.normal[0], s.normal[1], lat * s.normal[2]);
+                acc.add(
+                    patella,
+                    law,
+                    i,
+                    r,
+                    SurfaceDistance { gap: s.gap, normal },
+                    s.thickness,
+                );
+            }
+        }
+        return acc.finish();
     }
     let m = scratch.active.len();
     for v in [&mut scratch.px, &mut scratch.py, &mut scratch.pz] {
@@ -163,7 +225,12 @@ pub(crate) fn evaluate(
         scratch.pz[k] = p.z;
     }
     femur.contact_batch(&scratch.px, &scratch.py, &scratch.pz, &mut scratch.batch);
-    acc.pressure.fill(0.0);
+    if which == Elements::All {
+        for (k, &i) in scratch.active.iter().enumerate() {
+            scratch.radial_all[i as usize] = scratch.batch.radial[k];
+            scratch.rho_all[i as usize] = scratch.batch.rho[k];
+        }
+    }
     let b = &scratch.batch;
     for (j, &k) in b.hits.iter().enumerate() {
         let i = scratch.active[k as usize] as usize;
@@ -233,7 +300,12 @@ impl<'a> Accumulator<'a> {
     /// Element `i` in the femur frame: its position, and its lever r = position − t.
     #[inline]
     pub(crate) fn place(&self, patella: &PatellaMesh, i: usize) -> (Vec3, [f64; 3]) {
-        let (ex, ey, ez) = (patella.x[i], patella.y[i], patella.z[i]);
+        self.place_point([patella.x[i], patella.y[i], patella.z[i]])
+    }
+
+    /// A patella-frame point in the femur frame, and its lever r = position − t.
+    #[inline]
+    pub(crate) fn place_point(&self, [ex, ey, ez]: [f64; 3]) -> (Vec3, [f64; 3]) {
         let m = &self.m;
         let rx = m[0][0] * ex + m[0][1] * ey + m[0][2] * ez;
         let ry = m[1][0] * ex + m[1][1] * ey + m[1][2] * ez;

@@ -113,8 +113,8 @@ pub fn elastic_foundation_warm(
                 pressure,
                 jacobian,
             );
-            cache.radial.copy_from_slice(&cache.scratch.batch.radial);
-            cache.rho.copy_from_slice(&cache.scratch.batch.rho);
+            cache.radial.copy_from_slice(&cache.scratch.radial_all);
+            cache.rho.copy_from_slice(&cache.scratch.rho_all);
             result
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod femur;
 pub mod femur_mesh;
+pub mod patches;
 pub mod patella;
 pub mod wrap;
 

@@ -9,6 +9,7 @@
 //! Elements sit on a square grid of the element size inside the elliptical articular
 //! outline (L: 29.9 × 43.8 mm, centred as in [`anatomy::PATELLA_ARTICULAR_CENTRE`]).
 
+use super::patches::{bounding_ball, Patch};
 use crate::anatomy;
 use crate::math::smooth_max;
 
@@ -53,6 +54,10 @@ pub struct PatellaMesh {
     pub ridge_z: f64,
     /// Posterior-most depth of the ridge, patella frame x, mm.
     pub ridge_x: f64,
+    /// Spatially compact groups of consecutive elements with a bounding ball each, for the
+    /// contact kernel's group rejection (see [`super::patches`]); empty when the elements
+    /// are not grouped (the parametric grid, whose surface query rejects by its own bound).
+    pub patches: Vec<Patch>,
 }
 
 impl PatellaMesh {
@@ -96,6 +101,7 @@ impl PatellaMesh {
             centre: [yc, zc],
             ridge_z,
             ridge_x,
+            patches: Vec::new(),
         };
         for iy in 0..ny {
             let dy = -a + (iy as f64 + 0.5) * element_size;
@@ -134,6 +140,7 @@ impl PatellaMesh {
         triangles: &[[u32; 3]],
         thickness_mm: &[f64],
         lat: f64,
+        patch_ranges: &[[u32; 2]],
     ) -> Self {
         let mut m = PatellaMesh {
             x: vec![],
@@ -148,6 +155,7 @@ impl PatellaMesh {
             centre: [0.0; 2],
             ridge_z: 0.0,
             ridge_x: 0.0,
+            patches: Vec::new(),
         };
         for t in triangles {
             let p = t.map(|i| vertices[i as usize]);
@@ -203,6 +211,21 @@ impl PatellaMesh {
         m.ridge_z = rz;
         m.ridge_x = rx;
         m.lateral = za.iter().map(|&z| if z > rz { 1.0 } else { 0.0 }).collect();
+        let centroids: Vec<[f64; 3]> = (0..n).map(|i| [m.x[i], m.y[i], m.z[i]]).collect();
+        m.patches = patch_ranges
+            .iter()
+            .filter(|r| r[0] < r[1] && r[1] as usize <= n)
+            .map(|r| {
+                let (centre, radius) =
+                    bounding_ball(&centroids, (r[0] as usize)..(r[1] as usize));
+                Patch {
+                    start: r[0],
+                    end: r[1],
+                    centre,
+                    radius,
+                }
+            })
+            .collect();
         m
     }
 
