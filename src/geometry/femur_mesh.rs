@@ -547,7 +547,10 @@ impl FemurSdf {
                 trilinear: FAR_GAP_MM,
             };
         }
-        let (i, j, k) = (gx as usize, gy as usize, gz as usize);
+        // Through i32: the float conversions are single instructions (usize's are not).
+        let (ii, ji, ki) = (gx as i32, gy as i32, gz as i32);
+        let (fx, fy, fz) = (gx - ii as f64, gy - ji as f64, gz - ki as f64);
+        let (i, j, k) = (ii as usize, ji as usize, ki as usize);
         let b = ((i / BLOCK) * self.blocks[1] + j / BLOCK) * self.blocks[2] + k / BLOCK;
         let slot = self.block_slot[b];
         if slot == u32::MAX {
@@ -556,7 +559,6 @@ impl FemurSdf {
         let base = slot as usize * NODES * NODES * NODES
             + ((i % BLOCK) * NODES + (j % BLOCK)) * NODES
             + (k % BLOCK);
-        let (fx, fy, fz) = (gx - i as f64, gy - j as f64, gz - k as f64);
         let d0 = trilinear(&self.dist, base, fx, fy, fz);
         if d0 >= EARLY_OUT_MM {
             return FieldSample {
