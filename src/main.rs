@@ -98,6 +98,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode, Failure> {
                 c.model.patella.len(),
                 c.model.q_angle_effective_deg
             );
+            print_trochlea(&c.model);
             Ok(ExitCode::SUCCESS)
         }
         Some("run") => {
@@ -201,6 +202,26 @@ fn export_cycle(file: &str, dir: &std::path::Path) -> Result<ExitCode, Failure> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// One line on a morphed mesh trochlea: what was asked and what the morph realises.
+fn print_trochlea(model: &kneetrack::Model) {
+    let Some(t) = &model.knee.trochlea else {
+        return;
+    };
+    if let (Some(key), Some(value)) = (t.requested_key, t.requested_value) {
+        let (n, r) = (&t.native, &t.realised);
+        println!(
+            "trochlear morph ({key} = {value}, amplitude {:.2} mm): sulcus angle {:.1}° → {:.1}°, depth {:.2} → {:.2} mm, lateral inclination {:.1}° → {:.1}° (mid-trochlea section)",
+            t.morph_amplitude_mm,
+            n.sulcus_angle_deg,
+            r.sulcus_angle_deg,
+            n.depth_mm,
+            r.depth_mm,
+            n.lateral_inclination_deg,
+            r.lateral_inclination_deg
+        );
+    }
+}
+
 fn run(file: &str, out: Option<PathBuf>) -> Result<ExitCode, Failure> {
     let compiled = scenario::compile::load_and_compile(&PathBuf::from(file))?;
     let dir = out.unwrap_or_else(|| compiled.out_dir.clone());
@@ -211,6 +232,7 @@ fn run(file: &str, out: Option<PathBuf>) -> Result<ExitCode, Failure> {
         .context("writing outputs")
         .map_err(Failure::Run)?;
     let m = summarize(&compiled.model, &result);
+    print_trochlea(&compiled.model);
     for (i, r) in result.all_frames().iter().enumerate() {
         if !r.status.converged() {
             let (f, mo) = r.status.residuals();

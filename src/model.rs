@@ -11,7 +11,11 @@ use crate::anatomy::landmarks::{Landmarks, LigamentLine};
 use crate::anatomy::mesh_knee::{mesh_knee, FileHash, MeshKnee};
 use crate::anatomy::{self, HEADS};
 use crate::contact::ContactLaw;
-use crate::geometry::{FemoralSurface, FemurGeometry, MeshFemurInfo, PatellaMesh, TrochleaError};
+use crate::geometry::trochlear_morph;
+use crate::geometry::{
+    FemoralSurface, FemurGeometry, MeshFemurInfo, PatellaMesh, TrochleaError, TrochleaReport,
+    TrochlearKey,
+};
 use crate::math::{rot_x, Vec3};
 use crate::params::{
     AnatomyModel, ModelParams, Side, Subject, Tibiofemoral, DEFAULT_POISSON,
@@ -49,7 +53,8 @@ pub enum ModelError {
     /// The knee's model file or meshes could not be used; names the key that chose them.
     #[error("{message}")]
     Knee { key: &'static str, message: String },
-    /// A key that acts on the parametric knee only was set for a mesh knee.
+    /// A key that acts on the parametric knee only was set for a mesh knee, or a trochlear
+    /// request its morph cannot reach (names the reachable range).
     #[error("{message}")]
     Unsupported { key: &'static str, message: String },
 }
@@ -80,6 +85,10 @@ pub struct KneeDescription {
     pub itb_source: String,
     /// Time to build the geometry in this process (0 when it came from the cache), s.
     pub build_seconds: f64,
+    /// A mesh knee's trochlea as measured (sulcus angle, depth, lateral inclination at
+    /// mid-trochlea), and the morph that realises a requested trochlear key with its
+    /// realised values; `None` for the parametric knee (its keys are realised exactly).
+    pub trochlea: Option<TrochleaReport>,
 }
 
 /// Everything fixed for a knee. Built once by [`Model::new`]; read-only afterwards.
@@ -182,26 +191,38 @@ fn parametric_landmarks(s: &Subject) -> Landmarks {
     }
 }
 
-/// Keys that shape the parametric knee only; on a mesh knee they must keep their defaults
-/// (a morph of the mesh trochlea and patella is not implemented: say so, never ignore).
-fn parametric_only(p: &ModelParams) -> Option<(&'static str, f64)> {
-    let (s, d) = (&p.subject, Subject::default());
+/// The trochlear keys a mesh knee realises with its trochlear morph
+/// ([`crate::geometry::trochlear_morph`]): those set away from their defaults.
+fn trochlear_requests(s: &Subject) -> Vec<(TrochlearKey, f64)> {
+    let d = Subject::default();
     [
         (
-            "subject.sulcus_angle_deg",
+            TrochlearKey::SulcusAngle,
             s.sulcus_angle_deg,
             d.sulcus_angle_deg,
         ),
         (
-            "subject.trochlear_depth_mm",
+            TrochlearKey::Depth,
             s.trochlear_depth_mm,
             d.trochlear_depth_mm,
         ),
         (
-            "subject.lateral_trochlear_inclination_deg",
+            TrochlearKey::LateralInclination,
             s.lateral_trochlear_inclination_deg,
             d.lateral_trochlear_inclination_deg,
         ),
+    ]
+    .into_iter()
+    .filter(|(_, v, d)| v != d)
+    .map(|(k, v, _)| (k, v))
+    .collect()
+}
+
+/// Keys that shape the parametric knee only; on a mesh knee they must keep their defaults
+/// (the mesh patella is not morphed: say so, never ignore).
+fn parametric_only(p: &ModelParams) -> Option<(&'static str, f64)> {
+    let (s, d) = (&p.subject, Subject::default());
+    [
         (
             "subject.patella_width_mm",
             s.patella_width_mm,
@@ -261,7 +282,7 @@ impl Model {
             return Err(ModelError::Unsupported {
                 key,
                 message: format!(
-                    "{value} shapes the parametric knee only; set anatomy.model = \"parametric\" to use it (a morph of the real knee's trochlea and patella is not implemented)"
+                    "{value} shapes the parametric knee's patella only; set anatomy.model = \"parametric\" to use it (a mesh knee's patella is its own mesh and is not morphed)"
                 ),
             });
         }
@@ -313,6 +334,7 @@ impl Model {
                     own_tt_tg_mm: marks.own_tt_tg_mm,
                     itb_source: marks.itb_source.into(),
                     build_seconds: 0.0,
+                    trochlea: None,
                 };
                 (FemurGeometry::Parametric(femur), patella, marks, law, d)
             }
@@ -332,8 +354,7 @@ impl Model {
                     .iter()
                     .map(|v| [v[0], v[1], lat * v[2]])
                     .collect();
-                let patella =
-                    PatellaMesh::from_triangles(
+                let patella = PatellaMesh::from_triangles(
                     &mirrored,
                     &k.patella_triangles,
                     &thick,
@@ -364,14 +385,51 @@ impl Model {
                     own_tt_tg_mm: marks.own_tt_tg_mm,
                     itb_source: marks.itb_source.into(),
                     build_seconds: k.build_seconds,
+                    trochlea: None,
                 };
-                let geom = FemurGeometry::Mesh(
-                    Arc::clone(&k.femur),
-                    MeshFemurInfo {
-                        lat,
-                        groove_z: marks.groove_z,
-                    },
-                );
+                let info = MeshFemurInfo {
+                    lat,
+                    groove_z: marks.groove_z,
+                };
+                // The field is the right knee's: its groove lies at the anatomical z.
+                let (geom, trochlea) = match trochlear_requests(s)[..] {
+                    [] => (
+                        FemurGeometry::Mesh(Arc::clone(&k.femur), info),
+                        trochlear_morph::measure_native(&k.femur, marks.groove_z).map(|m| {
+                            TrochleaReport {
+                                section_deg: trochlear_morph::SECTION_DEG,
+                                native: m,
+                                requested_key: None,
+                                requested_value: None,
+                                morph_amplitude_mm: 0.0,
+                                realised: m,
+                                reachable: None,
+                            }
+                        }),
+                    ),
+                    [(key, value)] => {
+                        let (morph, report) =
+                            trochlear_morph::fit(&k.femur, marks.groove_z, key, value)
+                                .map_err(|message| ModelError::Unsupported {
+                                    key: key.key(),
+                                    message,
+                                })?;
+                        (
+                            FemurGeometry::MeshMorphed(Arc::clone(&k.femur), info, Arc::new(morph)),
+                            Some(report),
+                        )
+                    }
+                    [(first, _), (second, _), ..] => {
+                        return Err(ModelError::Unsupported {
+                            key: second.key(),
+                            message: format!(
+                                "a mesh knee's trochlear morph realises one trochlear key at a time ({} is already set; the others are measured and reported in summary.json knee.trochlea); set only one, or use anatomy.model = \"parametric\" to set sulcus angle, depth and lateral inclination together",
+                                first.key()
+                            ),
+                        })
+                    }
+                };
+                let d = KneeDescription { trochlea, ..d };
                 (geom, patella, marks, law, d)
             }
         };

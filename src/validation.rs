@@ -116,8 +116,8 @@ const L_VMO_STABILITY: &str =
     "relaxing the VMO removes 12.7 N of a 175 N load; against ~195 N of restraint that \
 is −5 %, not −30 %";
 const L_FLAT_TROCHLEA: &str =
-    "needs a trochlear morph of the mesh knee (not implemented): S3 runs on the parametric \
-knee (`kneetrack validate --anatomy parametric`)";
+    "S3's flat lateral facet (LTI 2°) is beyond the mesh knee's trochlear morph (LTI ≥ 7.9°): \
+S3 runs on the parametric knee (`kneetrack validate --anatomy parametric`)";
 const L_RUNNING_FORCE: &str = "peak PF force 7.2 BW (3-7): the quadriceps needs 8.1 BW for 2.5 N·m/kg at 46° \
 because the tendon's lever there is 39 mm (published 45-50, M1); PT / quadriceps (0.81) and PF / quadriceps (0.89) \
 are in range, so a 47 mm lever would give about 6 BW";
@@ -789,7 +789,7 @@ fn s3(kb: &ModelParams) -> Vec<Row> {
             "flat lateral trochlea: lateral restraint at 30°",
             "Senavongse & Amis 2005",
             "−70 %",
-            "n/a: needs a trochlear morph of the mesh knee".into(),
+            "n/a: LTI 2° is beyond the mesh knee's trochlear morph".into(),
             "−85 … −50 %",
             false,
         )];

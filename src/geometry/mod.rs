@@ -6,6 +6,7 @@ pub mod femur;
 pub mod femur_mesh;
 pub mod patches;
 pub mod patella;
+pub mod trochlear_morph;
 pub mod wrap;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 pub use femur::{BatchBuffers, FemoralSurface, SurfaceDistance, TrochleaError};
 pub use femur_mesh::{FemurSdf, FieldSample};
 pub use patella::PatellaMesh;
+pub use trochlear_morph::{TrochleaMeasures, TrochleaReport, TrochlearKey, TrochlearMorph};
 
 use crate::math::Vec3;
 
@@ -23,6 +25,11 @@ pub enum FemurGeometry {
     Parametric(FemoralSurface),
     /// A cartilage mesh's signed-distance field, shared by every model of that geometry.
     Mesh(Arc<FemurSdf>, MeshFemurInfo),
+    /// The same field with its trochlear groove morphed at query time (a trochlear key on a
+    /// mesh knee; [`trochlear_morph`]). A variant of its own, so the plain field's paths
+    /// stay exactly as they are; the contact kernel reaches it through
+    /// [`Self::contact_batch`].
+    MeshMorphed(Arc<FemurSdf>, MeshFemurInfo, Arc<TrochlearMorph>),
 }
 
 /// Landmarks measured on a mesh femur when it is loaded.
@@ -41,7 +48,7 @@ impl FemurGeometry {
     pub fn groove_z(&self) -> f64 {
         match self {
             FemurGeometry::Parametric(s) => s.groove_z,
-            FemurGeometry::Mesh(_, info) => info.groove_z,
+            FemurGeometry::Mesh(_, info) | FemurGeometry::MeshMorphed(_, info, _) => info.groove_z,
         }
     }
 
@@ -49,7 +56,7 @@ impl FemurGeometry {
     pub fn parametric(&self) -> Option<&FemoralSurface> {
         match self {
             FemurGeometry::Parametric(s) => Some(s),
-            FemurGeometry::Mesh(..) => None,
+            FemurGeometry::Mesh(..) | FemurGeometry::MeshMorphed(..) => None,
         }
     }
 
@@ -66,25 +73,10 @@ impl FemurGeometry {
                 buf.hit_h.resize(buf.hits.len(), 0.0);
             }
             FemurGeometry::Mesh(sdf, info) => {
-                let lat = info.lat;
-                let m = px.len();
-                buf.radial.resize(m, 0.0);
-                buf.rho.resize(m, 0.0);
-                buf.hits.clear();
-                buf.hit_gap.clear();
-                buf.hit_normal.clear();
-                buf.hit_h.clear();
-                for k in 0..m {
-                    let s = sdf.sample(px[k], py[k], lat * pz[k]);
-                    buf.radial[k] = s.trilinear;
-                    if s.gap < 0.0 {
-                        buf.hits.push(k as u32);
-                        buf.hit_gap.push(s.gap);
-                        buf.hit_normal
-                            .push(Vec3::new(s.normal[0], s.normal[1], lat * s.normal[2]));
-                        buf.hit_h.push(s.thickness);
-                    }
-                }
+                mesh_batch(info, |x, y, z| sdf.sample(x, y, z), px, py, pz, buf)
+            }
+            FemurGeometry::MeshMorphed(sdf, info, morph) => {
+                mesh_batch(info, |x, y, z| morph.sample(sdf, x, y, z), px, py, pz, buf)
             }
         }
     }
@@ -95,11 +87,10 @@ impl FemurGeometry {
         match self {
             FemurGeometry::Parametric(s) => s.distance(p),
             FemurGeometry::Mesh(sdf, info) => {
-                let s = sdf.sample(p.x, p.y, info.lat * p.z);
-                SurfaceDistance {
-                    gap: s.gap,
-                    normal: Vec3::new(s.normal[0], s.normal[1], info.lat * s.normal[2]),
-                }
+                mesh_distance(info, sdf.sample(p.x, p.y, info.lat * p.z))
+            }
+            FemurGeometry::MeshMorphed(sdf, info, m) => {
+                mesh_distance(info, m.sample(sdf, p.x, p.y, info.lat * p.z))
             }
         }
     }
@@ -115,6 +106,50 @@ impl FemurGeometry {
             FemurGeometry::Mesh(sdf, _) => {
                 radial - sdf.lipschitz * moved > crate::geometry::femur_mesh::EARLY_OUT_MM
             }
+            // `radial` is the trilinear distance at the warped point; the warp moves at most
+            // `warp_lipschitz` × as far as the point does.
+            FemurGeometry::MeshMorphed(sdf, _, m) => {
+                radial - sdf.lipschitz * m.warp_lipschitz * moved
+                    > crate::geometry::femur_mesh::EARLY_OUT_MM
+            }
         }
+    }
+}
+
+/// The batched query over a mesh field (plain or morphed), one point at a time.
+fn mesh_batch(
+    info: &MeshFemurInfo,
+    sample: impl Fn(f64, f64, f64) -> FieldSample,
+    px: &[f64],
+    py: &[f64],
+    pz: &[f64],
+    buf: &mut BatchBuffers,
+) {
+    let lat = info.lat;
+    let m = px.len();
+    buf.radial.resize(m, 0.0);
+    buf.rho.resize(m, 0.0);
+    buf.hits.clear();
+    buf.hit_gap.clear();
+    buf.hit_normal.clear();
+    buf.hit_h.clear();
+    for k in 0..m {
+        let s = sample(px[k], py[k], lat * pz[k]);
+        buf.radial[k] = s.trilinear;
+        if s.gap < 0.0 {
+            buf.hits.push(k as u32);
+            buf.hit_gap.push(s.gap);
+            buf.hit_normal
+                .push(Vec3::new(s.normal[0], s.normal[1], lat * s.normal[2]));
+            buf.hit_h.push(s.thickness);
+        }
+    }
+}
+
+/// A field sample as a femur-frame distance (the normal mirrored back for a left knee).
+fn mesh_distance(info: &MeshFemurInfo, s: FieldSample) -> SurfaceDistance {
+    SurfaceDistance {
+        gap: s.gap,
+        normal: Vec3::new(s.normal[0], s.normal[1], info.lat * s.normal[2]),
     }
 }
