@@ -61,8 +61,26 @@ impl From<ScenarioError> for Failure {
     }
 }
 
+/// Upper bound of `sweep --threads`, per available core.
+const MAX_THREADS_PER_CORE: usize = 4;
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Arguments as the OS gives them: one that is not UTF-8 (a file name in another
+    // encoding) is a clear input error, not a panic inside `std::env::args`.
+    let mut args = Vec::new();
+    for (i, a) in std::env::args_os().skip(1).enumerate() {
+        match a.into_string() {
+            Ok(s) => args.push(s),
+            Err(raw) => {
+                eprintln!(
+                    "error: argument {} ({}) is not valid UTF-8; kneetrack takes UTF-8 file names and values",
+                    i + 1,
+                    raw.to_string_lossy()
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
     match dispatch(&args) {
         Ok(code) => code,
         Err(Failure::Input(msg)) => {
@@ -289,11 +307,19 @@ fn run_sweep(args: &[String]) -> Result<ExitCode, Failure> {
         match a.as_str() {
             "--threads" => {
                 let v = value("--threads")?;
+                // More workers than a few per core only costs memory and switches for this
+                // CPU-bound work; far more than that is a typo the pool may fail to start.
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let max = MAX_THREADS_PER_CORE * cores;
                 let n: usize = v
                     .parse()
                     .ok()
-                    .filter(|&n| n >= 1)
-                    .ok_or_else(|| bad(format!("--threads {v}: allowed 1 or more")))?;
+                    .filter(|&n| (1..=max).contains(&n))
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "--threads {v}: allowed 1 to {max} ({MAX_THREADS_PER_CORE} per core on this machine's {cores})"
+                        ))
+                    })?;
                 opts.threads = Some(n);
             }
             "--shard" => opts.shard = Some(Shard::parse(&value("--shard")?).map_err(bad)?),

@@ -2043,3 +2043,29 @@ fn flat_trochlea_on_the_mesh_knee_shifts_the_patella_laterally() {
         );
     }
 }
+
+/// Command-line arguments the process cannot use are input errors (exit 2, one line),
+/// never panics: a non-UTF-8 file name, and a worker count far beyond the machine (the
+/// sweep folder is not touched).
+#[test]
+fn unusable_command_line_arguments_are_input_errors() {
+    use std::os::unix::ffi::OsStrExt;
+    let o = bin()
+        .arg("check")
+        .arg(std::ffi::OsStr::from_bytes(b"\xff.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("argument 2") && err.contains("not valid UTF-8"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let dir = tmp("sweep-threads-bound");
+    let file = sweep_files(&dir, VMO_Q_AXES, "");
+    let out = dir.join("out");
+    let o = sweep_cli(&file, &["--threads", "2000", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--threads 2000: allowed 1 to"), "{err}");
+    assert!(!out.exists(), "nothing written");
+}

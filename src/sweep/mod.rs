@@ -70,6 +70,9 @@ pub enum SweepError {
     /// `--resume` on a folder that holds another sweep, or a run over an unfinished one.
     #[error("{dir}: {message}")]
     Folder { dir: PathBuf, message: String },
+    /// The worker pool could not be started (checked before the folder is touched).
+    #[error("--threads {threads}: cannot start the worker pool: {message}")]
+    Threads { threads: usize, message: String },
     /// Shards that do not add up to the whole sweep.
     #[error("merge: {0}")]
     Merge(String),

@@ -468,7 +468,7 @@ impl Progress {
 /// Runs `f` on every index in `todo` with `threads` workers, sending results to `sink` on
 /// the calling thread as they finish.
 fn for_each_parallel(
-    threads: Option<usize>,
+    pool: &Pool,
     todo: &[std::ops::Range<u64>],
     skip: &Bits,
     first: u64,
@@ -488,10 +488,6 @@ fn for_each_parallel(
             #[cfg(feature = "parallel")]
             {
                 use rayon::prelude::*;
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads.unwrap_or(0))
-                    .build()
-                    .expect("a thread pool");
                 pool.install(|| {
                     for r in todo {
                         r.clone().into_par_iter().for_each(work);
@@ -500,7 +496,7 @@ fn for_each_parallel(
             }
             #[cfg(not(feature = "parallel"))]
             {
-                let _ = threads;
+                let _ = pool;
                 for r in todo {
                     r.clone().for_each(|i| work(i));
                 }
@@ -513,8 +509,36 @@ fn for_each_parallel(
     })
 }
 
+/// The sweep's worker pool (a unit without the `parallel` feature).
+#[cfg(feature = "parallel")]
+type Pool = rayon::ThreadPool;
+#[cfg(not(feature = "parallel"))]
+type Pool = ();
+
+/// Starts the worker pool of `threads` workers (default: one per core). Done before the
+/// sweep folder is touched, so a pool the machine cannot start is a clear error that leaves
+/// nothing behind (no journal to block the next run).
+fn start_pool(threads: Option<usize>) -> Result<Pool, SweepError> {
+    #[cfg(feature = "parallel")]
+    {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.unwrap_or(0))
+            .build()
+            .map_err(|e| SweepError::Threads {
+                threads: threads.unwrap_or(0),
+                message: e.to_string(),
+            })
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        let _ = threads;
+        Ok(())
+    }
+}
+
 /// Runs a sweep (or one shard of it) into its folder. See the module doc.
 pub fn run_sweep(sweep: &Sweep, opts: &RunOptions) -> Result<SweepReport, SweepError> {
+    let pool = start_pool(opts.threads)?;
     let range = opts
         .shard
         .map(|s| s.range(sweep.variants))
@@ -600,7 +624,7 @@ pub fn run_sweep(sweep: &Sweep, opts: &RunOptions) -> Result<SweepReport, SweepE
     let mut last_sync = Instant::now();
     let mut ran = 0;
     for_each_parallel(
-        opts.threads,
+        &pool,
         std::slice::from_ref(&range),
         &done,
         range.start,
