@@ -120,6 +120,14 @@ pub struct FemurSdf {
     pub lipschitz: f64,
 }
 
+/// Where a point falls in the field (see [`FemurSdf::locate`]).
+enum Located {
+    Outside,
+    Coarse,
+    /// A fine cell: the node index of its (0, 0, 0) corner and the point's fractions.
+    Fine { base: usize, fx: f64, fy: f64, fz: f64 },
+}
+
 /// Angle-weighted pseudo-normals of a triangle mesh, for the sign of the distance.
 struct PseudoNormals {
     face: Vec<[f64; 3]>,
@@ -530,35 +538,18 @@ impl FemurSdf {
     /// femoral layer thickness. Allocation-free; the contact kernel's per-element query.
     #[inline(always)]
     pub fn sample(&self, x: f64, y: f64, z: f64) -> FieldSample {
-        let gx = (x - self.origin[0]) * self.inv_h;
-        let gy = (y - self.origin[1]) * self.inv_h;
-        let gz = (z - self.origin[2]) * self.inv_h;
-        let inside = gx >= 0.0
-            && gy >= 0.0
-            && gz >= 0.0
-            && gx < self.cells[0] as f64
-            && gy < self.cells[1] as f64
-            && gz < self.cells[2] as f64;
-        if !inside {
-            return FieldSample {
-                gap: FAR_GAP_MM,
-                normal: [0.0; 3],
-                thickness: self.mean_thickness_mm,
-                trilinear: FAR_GAP_MM,
-            };
-        }
-        // Through i32: the float conversions are single instructions (usize's are not).
-        let (ii, ji, ki) = (gx as i32, gy as i32, gz as i32);
-        let (fx, fy, fz) = (gx - ii as f64, gy - ji as f64, gz - ki as f64);
-        let (i, j, k) = (ii as usize, ji as usize, ki as usize);
-        let b = ((i / BLOCK) * self.blocks[1] + j / BLOCK) * self.blocks[2] + k / BLOCK;
-        let slot = self.block_slot[b];
-        if slot == u32::MAX {
-            return self.sample_coarse(x, y, z);
-        }
-        let base = slot as usize * NODES * NODES * NODES
-            + ((i % BLOCK) * NODES + (j % BLOCK)) * NODES
-            + (k % BLOCK);
+        let (base, fx, fy, fz) = match self.locate(x, y, z) {
+            Located::Outside => {
+                return FieldSample {
+                    gap: FAR_GAP_MM,
+                    normal: [0.0; 3],
+                    thickness: self.mean_thickness_mm,
+                    trilinear: FAR_GAP_MM,
+                }
+            }
+            Located::Coarse => return self.sample_coarse(x, y, z),
+            Located::Fine { base, fx, fy, fz } => (base, fx, fy, fz),
+        };
         let d0 = trilinear(&self.dist, base, fx, fy, fz);
         if d0 >= EARLY_OUT_MM {
             return FieldSample {
@@ -668,6 +659,16 @@ impl FemurSdf {
     /// The plain trilinear distance at a point of a fine block, mm; `None` elsewhere.
     #[inline]
     fn fine_trilinear(&self, x: f64, y: f64, z: f64) -> Option<f64> {
+        match self.locate(x, y, z) {
+            Located::Fine { base, fx, fy, fz } => Some(trilinear(&self.dist, base, fx, fy, fz)),
+            _ => None,
+        }
+    }
+
+    /// Where a femur-frame point (mm) falls: outside the fine grid's box, in an absent block
+    /// (the coarse grid answers), or in a fine cell (its (0, 0, 0) node and the fractions).
+    #[inline(always)]
+    fn locate(&self, x: f64, y: f64, z: f64) -> Located {
         let gx = (x - self.origin[0]) * self.inv_h;
         let gy = (y - self.origin[1]) * self.inv_h;
         let gz = (z - self.origin[2]) * self.inv_h;
@@ -678,24 +679,24 @@ impl FemurSdf {
             && gy < self.cells[1] as f64
             && gz < self.cells[2] as f64;
         if !inside {
-            return None;
+            return Located::Outside;
         }
-        let (i, j, k) = (gx as usize, gy as usize, gz as usize);
+        // Through i32: the float conversions are single instructions (usize's are not).
+        let (ii, ji, ki) = (gx as i32, gy as i32, gz as i32);
+        let (i, j, k) = (ii as usize, ji as usize, ki as usize);
         let b = ((i / BLOCK) * self.blocks[1] + j / BLOCK) * self.blocks[2] + k / BLOCK;
         let slot = self.block_slot[b];
         if slot == u32::MAX {
-            return None;
+            return Located::Coarse;
         }
-        let base = slot as usize * NODES * NODES * NODES
-            + ((i % BLOCK) * NODES + (j % BLOCK)) * NODES
-            + (k % BLOCK);
-        Some(trilinear(
-            &self.dist,
-            base,
-            gx - i as f64,
-            gy - j as f64,
-            gz - k as f64,
-        ))
+        Located::Fine {
+            base: slot as usize * NODES * NODES * NODES
+                + ((i % BLOCK) * NODES + (j % BLOCK)) * NODES
+                + (k % BLOCK),
+            fx: gx - ii as f64,
+            fy: gy - ji as f64,
+            fz: gz - ki as f64,
+        }
     }
 
     /// The coarse grid's sample (outside the fine band: never in contact in a converged frame).
