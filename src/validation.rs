@@ -104,8 +104,9 @@ the lateral pull in flexion is weak";
 const L_PATELLAR_FLEXION: &str = "patellar flexion runs ahead of knee flexion below 30° (16° at 10°, 25° at 30°): \
 the Lenhart trochlea spirals in proximally and the patella follows it by flexing; it lags from 40° on";
 const L_LEVER: &str = "the tendon's lever is largest at full extension (46.5 mm) and falls with flexion: the \
-coupled tibia (Walker 1988) rolls back only 6.8 mm over 120°, so the lever is nearly that of a fixed axis through the \
-knee-frame origin";
+Walker 1988 coupling, in Rajagopal 2016's joint frames but applied about the Lenhart knee-frame origin, shortens it \
+by 4-5 mm at 30-60° and seats the condyles up to 5 mm inside the tibial plateau by 90° (test \
+coupled_tibia_stays_clear_of_the_femoral_cartilage); the knee's own contact-driven secondary motion is the fix";
 const L_PT_RATIO: &str = "PT / quadriceps is 0.75-0.51 at 30-60° and 0.51 at 90° (published 0.8-0.9 and 0.6-0.7): \
 the quadriceps insertions sit on the patella base close to the contact, so the quadriceps' lever about the contact is \
 short relative to the tendon's";
@@ -648,7 +649,8 @@ fn f7(kb: &ModelParams) -> Vec<Row> {
 /// M1 and M2 — the patellar tendon's lever and the PT / quadriceps force ratio under the
 /// rig load, 0–90° (cases.md "Levers"). The moment arm is the extensor moment per newton of
 /// tendon force (the virtual-work lever of the knee's motion, coupled secondary motion
-/// included).
+/// included): the moment arm about the tibia's instantaneous helical axis, which is how
+/// Krevolin et al. 2004 measured it (Herzog & Read 1993 used the tibiofemoral contact point).
 fn m1(kb: &ModelParams) -> Vec<Row> {
     let angles: Vec<f64> = (0..=9).map(|i| i as f64 * 10.0).collect();
     let fr = sweep(kb, &angles, rig);
