@@ -35,6 +35,15 @@ pub enum OpenSimError {
     Io { path: PathBuf, message: String },
     #[error("{path}: no `endheader` line: not an OpenSim .mot/.sto file")]
     NoEndHeader { path: PathBuf },
+    /// A header entry with a value kneetrack cannot read unambiguously.
+    #[error("{path}:{line}: header `{key}={value}`: allowed {allowed}")]
+    BadHeader {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        value: String,
+        allowed: String,
+    },
     #[error("{path}:{line}: column labels must start with `time`, found `{found}`")]
     BadLabels {
         path: PathBuf,
@@ -62,17 +71,52 @@ pub enum OpenSimError {
     },
     #[error("{path}: {message}")]
     Cycles { path: PathBuf, message: String },
-    /// A secondary knee coordinate outside its plausibility bounds ([`SECONDARY_LIMITS`]).
-    #[error("{path}:{line}: column `{column}` = {value}{unit} is out of range: allowed -{limit} to {limit}{unit} ({why})")]
+    /// A joint coordinate outside its plausibility bounds ([`SECONDARY_LIMITS`],
+    /// [`ANGLE_LIMITS_DEG`]).
+    #[error("{path}:{line}: column `{column}` = {value}{unit} is out of range: allowed {min} to {max}{unit} ({why})")]
     OutOfRange {
         path: PathBuf,
         line: usize,
         column: String,
+        /// The value in `unit` (after the degree conversion and, for the knee, the sign).
         value: f64,
-        /// The bound on |value|, in `unit`.
-        limit: f64,
+        min: f64,
+        max: f64,
         unit: &'static str,
         why: String,
+    },
+    /// A foot-strike time given in [`ImportOptions::cycle_starts_s`] that cannot start a
+    /// cycle (`index` from 0).
+    #[error("{path}: cycle start #{index} = {value} s {problem}: allowed {allowed}")]
+    CycleStart {
+        path: PathBuf,
+        index: usize,
+        value: f64,
+        problem: String,
+        allowed: String,
+    },
+    /// A file whose time range does not cover the cycles used (data are interpolated, never
+    /// extrapolated).
+    #[error("{path}: its data cover {first_s} s to {last_s} s, but the {cycles} cycle(s) used need {from_s} s to {to_s} s; values are interpolated, never extrapolated — give data over the whole cycles, or cycle_starts_s / cycles within the file's range")]
+    Coverage {
+        path: PathBuf,
+        first_s: f64,
+        last_s: f64,
+        from_s: f64,
+        to_s: f64,
+        cycles: usize,
+    },
+    /// The knee angles, read with the chosen sign, are a hyperextended knee.
+    #[error("{path}: `{column}` read as {sign} gives a knee flexion below {bound_deg}° (hyperextension) in {share_pct:.0} % of the rows, down to {min_deg}°; allowed in at most {max_share_pct} % of them: {hint}")]
+    KneeSign {
+        path: PathBuf,
+        column: String,
+        sign: String,
+        bound_deg: f64,
+        share_pct: f64,
+        max_share_pct: f64,
+        min_deg: f64,
+        hint: String,
     },
     /// Columns that are each fine but do not fit together, or do not fit their use.
     #[error("{path}: {message}")]
@@ -118,7 +162,7 @@ impl Storage {
         let mut lines = text.lines().enumerate();
         let mut in_degrees = None;
         let mut ended = false;
-        for (_, line) in lines.by_ref() {
+        for (i, line) in lines.by_ref() {
             let l = line.trim();
             if l.eq_ignore_ascii_case("endheader") {
                 ended = true;
@@ -126,7 +170,36 @@ impl Storage {
             }
             if let Some((k, v)) = l.split_once('=') {
                 if k.trim().eq_ignore_ascii_case("inDegrees") {
-                    in_degrees = Some(v.trim().eq_ignore_ascii_case("yes"));
+                    // Exactly as OpenSim writes it. OpenSim's own reader takes anything but
+                    // `yes` for radians (so `Yes` or `maybe` would mean radians there): any
+                    // other spelling is refused rather than guessed.
+                    let value = match v.trim() {
+                        "yes" => true,
+                        "no" => false,
+                        other => {
+                            return Err(OpenSimError::BadHeader {
+                                path: path.into(),
+                                line: i + 1,
+                                key: k.trim().into(),
+                                value: other.into(),
+                                allowed: "`yes` (angles in degrees) or `no` (radians), lower case \
+                                          as OpenSim writes it"
+                                    .into(),
+                            });
+                        }
+                    };
+                    if in_degrees.is_some_and(|d| d != value) {
+                        return Err(OpenSimError::BadHeader {
+                            path: path.into(),
+                            line: i + 1,
+                            key: k.trim().into(),
+                            value: v.trim().into(),
+                            allowed: "one `inDegrees` per header; an earlier line says the \
+                                      opposite"
+                                .into(),
+                        });
+                    }
+                    in_degrees = Some(value);
                 }
             }
         }
@@ -387,7 +460,8 @@ pub fn secondary_columns(s: &Storage, side: Side) -> Result<SecondaryColumns, Op
                     line,
                     column: name,
                     value: v,
-                    limit: lim,
+                    min: -lim,
+                    max: lim,
                     unit,
                     why: if rotation {
                         format!(
@@ -545,6 +619,161 @@ pub fn detect_foot_strikes(time: &[f64], knee: &[f64]) -> Vec<f64> {
     strikes
 }
 
+/// Plausibility bounds of the imported joint angles, degrees, in the order knee flexion
+/// (+ flexion, after the knee sign), hip flexion, hip adduction, hip internal rotation,
+/// knee adduction (`knee_adduction_*`), knee internal rotation (`knee_rotation_*`). A value
+/// beyond them is a unit (radians read as degrees), sign or column mix-up, not a joint.
+/// *Assumptions*, wide on purpose, from the normal ranges of motion of the American Academy
+/// of Orthopaedic Surgeons (Greene & Heckman 1994: hip flexion 120°, extension 30°,
+/// adduction 30°, abduction 45°, internal and external rotation 45°; knee flexion 135°) and
+/// the coordinate ranges of OpenSim's gait2392 model (hip flexion −30…120°, adduction
+/// −50…30°, rotation −40…40°, knee −120…10°), with margins for deep squatting (knee flexion
+/// up to about 155°, Hemmerich et al. 2006) and marker noise:
+/// - knee flexion −20…160°: a few degrees of hyperextension are normal, genu recurvatum
+///   beyond 15–20° is rare;
+/// - hip flexion −50…150°, adduction −50…40°, internal rotation −60…60°;
+/// - the knee's own adduction and rotation columns: ±20° and ±45°, as
+///   [`SECONDARY_LIMITS`].
+pub const ANGLE_LIMITS_DEG: [(f64, f64); 6] = [
+    (-20.0, 160.0),
+    (-50.0, 150.0),
+    (-50.0, 40.0),
+    (-60.0, 60.0),
+    (-20.0, 20.0),
+    (-45.0, 45.0),
+];
+
+/// Hyperextension, degrees (negative flexion), beyond which a knee sample counts as
+/// hyperextended for the knee-sign check, and the largest share of a file's rows that may be
+/// so: the knee of a runner or walker is flexed by 15° or more for most of the cycle and
+/// does not straighten beyond a few degrees of flexion (Novacheck 1998), so the wrong sign
+/// puts most rows beyond −15°, and the right one none.
+pub const KNEE_SIGN_CHECK: (f64, f64) = (-15.0, 0.25);
+
+/// Allowed duration of a gait cycle (one stride, foot strike to the same foot's next
+/// strike), s. Distance running has strides of about 0.65–0.75 s (stride frequency
+/// 1.3–1.6 Hz: Cavanagh & Kram 1989); sprinting at about 5 steps/s (Weyand et al. 2000)
+/// makes 0.4 s; slow walking at 60 steps/min makes 2 s. Outside this, the times are not
+/// foot strikes of one leg (a typo, steps instead of strides, or samples).
+pub const CYCLE_DURATION_S: (f64, f64) = (0.4, 2.0);
+
+/// Time stamps of different files agree to this, s (well under any motion-capture sampling
+/// interval; OpenSim writes times with at least 6 significant digits).
+const TIME_TOLERANCE_S: f64 = 1e-6;
+
+/// A knee column that is mostly hyperextended after the sign was applied is the other sign
+/// convention ([`KNEE_SIGN_CHECK`]).
+fn check_knee_sign(
+    s: &Storage,
+    column: &str,
+    knee: &[f64],
+    sign_name: &str,
+    given: KneeSign,
+) -> Result<(), OpenSimError> {
+    let (bound, max_share) = KNEE_SIGN_CHECK;
+    let beyond = knee.iter().filter(|&&k| k < bound).count();
+    let share = beyond as f64 / knee.len() as f64;
+    if share <= max_share {
+        return Ok(());
+    }
+    let other = if sign_name.starts_with("flexion_positive") {
+        "flexion_negative"
+    } else {
+        "flexion_positive"
+    };
+    let hint = match given {
+        KneeSign::Auto => format!(
+            "the detected sign does not fit these data — check `{column}` (degrees or \
+             radians per inDegrees), or set gait.knee_sign = \"{other}\" if the file uses that \
+             convention"
+        ),
+        _ => format!(
+            "the file probably uses the other convention — set gait.knee_sign = \"{other}\" \
+             (or \"auto\")"
+        ),
+    };
+    Err(OpenSimError::KneeSign {
+        path: s.path.clone(),
+        column: column.into(),
+        sign: sign_name.into(),
+        bound_deg: bound,
+        share_pct: 100.0 * share,
+        max_share_pct: 100.0 * max_share,
+        min_deg: knee.iter().copied().fold(f64::INFINITY, f64::min),
+        hint,
+    })
+}
+
+/// Given foot-strike times: at least two, finite, inside the file's time range `t0…t1`,
+/// strictly increasing, each cycle within [`CYCLE_DURATION_S`].
+fn check_cycle_starts(path: &Path, starts: &[f64], t0: f64, t1: f64) -> Result<(), OpenSimError> {
+    let range = format!("{t0} to {t1} s (the file's time range)");
+    let err = |index: usize, problem: String, allowed: String| OpenSimError::CycleStart {
+        path: path.into(),
+        index,
+        value: starts[index],
+        problem,
+        allowed,
+    };
+    if starts.len() < 2 {
+        return Err(OpenSimError::Cycles {
+            path: path.into(),
+            message: format!(
+                "{} cycle start(s) given; a cycle needs two foot strikes (or leave \
+                 cycle_starts_s out to detect them)",
+                starts.len()
+            ),
+        });
+    }
+    for (i, &t) in starts.iter().enumerate() {
+        if !t.is_finite() {
+            return Err(err(i, "is not a finite time".into(), range.clone()));
+        }
+        if !(t0..=t1).contains(&t) {
+            return Err(err(i, "is outside the file".into(), range.clone()));
+        }
+        if i > 0 {
+            let (prev, d) = (starts[i - 1], t - starts[i - 1]);
+            let (lo, hi) = CYCLE_DURATION_S;
+            if !(lo..=hi).contains(&d) {
+                let problem = if d <= 0.0 {
+                    format!("does not come after the previous start ({prev} s)")
+                } else {
+                    format!("makes a {d} s cycle after the previous start ({prev} s)")
+                };
+                return Err(err(
+                    i,
+                    problem,
+                    format!(
+                        "{} to {} s (a cycle of {lo} to {hi} s: a stride of running or \
+                         walking; starts must increase, within the file's time range {t0} \
+                         to {t1} s)",
+                        prev + lo,
+                        (prev + hi).min(t1)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The file's time range must cover `from_s…to_s` (the `cycles` cycles used).
+fn check_coverage(s: &Storage, from_s: f64, to_s: f64, cycles: usize) -> Result<(), OpenSimError> {
+    let (first_s, last_s) = (s.rows[0][0], s.rows[s.rows.len() - 1][0]);
+    if first_s > from_s + TIME_TOLERANCE_S || last_s < to_s - TIME_TOLERANCE_S {
+        return Err(OpenSimError::Coverage {
+            path: s.path.clone(),
+            first_s,
+            last_s,
+            from_s,
+            to_s,
+            cycles,
+        });
+    }
+    Ok(())
+}
+
 /// Reads an IK `.mot` (and optionally an ID `.sto`) into resampled gait cycles.
 pub fn read_cycles(
     ik: &Storage,
@@ -610,33 +839,111 @@ pub fn read_cycles(
         }
     };
     let knee: Vec<f64> = knee_raw.iter().map(|k| sign * k).collect();
-    // Left-side models mirror adduction and rotation signs already; no change needed.
-    let strikes = match &opt.cycle_starts_s {
-        Some(t) => t.clone(),
-        None => detect_foot_strikes(&time, &knee),
+    check_knee_sign(
+        ik,
+        &format!("knee_angle{sfx}"),
+        &knee,
+        sign_name,
+        opt.knee_sign,
+    )?;
+    let units = match ik.in_degrees {
+        Some(true) => "the file says inDegrees=yes",
+        Some(false) => "the file says inDegrees=no",
+        None => "no inDegrees in the header: read as degrees",
     };
+    let knee_why =
+        format!("a plausible knee flexion, + flexion after knee_sign {sign_name}; {units}");
+    let mut checked: Vec<(String, &[f64], (f64, f64), String)> = vec![(
+        format!("knee_angle{sfx}"),
+        &knee,
+        ANGLE_LIMITS_DEG[0],
+        knee_why,
+    )];
+    for (i, (name, values)) in [
+        ("hip_flexion", Some(&hip_flex)),
+        ("hip_adduction", Some(&hip_add)),
+        ("hip_rotation", Some(&hip_rot)),
+        ("knee_adduction", knee_add.as_ref()),
+        ("knee_rotation", knee_rot.as_ref()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if let Some(v) = values {
+            let what = name.replace('_', " ");
+            checked.push((
+                format!("{name}{sfx}"),
+                v,
+                ANGLE_LIMITS_DEG[i + 1],
+                format!("a plausible {what}; {units}"),
+            ));
+        }
+    }
+    for (column, values, (lo, hi), why) in checked {
+        if let Some((v, &line)) = values
+            .iter()
+            .zip(&ik.row_lines)
+            .find(|(v, _)| !(lo..=hi).contains(*v))
+        {
+            return Err(OpenSimError::OutOfRange {
+                path: ik.path.clone(),
+                line,
+                column,
+                value: *v,
+                min: lo,
+                max: hi,
+                unit: "°",
+                why,
+            });
+        }
+    }
+    // Left-side models mirror adduction and rotation signs already; no change needed.
     let (t0, t1) = (time[0], time[time.len() - 1]);
-    if let Some(t) = strikes.iter().find(|&&t| t < t0 || t > t1) {
-        return Err(OpenSimError::Cycles {
-            path: ik.path.clone(),
-            message: format!("cycle start {t} s is outside the file's time range {t0}…{t1} s"),
-        });
-    }
-    if strikes.len() < 2 {
-        return Err(OpenSimError::Cycles {
-            path: ik.path.clone(),
-            message: format!(
-                "found {} foot strike(s) in `knee_angle{sfx}`; a cycle needs two — give \
-                 gait.cycle_starts_s",
-                strikes.len()
-            ),
-        });
-    }
-    if strikes.windows(2).any(|w| w[1] <= w[0]) {
-        return Err(OpenSimError::Cycles {
-            path: ik.path.clone(),
-            message: "cycle start times must increase".into(),
-        });
+    let strikes = match &opt.cycle_starts_s {
+        Some(t) => {
+            check_cycle_starts(&ik.path, t, t0, t1)?;
+            t.clone()
+        }
+        None => {
+            let t = detect_foot_strikes(&time, &knee);
+            if t.len() < 2 {
+                return Err(OpenSimError::Cycles {
+                    path: ik.path.clone(),
+                    message: format!(
+                        "found {} foot strike(s) in `knee_angle{sfx}`; a cycle needs two — \
+                         give gait.cycle_starts_s",
+                        t.len()
+                    ),
+                });
+            }
+            if let Some(w) = t
+                .windows(2)
+                .take(opt.max_cycles)
+                .find(|w| !(CYCLE_DURATION_S.0..=CYCLE_DURATION_S.1).contains(&(w[1] - w[0])))
+            {
+                return Err(OpenSimError::Cycles {
+                    path: ik.path.clone(),
+                    message: format!(
+                        "the foot strikes detected in `knee_angle{sfx}` at {} s and {} s make \
+                         a {} s cycle; allowed {} to {} s (a stride of running or walking) — \
+                         give gait.cycle_starts_s",
+                        w[0],
+                        w[1],
+                        w[1] - w[0],
+                        CYCLE_DURATION_S.0,
+                        CYCLE_DURATION_S.1
+                    ),
+                });
+            }
+            t
+        }
+    };
+    // The cycles used, and the time they span: every file must cover it.
+    let used = (strikes.len() - 1).min(opt.max_cycles);
+    let (from_s, to_s) = (strikes[0], strikes[used]);
+    check_coverage(ik, from_s, to_s, used)?;
+    if let Some(id) = id {
+        check_coverage(id, from_s, to_s, used)?;
     }
 
     // Moments: from the ID file, or estimated from the built-in cycle scaled to this knee.

@@ -81,6 +81,17 @@ pub const GAIT_COLUMNS: &[&str] = &[
     "tfl_force_n",
 ];
 
+/// One number as a CSV cell: NaN — a value that does not apply, such as the centre of
+/// pressure of a frame without contact — is an empty cell, as everywhere in kneetrack's
+/// tables (pandas, polars and R read it as missing).
+pub fn cell(x: f64) -> String {
+    if x.is_nan() {
+        String::new()
+    } else {
+        x.to_string()
+    }
+}
+
 /// The values of one frame, in [`FRAME_COLUMNS`] order.
 pub fn frame_values(model: &Model, r: &FrameResult) -> Vec<String> {
     let c = &r.contact;
@@ -132,7 +143,7 @@ pub fn frame_values(model: &Model, r: &FrameResult) -> Vec<String> {
         t.bisect_offset,
         r.holding_force_n,
     ];
-    let mut v: Vec<String> = num.iter().map(|x| x.to_string()).collect();
+    let mut v: Vec<String> = num.iter().map(|&x| cell(x)).collect();
     v.push(r.status.name().to_string());
     v.push(r.status.iterations().to_string());
     v.push(rf.to_string());
@@ -187,7 +198,7 @@ pub fn frames_csv(model: &Model, run: &RunResult) -> String {
                         d.glute_med.tfl_force_n,
                     ]
                     .iter()
-                    .map(|x| x.to_string()),
+                    .map(|&x| cell(x)),
                 );
                 (lead, frame_values(model, &f.result))
             }),

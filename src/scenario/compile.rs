@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::spec::{Direction, Format, Kind, PerAngle, ScenarioSpec};
 use super::{locate, ScenarioError};
 use crate::gait::builtin::{builtin_cycle, preferred_step_rate_spm, Conditions};
-use crate::gait::opensim::{read_cycles, ImportOptions, SecondaryByFlexion, Storage};
+use crate::gait::opensim::{read_cycles, ImportOptions, OpenSimError, SecondaryByFlexion, Storage};
 use crate::gait::{GaitCycle, GaitProvenance};
 use crate::model::{Model, ModelError};
 use crate::params::{ModelParams, Tibiofemoral, RANGES};
@@ -487,11 +487,26 @@ fn gait_plan(
                 body_mass_kg: mass,
             },
         )
-        .map_err(|source| ScenarioError::OpenSim {
-            path: cx.path.into(),
-            line: locate(cx.text, "gait.kinematics"),
-            key: "gait.kinematics".into(),
-            source: Box::new(source),
+        .map_err(|source| {
+            // The key the error is about: the cycle starts, the knee sign, or the file it
+            // names.
+            let key = match &source {
+                OpenSimError::CycleStart { .. } => "gait.cycle_starts_s",
+                OpenSimError::Cycles { .. } if g.cycle_starts_s.is_some() => "gait.cycle_starts_s",
+                OpenSimError::KneeSign { .. } => "gait.knee_sign",
+                OpenSimError::Coverage { path, .. }
+                    if id.as_ref().is_some_and(|s| s.path == *path) =>
+                {
+                    "gait.kinetics"
+                }
+                _ => "gait.kinematics",
+            };
+            ScenarioError::OpenSim {
+                path: cx.path.into(),
+                line: locate(cx.text, key),
+                key: key.into(),
+                source: Box::new(source),
+            }
         })?;
         let mean_dur = imported.cycles.iter().map(|c| c.duration_s).sum::<f64>()
             / imported.cycles.len() as f64;

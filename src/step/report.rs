@@ -54,7 +54,7 @@ pub struct ContactMetrics {
     /// Mean pressure over the medial facet's contact area, MPa.
     pub medial_mean_pressure_mpa: f64,
     /// Centre of pressure, patella frame, anatomical (x anterior, y proximal, z lateral), mm;
-    /// NaN without contact.
+    /// NaN without contact (an empty cell in frames.csv).
     pub cop_mm: [f64; 3],
     /// Elements in contact.
     pub elements: usize,
