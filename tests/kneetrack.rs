@@ -2110,3 +2110,327 @@ fn coupled_tibia_stays_clear_of_the_femoral_cartilage() {
         assert!(g >= 0.0, "{deg}°: the tibia is {:.2} mm inside the femoral cartilage", -g);
     }
 }
+
+// ---------------------------------------------------------------- hostile OpenSim data
+
+/// The shipped IK / ID pair's text.
+fn shipped_opensim(file: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/data")
+            .join(file),
+    )
+    .unwrap()
+}
+
+/// A two-cycle gait scenario on `ik` (and `id`), the shipped pair's cycle starts unless
+/// `extra` sets them, 20 frames per cycle.
+fn opensim_scenario(ik: &str, id: Option<&str>, extra: &str) -> String {
+    let id = id.map_or(String::new(), |f| format!("kinetics = \"{f}\"\n"));
+    let starts = if extra.contains("cycle_starts_s") {
+        ""
+    } else {
+        "cycle_starts_s = [0.0, 0.69224, 1.38448]\n"
+    };
+    format!(
+        "[scenario]\nkind = \"gait\"\n[gait]\nspeed_mps = 3.2\nkinematics = \"{ik}\"\n{id}\
+         {starts}cycles = 2\nframes_per_cycle = 20\n{extra}"
+    )
+}
+
+/// Each case (name, scenario text, data files to write, expected fragments) must fail
+/// `check` and `run` alike: exit 2, one line containing every fragment, nothing written.
+fn assert_rejected(dir: &Path, cases: &[(&str, String, Vec<(&str, String)>, Vec<&str>)]) {
+    for (name, toml, files, expect) in cases {
+        for (f, text) in files {
+            std::fs::write(dir.join(f), text).unwrap();
+        }
+        let file = dir.join(format!("{name}.toml"));
+        std::fs::write(&file, toml).unwrap();
+        let out = dir.join(format!("out-{name}"));
+        for cmd in ["check", "run"] {
+            let mut c = bin();
+            c.arg(cmd).arg(&file);
+            if cmd == "run" {
+                c.arg("--out").arg(&out);
+            }
+            let o = c.output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{name} {cmd}: {err}");
+            assert_eq!(err.trim_end().lines().count(), 1, "{name} {cmd}: {err}");
+            for e in expect {
+                assert!(err.contains(e), "{name} {cmd}: `{e}` not in: {err}");
+            }
+        }
+        assert!(!out.exists(), "{name}: output written");
+    }
+}
+
+/// `check` passes the scenario (what `run` accepts).
+fn assert_checks(file: &Path) {
+    let o = bin().arg("check").arg(file).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// An ID (or IK) file that starts or ends inside the cycles used is refused, naming the
+/// file, its time range and the range needed — never extrapolated with its end values.
+/// Cycles the file does cover are fine.
+#[test]
+fn kinetics_not_covering_the_cycles_are_rejected() {
+    let dir = tmp("opensim-coverage");
+    let ik = shipped_opensim("runner_ik.mot");
+    std::fs::write(dir.join("ik.mot"), &ik).unwrap();
+    let id = shipped_opensim("runner_id.sto");
+    let lines: Vec<&str> = id.lines().collect();
+    let label = lines.iter().position(|l| l.starts_with("time")).unwrap();
+    // Ends at row 102 (1.17681 s), inside the second cycle (0.69224…1.38448 s).
+    let short = lines[..label + 104].join("\n");
+    // Starts at row 10 (0.11537 s), inside the first cycle.
+    let late = [&lines[..=label], &lines[label + 11..]].concat().join("\n");
+    let cases = vec![
+        (
+            "short",
+            opensim_scenario("ik.mot", Some("short.sto"), ""),
+            vec![("short.sto", short.clone())],
+            vec![
+                "short.toml:6",
+                "gait.kinetics",
+                "short.sto",
+                "cover 0 s to 1.1768",
+                "need 0 s to 1.38448 s",
+                "never extrapolated",
+            ],
+        ),
+        (
+            "late",
+            opensim_scenario("ik.mot", Some("late.sto"), ""),
+            vec![("late.sto", late)],
+            vec![
+                "gait.kinetics",
+                "late.sto",
+                "cover 0.1153",
+                "need 0 s to 1.38448 s",
+            ],
+        ),
+    ];
+    assert_rejected(&dir, &cases);
+    // One cycle (0…0.69224 s) is inside the short file.
+    let one = dir.join("one.toml");
+    std::fs::write(
+        &one,
+        opensim_scenario("ik.mot", Some("short.sto"), "").replace("cycles = 2", "cycles = 1"),
+    )
+    .unwrap();
+    assert_checks(&one);
+}
+
+/// Cycle starts must be finite, inside the file, increasing and a plausible stride apart
+/// (0.4–2.0 s); each error names the scenario line and key, the data file, the start and
+/// the allowed range.
+#[test]
+fn implausible_cycle_starts_are_rejected() {
+    let dir = tmp("opensim-starts");
+    std::fs::write(dir.join("ik.mot"), shipped_opensim("runner_ik.mot")).unwrap();
+    let case = |name: &'static str, starts: &str, expect: Vec<&'static str>| {
+        (
+            name,
+            opensim_scenario("ik.mot", None, &format!("cycle_starts_s = {starts}\n")),
+            vec![],
+            expect,
+        )
+    };
+    let cases = vec![
+        case(
+            "nan",
+            "[nan, 1.0]",
+            vec![
+                "nan.toml:8",
+                "gait.cycle_starts_s",
+                "ik.mot",
+                "#0 = NaN s",
+                "finite",
+                "0 to 2.065186039803865 s",
+            ],
+        ),
+        case(
+            "tiny",
+            "[0.0, 1e-300]",
+            vec![
+                "gait.cycle_starts_s",
+                "#1 = 1e-300 s",
+                "1e-300 s cycle",
+                "allowed 0.4 to 2 s",
+            ],
+        ),
+        case(
+            "backwards",
+            "[1.0, 0.5]",
+            vec!["gait.cycle_starts_s", "#1 = 0.5 s", "does not come after"],
+        ),
+        case(
+            "outside",
+            "[0.0, 0.69224, 3.0]",
+            vec!["gait.cycle_starts_s", "#2 = 3 s", "outside the file"],
+        ),
+        case(
+            "steps",
+            "[0.0, 0.34612, 0.69224]",
+            vec!["gait.cycle_starts_s", "#1 = 0.34612 s", "0.4 to 2 s"],
+        ),
+        case(
+            "one",
+            "[0.5]",
+            vec!["gait.cycle_starts_s", "1 cycle start(s) given"],
+        ),
+    ];
+    assert_rejected(&dir, &cases);
+}
+
+/// `inDegrees` other than `yes` / `no` (as OpenSim writes them) is an error naming the file
+/// and header line, in the IK and the ID file alike — never read as radians.
+#[test]
+fn in_degrees_other_than_yes_or_no_is_rejected() {
+    let dir = tmp("opensim-indegrees");
+    let ik = shipped_opensim("runner_ik.mot");
+    let id = shipped_opensim("runner_id.sto");
+    std::fs::write(dir.join("ik.mot"), &ik).unwrap();
+    let cases = vec![
+        (
+            "maybe",
+            opensim_scenario("maybe.mot", None, ""),
+            vec![("maybe.mot", ik.replace("inDegrees=yes", "inDegrees=maybe"))],
+            vec![
+                "gait.kinematics",
+                "maybe.mot:5",
+                "inDegrees=maybe",
+                "`yes`",
+                "`no`",
+            ],
+        ),
+        (
+            "capital",
+            opensim_scenario("capital.mot", None, ""),
+            vec![("capital.mot", ik.replace("inDegrees=yes", "inDegrees=Yes"))],
+            vec!["capital.mot:5", "inDegrees=Yes", "lower case"],
+        ),
+        (
+            "kinetics",
+            opensim_scenario("ik.mot", Some("kinetics.sto"), ""),
+            vec![("kinetics.sto", id.replace("inDegrees=no", "inDegrees="))],
+            vec!["gait.kinetics", "kinetics.sto:5", "inDegrees="],
+        ),
+    ];
+    assert_rejected(&dir, &cases);
+}
+
+/// A knee sign that makes the knee hyperextended for most of the file is refused with the
+/// sign to set; joint angles beyond plausible ranges (here radians read as degrees, and one
+/// bad hip value) are errors naming the file, line, column, value and range.
+#[test]
+fn wrong_knee_sign_and_implausible_angles_are_rejected() {
+    let dir = tmp("opensim-angles");
+    let ik = shipped_opensim("runner_ik.mot");
+    std::fs::write(dir.join("ik.mot"), &ik).unwrap();
+    assert!(ik.contains("\n0\t32\t4\t2\t-18\n"));
+    let cases = vec![
+        (
+            "sign",
+            opensim_scenario("ik.mot", None, "knee_sign = \"flexion_positive\"\n"),
+            vec![],
+            vec![
+                "sign.toml:9",
+                "gait.knee_sign",
+                "ik.mot",
+                "knee_angle_r",
+                "flexion_positive (given)",
+                "hyperextension",
+                "set gait.knee_sign = \"flexion_negative\"",
+            ],
+        ),
+        (
+            "radians",
+            opensim_scenario("radians.mot", None, ""),
+            vec![("radians.mot", ik.replace("inDegrees=yes", "inDegrees=no"))],
+            vec![
+                "gait.kinematics",
+                "radians.mot:8",
+                "knee_angle_r",
+                "allowed -20 to 160°",
+                "inDegrees=no",
+            ],
+        ),
+        (
+            "hip",
+            opensim_scenario("hip.mot", None, ""),
+            vec![("hip.mot", ik.replacen("\n0\t32\t", "\n0\t200\t", 1))],
+            vec![
+                "hip.mot:8",
+                "hip_flexion_r",
+                "= 200°",
+                "allowed -50 to 150°",
+            ],
+        ),
+    ];
+    assert_rejected(&dir, &cases);
+    // The right sign, given, is accepted.
+    let ok = dir.join("ok.toml");
+    std::fs::write(
+        &ok,
+        opensim_scenario("ik.mot", None, "knee_sign = \"flexion_negative\"\n"),
+    )
+    .unwrap();
+    assert_checks(&ok);
+}
+
+/// Frames without patellofemoral contact have no centre of pressure: frames.csv leaves the
+/// cells empty (not `NaN`), and summary.json holds numbers only.
+#[test]
+fn frames_without_contact_leave_the_centre_of_pressure_empty() {
+    let dir = tmp("no-contact");
+    let file = dir.join("slack.toml");
+    std::fs::write(
+        &file,
+        "[scenario]\nkind = \"flexion\"\n[anatomy]\nmodel = \"parametric\"\n[flexion]\n\
+         angles_deg = [-5, 0, 30]\nquadriceps_n = 0\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = run_cli(&file, &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
+    assert!(!csv.to_lowercase().contains("nan"), "{csv}");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let contact = col("contact_area_mm2");
+    let mut empty = 0;
+    for r in &rows {
+        assert_eq!(r.len(), header.len());
+        let area: f64 = r[contact].parse().unwrap();
+        for c in ["cop_anterior_mm", "cop_proximal_mm", "cop_lateral_mm"] {
+            let v = r[col(c)];
+            if area == 0.0 {
+                assert_eq!(v, "", "{c} without contact");
+                empty += 1;
+            } else {
+                assert!(v.parse::<f64>().unwrap().is_finite(), "{c} = {v}");
+            }
+        }
+    }
+    assert!(empty > 0 && empty < 3 * rows.len(), "{csv}");
+    let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(!text.contains("NaN") && !text.contains("inf"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for k in [
+        "peak_pf_force_n",
+        "lateral_share_at_peak",
+        "contact_area_at_peak_mm2",
+        "max_lateral_shift_mm",
+    ] {
+        assert!(
+            json["metrics"][k].as_f64().is_some_and(f64::is_finite),
+            "{k}: {text}"
+        );
+    }
+}

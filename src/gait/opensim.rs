@@ -87,7 +87,7 @@ pub enum OpenSimError {
     },
     /// A foot-strike time given in [`ImportOptions::cycle_starts_s`] that cannot start a
     /// cycle (`index` from 0).
-    #[error("{path}: cycle start #{index} = {value} s {problem}: allowed {allowed}")]
+    #[error("{path}: cycle start #{index} = {} s {problem}: allowed {allowed}", show(*.value))]
     CycleStart {
         path: PathBuf,
         index: usize,
@@ -657,6 +657,16 @@ pub const KNEE_SIGN_CHECK: (f64, f64) = (-15.0, 0.25);
 /// foot strikes of one leg (a typo, steps instead of strides, or samples).
 pub const CYCLE_DURATION_S: (f64, f64) = (0.4, 2.0);
 
+/// A number for a message: plain, or in exponent form when plain would be a long run of
+/// zeros (`1e-300`, not three hundred zeros).
+fn show(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-4..1e9).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// Time stamps of different files agree to this, s (well under any motion-capture sampling
 /// interval; OpenSim writes times with at least 6 significant digits).
 const TIME_TOLERANCE_S: f64 = 1e-6;
@@ -739,7 +749,10 @@ fn check_cycle_starts(path: &Path, starts: &[f64], t0: f64, t1: f64) -> Result<(
                 let problem = if d <= 0.0 {
                     format!("does not come after the previous start ({prev} s)")
                 } else {
-                    format!("makes a {d} s cycle after the previous start ({prev} s)")
+                    format!(
+                        "makes a {} s cycle after the previous start ({prev} s)",
+                        show(d)
+                    )
                 };
                 return Err(err(
                     i,
