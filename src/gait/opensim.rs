@@ -19,6 +19,12 @@
 //! coordinate and the risk-factor mechanisms add on top (precedence:
 //! [`crate::step::kinematics`]). [`SecondaryByFlexion`] reads the same columns against
 //! `knee_flex_r` for a flexion scenario (`flexion.secondary_kinematics`).
+//!
+//! **What the data must mean** ([`read_cycles`], run by `check` and `run` alike):
+//! `inDegrees` exactly `yes` or `no`; joint angles within [`ANGLE_LIMITS_DEG`]; a knee not
+//! hyperextended by the sign for most of the file ([`KNEE_SIGN_CHECK`]); cycle starts finite,
+//! inside the file, increasing and [`CYCLE_DURATION_S`] apart; the IK and ID files covering
+//! every cycle used (interpolated, never extrapolated).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
