@@ -256,6 +256,13 @@ impl Exact<'_> {
     }
 }
 
+/// Position (mm) of node `index` of a dense x-major grid of `n` nodes per axis with the given
+/// spacing from `origin`.
+fn grid_point(origin: [f64; 3], n: [usize; 3], index: usize, spacing: f64) -> [f64; 3] {
+    let ijk = [index / (n[1] * n[2]), (index / n[2]) % n[1], index % n[2]];
+    std::array::from_fn(|a| origin[a] + ijk[a] as f64 * spacing)
+}
+
 /// Runs `f` over `0..n` (in parallel with the `parallel` feature) and collects in order:
 /// each item is independent, so the result is the same for any thread count.
 fn map_indexed<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
@@ -437,17 +444,7 @@ impl FemurSdf {
         unique.sort_unstable();
         unique.dedup();
         let values = map_indexed(unique.len(), |u| {
-            let key = unique[u] as usize;
-            let (i, j, k) = (
-                key / (node_n[1] * node_n[2]),
-                (key / node_n[2]) % node_n[1],
-                key % node_n[2],
-            );
-            let p = [
-                origin[0] + i as f64 * h,
-                origin[1] + j as f64 * h,
-                origin[2] + k as f64 * h,
-            ];
+            let p = grid_point(origin, node_n, unique[u] as usize, h);
             let (sd, th, g) = field(&exact, p);
             (sd as f32, [g[0] as f32, g[1] as f32, g[2] as f32, th as f32])
         });
@@ -464,17 +461,7 @@ impl FemurSdf {
         let coarse_n: [usize; 3] =
             std::array::from_fn(|k| (cells[k] as f64 * h / ch).ceil() as usize + 1);
         let coarse = map_indexed(coarse_n[0] * coarse_n[1] * coarse_n[2], |c| {
-            let (i, j, k) = (
-                c / (coarse_n[1] * coarse_n[2]),
-                (c / coarse_n[2]) % coarse_n[1],
-                c % coarse_n[2],
-            );
-            let p = [
-                origin[0] + i as f64 * ch,
-                origin[1] + j as f64 * ch,
-                origin[2] + k as f64 * ch,
-            ];
-            field(&exact, p).0 as f32
+            field(&exact, grid_point(origin, coarse_n, c, ch)).0 as f32
         });
         let patch_lb = patch_bounds(
             blocks,
