@@ -7,6 +7,7 @@ use std::process::Command;
 
 use kneetrack::contact::elastic_foundation;
 use kneetrack::experiment::{self, RunResult};
+use kneetrack::geometry::FemurGeometry;
 use kneetrack::math::{rot_vec, Vec3};
 use kneetrack::params::Side;
 use kneetrack::scenario;
@@ -14,7 +15,6 @@ use kneetrack::step::kinematics::kinematics;
 use kneetrack::step::tissues::tissues;
 use kneetrack::validation;
 use kneetrack::{step, Data, FrameInput, FrameResult, KneeAngles, Model, ModelParams, QuadLoad};
-use kneetrack::geometry::FemurGeometry;
 use nalgebra::{Isometry3, Point3, Translation3, UnitQuaternion};
 use proptest::prelude::*;
 
@@ -177,13 +177,18 @@ fn mesh_patch_bound_is_a_lower_bound_of_every_element() {
             for i in p.start as usize..p.end as usize {
                 let q = pose * Point3::new(m.patella.x[i], m.patella.y[i], m.patella.z[i]);
                 let d = sdf.sample(q.x, q.y, info.lat * q.z).trilinear;
-                assert!(d >= lb, "element {i}: trilinear {d} below its patch bound {lb}");
+                assert!(
+                    d >= lb,
+                    "element {i}: trilinear {d} below its patch bound {lb}"
+                );
             }
         }
     }
-    assert!(rejected > tested / 4, "{rejected} of {tested} patches rejected");
+    assert!(
+        rejected > tested / 4,
+        "{rejected} of {tested} patches rejected"
+    );
 }
-
 
 /// The real knee's femoral distance field agrees with the exact point-to-mesh distance
 /// (parry3d's projection on the Lenhart 2015 femoral cartilage, signed by the closest
@@ -2057,13 +2062,19 @@ fn unusable_command_line_arguments_are_input_errors() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("argument 2") && err.contains("not valid UTF-8"), "{err}");
+    assert!(
+        err.contains("argument 2") && err.contains("not valid UTF-8"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 
     let dir = tmp("sweep-threads-bound");
     let file = sweep_files(&dir, VMO_Q_AXES, "");
     let out = dir.join("out");
-    let o = sweep_cli(&file, &["--threads", "2000", "--out", out.to_str().unwrap()]);
+    let o = sweep_cli(
+        &file,
+        &["--threads", "2000", "--out", out.to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--threads 2000: allowed 1 to"), "{err}");
@@ -2107,7 +2118,11 @@ fn coupled_tibia_stays_clear_of_the_femoral_cartilage() {
     }
     println!("least tibia-to-femoral-cartilage gap, mm: {gaps:.2?}");
     for (deg, g) in gaps {
-        assert!(g >= 0.0, "{deg}°: the tibia is {:.2} mm inside the femoral cartilage", -g);
+        assert!(
+            g >= 0.0,
+            "{deg}°: the tibia is {:.2} mm inside the femoral cartilage",
+            -g
+        );
     }
 }
 

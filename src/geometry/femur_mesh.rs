@@ -66,6 +66,20 @@ pub struct FieldSample {
     pub trilinear: f64,
 }
 
+impl FieldSample {
+    /// A point at least [`EARLY_OUT_MM`] from the surface, reported by its plain trilinear
+    /// distance `d` alone (no normal or thickness: it cannot be in contact).
+    #[inline(always)]
+    fn apart(d: f64) -> Self {
+        FieldSample {
+            gap: d,
+            normal: [0.0; 3],
+            thickness: 0.0,
+            trilinear: d,
+        }
+    }
+}
+
 /// Points whose plain trilinear distance is at least this (mm) are reported with it alone,
 /// skipping the normal, thickness and first-order terms (they cannot be in contact: the
 /// refined distance differs from the trilinear one by far less). Most patella elements are
@@ -125,7 +139,12 @@ enum Located {
     Outside,
     Coarse,
     /// A fine cell: the node index of its (0, 0, 0) corner and the point's fractions.
-    Fine { base: usize, fx: f64, fy: f64, fz: f64 },
+    Fine {
+        base: usize,
+        fx: f64,
+        fy: f64,
+        fz: f64,
+    },
 }
 
 /// Angle-weighted pseudo-normals of a triangle mesh, for the sign of the distance.
@@ -446,7 +465,10 @@ impl FemurSdf {
         let values = map_indexed(unique.len(), |u| {
             let p = grid_point(origin, node_n, unique[u] as usize, h);
             let (sd, th, g) = field(&exact, p);
-            (sd as f32, [g[0] as f32, g[1] as f32, g[2] as f32, th as f32])
+            (
+                sd as f32,
+                [g[0] as f32, g[1] as f32, g[2] as f32, th as f32],
+            )
         });
         let mut dist = Vec::with_capacity(keys.len());
         let mut normal_thick = Vec::with_capacity(keys.len());
@@ -539,12 +561,7 @@ impl FemurSdf {
         };
         let d0 = trilinear(&self.dist, base, fx, fy, fz);
         if d0 >= EARLY_OUT_MM {
-            return FieldSample {
-                gap: d0,
-                normal: [0.0; 3],
-                thickness: 0.0,
-                trilinear: d0,
-            };
+            return FieldSample::apart(d0);
         }
         self.refine(base, fx, fy, fz, d0)
     }
@@ -709,12 +726,7 @@ impl FemurSdf {
         let x11 = lerp(c(0, 1, 1), c(1, 1, 1), fx);
         let d = lerp(lerp(x00, x10, fy), lerp(x01, x11, fy), fz);
         if d >= EARLY_OUT_MM {
-            return FieldSample {
-                gap: d,
-                normal: [0.0; 3],
-                thickness: 0.0,
-                trilinear: d,
-            };
+            return FieldSample::apart(d);
         }
         let gxv = lerp(
             lerp(c(1, 0, 0) - c(0, 0, 0), c(1, 1, 0) - c(0, 1, 0), fy),
@@ -774,9 +786,7 @@ fn patch_bounds(
                         for i in r(bi, 0) {
                             for j in r(bj, 1) {
                                 for k in r(bk, 2) {
-                                    m = m.min(
-                                        coarse[(i * coarse_n[1] + j) * coarse_n[2] + k],
-                                    );
+                                    m = m.min(coarse[(i * coarse_n[1] + j) * coarse_n[2] + k]);
                                 }
                             }
                         }

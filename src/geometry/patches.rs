@@ -34,15 +34,29 @@ pub const PATCH_MAX_RADIUS_MM: f64 = 1.5;
 /// The k-d order of `points` (patella frame, mm) and the patch ranges in that order: the
 /// element `order[k]` of the input goes to position `k`. Deterministic (ties broken by
 /// index).
-pub fn kd_order(points: &[[f64; 3]], max_count: usize, max_radius: f64) -> (Vec<u32>, Vec<[u32; 2]>) {
+pub fn kd_order(
+    points: &[[f64; 3]],
+    max_count: usize,
+    max_radius: f64,
+) -> (Vec<u32>, Vec<[u32; 2]>) {
     let mut order: Vec<u32> = (0..points.len() as u32).collect();
     let mut ranges = Vec::new();
-    split(points, &mut order, 0, max_count.max(1), max_radius, &mut ranges);
+    split(
+        points,
+        &mut order,
+        0,
+        max_count.max(1),
+        max_radius,
+        &mut ranges,
+    );
     (order, ranges)
 }
 
 /// The centroid of the listed points and the radius of the ball about it that holds them.
-pub fn bounding_ball(points: &[[f64; 3]], idx: impl Iterator<Item = usize> + Clone) -> ([f64; 3], f64) {
+pub fn bounding_ball(
+    points: &[[f64; 3]],
+    idx: impl Iterator<Item = usize> + Clone,
+) -> ([f64; 3], f64) {
     let mut c = [0.0; 3];
     let mut n = 0usize;
     for i in idx.clone() {

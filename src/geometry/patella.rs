@@ -216,8 +216,7 @@ impl PatellaMesh {
             .iter()
             .filter(|r| r[0] < r[1] && r[1] as usize <= n)
             .map(|r| {
-                let (centre, radius) =
-                    bounding_ball(&centroids, (r[0] as usize)..(r[1] as usize));
+                let (centre, radius) = bounding_ball(&centroids, (r[0] as usize)..(r[1] as usize));
                 Patch {
                     start: r[0],
                     end: r[1],
