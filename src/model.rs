@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::anatomy::landmarks::{Landmarks, LigamentLine};
 use crate::anatomy::mesh_knee::{mesh_knee, FileHash, MeshKnee};
+use crate::anatomy::passive_tf::PassiveEnvelope;
 use crate::anatomy::{self, HEADS};
 use crate::contact::ContactLaw;
 use crate::geometry::trochlear_morph;
@@ -70,8 +71,11 @@ pub struct KneeDescription {
     pub files: Vec<FileHash>,
     /// Patella contact elements.
     pub elements: usize,
-    /// Tibiofemoral motion (`coupled` or `hinge`).
+    /// Tibiofemoral motion (`seated`, `coupled` or `hinge`).
     pub tibiofemoral: Tibiofemoral,
+    /// With `seated`: the solved envelope (right-knee coordinates per flexion angle, each
+    /// row's residual and convergence).
+    pub seated_envelope: Option<PassiveEnvelope>,
     /// Contact material in use: modulus (MPa), Poisson's ratio.
     pub modulus_mpa: f64,
     pub poisson: f64,
@@ -110,6 +114,8 @@ pub struct Model {
     pub law: ContactLaw,
     /// Tibiofemoral motion.
     pub tibiofemoral: Tibiofemoral,
+    /// The seated envelope (right knee) when `tibiofemoral` is `Seated`.
+    pub envelope: Option<PassiveEnvelope>,
     /// Quadriceps heads in the order rf, vi, vl, vlo, vml, vmo.
     pub heads: Vec<QuadHead>,
     /// Patellar tendon (anchor: tibial tuberosity).
@@ -287,11 +293,28 @@ impl Model {
             });
         }
         let c = &params.cartilage;
-        let tibiofemoral = a.tibiofemoral.unwrap_or(if mesh.is_some() {
-            Tibiofemoral::Coupled
-        } else {
-            Tibiofemoral::Hinge
+        let tibiofemoral = a.tibiofemoral.unwrap_or(match &mesh {
+            Some(k) if k.tibia.is_some() => Tibiofemoral::Seated,
+            Some(_) => Tibiofemoral::Coupled,
+            None => Tibiofemoral::Hinge,
         });
+        let envelope = match (tibiofemoral, &mesh) {
+            (Tibiofemoral::Seated, None) => {
+                return Err(ModelError::Unsupported {
+                    key: "anatomy.tibiofemoral",
+                    message: "anatomy.tibiofemoral = \"seated\" solves the tibia on its cartilage and ligaments, which the parametric knee does not have: use \"coupled\" or \"hinge\"".into(),
+                })
+            }
+            (Tibiofemoral::Seated, Some(k)) => Some(
+                k.passive_envelope()
+                    .map_err(|message| ModelError::Knee {
+                        key: "anatomy.tibiofemoral",
+                        message,
+                    })?
+                    .clone(),
+            ),
+            _ => None,
+        };
         let (femur, patella, marks, law, description) = match &mesh {
             None => {
                 let femur = FemoralSurface::new(
@@ -327,6 +350,7 @@ impl Model {
                     files: vec![],
                     elements: patella.len(),
                     tibiofemoral,
+                    seated_envelope: envelope.clone(),
                     modulus_mpa: e,
                     poisson: nu,
                     mean_patella_thickness_mm: h,
@@ -374,6 +398,7 @@ impl Model {
                     files: k.files.clone(),
                     elements: patella.len(),
                     tibiofemoral,
+                    seated_envelope: envelope.clone(),
                     modulus_mpa: e,
                     poisson: nu,
                     mean_patella_thickness_mm: if c.thickness_mm.is_some() {
@@ -548,6 +573,7 @@ impl Model {
             patella,
             law,
             tibiofemoral,
+            envelope,
             heads,
             patellar_tendon,
             mpfl,

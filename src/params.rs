@@ -118,6 +118,12 @@ pub enum Tibiofemoral {
     Coupled,
     /// A fixed flexion axis (the first design; for comparison).
     Hinge,
+    /// The knee's own secondary motion (mesh knees with a tibial contact mesh; the default
+    /// there): Walker et al. (1988)'s coupled internal rotation, and the adduction and the
+    /// three translations solved at each flexion angle so the tibia sits in equilibrium
+    /// between its cartilage contact with the femur and the model's tibiofemoral ligaments
+    /// (see `anatomy::passive_tf`).
+    Seated,
 }
 
 /// `[anatomy]`: which knee.
@@ -130,7 +136,8 @@ pub struct Anatomy {
     /// instead of the shipped Lenhart 2015 file; its meshes are found beside it or in its
     /// `Geometry/` folder. Implies a mesh knee.
     pub osim: Option<String>,
-    /// Tibiofemoral motion (default: the anatomy's — `coupled` on a mesh knee, `hinge` on the
+    /// Tibiofemoral motion (default: the anatomy's — `seated` on a mesh knee with a tibial
+    /// contact mesh, `coupled` on one without, `hinge` on the
     /// parametric knee, which keeps the first design's fixed axis its results were
     /// calibrated with).
     pub tibiofemoral: Option<Tibiofemoral>,

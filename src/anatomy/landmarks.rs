@@ -13,7 +13,7 @@ use super::{mesh_knee::MeshKnee, HEADS};
 use crate::geometry::wrap::WrapCylinder;
 use crate::math::Vec3;
 use crate::osim::KneeFrame;
-use crate::osim::{LigamentSpec, PointFrame};
+use crate::osim::{LigamentSpec, OsimKnee, PointFrame};
 
 /// One patellar ligament as a single line: bundle-mean attachments, slack length and the
 /// bundles' combined stiffness.
@@ -63,15 +63,21 @@ fn mean(points: impl Iterator<Item = Vec3>) -> Option<Vec3> {
 }
 
 /// The bundles whose names start with `prefix` (case-sensitive, as in the model file) as one
-/// line: mean attachments on `far_frame` and the patella, mean slack length, and the
-/// bundles' stiffnesses in parallel, Σ kᵢ/L₀ᵢ (Blankevoort 1991 stiffness is force per unit
-/// strain; per mm of stretch it is k/L₀).
+/// line: mean attachments on `far_frame` and the patella, and the bundles' stiffnesses in
+/// parallel, Σ kᵢ/L₀ᵢ (Blankevoort 1991 stiffness is force per unit strain; per mm of
+/// stretch it is k/L₀). The line's slack length keeps the bundles' mean strain at the
+/// model's default pose (OpenSim-JAM sets each bundle's slack length from a reference
+/// strain there, Lenhart 2015 / Smith 2016): `L_line(default) / (1 + mean εᵢ(default))`. The
+/// bundles' mean slack length would not do: the line between mean attachments is shorter
+/// than the mean bundle (the Lenhart patellar tendon's by 1.6 mm, so a loaded patella rose
+/// several millimetres before its tendon took load).
 fn bundle_line(
-    ligs: &[LigamentSpec],
+    osim: &OsimKnee,
     prefix: &str,
     far_frame: PointFrame,
     file: &str,
 ) -> Result<LigamentLine, String> {
+    let ligs = &osim.ligaments;
     let b: Vec<&LigamentSpec> = ligs.iter().filter(|l| l.name.starts_with(prefix)).collect();
     let err =
         |what: &str| format!("{file}: Blankevoort1991Ligament bundles named {prefix}*: {what}");
@@ -88,7 +94,32 @@ fn bundle_line(
         .ok_or_else(|| err("no attachment on the expected body"))?;
     let patella = mean(b.iter().filter_map(|l| end(l, PointFrame::Patella)))
         .ok_or_else(|| err("no attachment on the patella"))?;
-    let slack_mm = b.iter().map(|l| l.slack_length_mm).sum::<f64>() / b.len() as f64;
+    // Positions at the model's default pose, femur frame.
+    let femur_from_tibia = osim.femur_from_tibia(&osim.default_coords);
+    let femur_from_patella = osim.femur_from_patella_default;
+    let at = |f: PointFrame, p: Vec3| -> Vec3 {
+        let x = nalgebra::Point3::from(p);
+        match f {
+            PointFrame::Tibia => (femur_from_tibia * x).coords,
+            PointFrame::Patella => (femur_from_patella * x).coords,
+            PointFrame::Femur => p,
+        }
+    };
+    let strain = b
+        .iter()
+        .map(|l| {
+            let pts: Vec<Vec3> = l
+                .points
+                .iter()
+                .map(|p| at(p.frame, Vec3::from(p.location_mm)))
+                .collect();
+            let len: f64 = pts.windows(2).map(|w| (w[1] - w[0]).norm()).sum();
+            len / l.slack_length_mm - 1.0
+        })
+        .sum::<f64>()
+        / b.len() as f64;
+    let line_length = (at(far_frame, far) - at(PointFrame::Patella, patella)).norm();
+    let slack_mm = line_length / (1.0 + strain);
     let stiffness_n_per_mm = b
         .iter()
         .map(|l| l.linear_stiffness_n / l.slack_length_mm)
@@ -112,9 +143,9 @@ impl Landmarks {
     pub fn from_mesh_knee(k: &MeshKnee) -> Result<Self, String> {
         let file = k.osim_path.display().to_string();
         let ligs = &k.osim.ligaments;
-        let pt = bundle_line(ligs, "PT", PointFrame::Tibia, &file)?;
-        let mpfl = bundle_line(ligs, "mPFL", PointFrame::Femur, &file)?;
-        let lpfl = bundle_line(ligs, "lPFL", PointFrame::Femur, &file)?;
+        let pt = bundle_line(&k.osim, "PT", PointFrame::Tibia, &file)?;
+        let mpfl = bundle_line(&k.osim, "mPFL", PointFrame::Femur, &file)?;
+        let lpfl = bundle_line(&k.osim, "lPFL", PointFrame::Femur, &file)?;
         let rest = k.osim.femur_from_patella_default;
         let to_patella = |femur_point: [f64; 3]| {
             rest.inverse_transform_point(&nalgebra::Point3::from(Vec3::from(femur_point)))

@@ -17,9 +17,12 @@ use parry3d::query::{Ray, RayCast};
 use parry3d::shape::TriMesh as ParryMesh;
 use serde::Serialize;
 
-use crate::geometry::{patches, FemurSdf};
+use super::passive_tf::{PassiveEnvelope, TfJoint, TfLigament, SEATING_LOAD_N};
+use crate::contact::ContactLaw;
+use crate::geometry::{patches, FemurGeometry, FemurSdf, MeshFemurInfo, PatellaMesh};
 use crate::mesh::{self, MeshReport, TriMesh, Units};
 use crate::osim::{self, ContactMesh, KneeFrame, OsimKnee};
+use crate::params::ContactLawKind;
 use crate::params::Side;
 
 /// The shipped Lenhart 2015 model file's path in the source tree.
@@ -116,6 +119,71 @@ pub struct MeshKnee {
     pub reports: Vec<MeshReport>,
     /// Wall time of the build (load, thickness, distance field), s.
     pub build_seconds: f64,
+    /// The tibial cartilage's contact elements (tibia frame, patch order, measured layer)
+    /// and its material, when the model has a tibial contact mesh with a bone behind it.
+    pub tibia: Option<TibiaContact>,
+    /// The knee's passive tibiofemoral envelope, solved on first use (see
+    /// [`super::passive_tf`]).
+    envelope: OnceLock<Result<PassiveEnvelope, String>>,
+}
+
+/// The tibial side of the tibiofemoral joint: what [`super::passive_tf`] needs.
+#[derive(Debug, Clone)]
+pub struct TibiaContact {
+    /// Cartilage vertices (tibia frame, mm) and triangles in patch order.
+    pub vertices: Vec<[f64; 3]>,
+    pub triangles: Vec<[u32; 3]>,
+    /// Per triangle: tibial layer thickness measured to the tibia bone, mm.
+    pub thickness_mm: Vec<f64>,
+    /// Element patches (ranges of `triangles`).
+    pub patches: Vec<[u32; 2]>,
+    /// Modulus (MPa) and Poisson's ratio, the tibial mesh's averaged with the femoral's.
+    pub modulus_mpa: f64,
+    pub poisson: f64,
+    /// The ligament bundles joining femur and tibia.
+    pub ligaments: Vec<TfLigament>,
+}
+
+impl MeshKnee {
+    /// The knee's passive tibiofemoral envelope (right knee), solved on first use and
+    /// shared; an error when the model has no tibial contact mesh with its bone.
+    pub fn passive_envelope(&self) -> Result<&PassiveEnvelope, String> {
+        self.envelope
+            .get_or_init(|| {
+                let t = self.tibia.as_ref().ok_or_else(|| {
+                    format!(
+                        "{}: the passive tibiofemoral motion needs a Smith2018ContactMesh on the tibia with a mesh_back_file (its bone)",
+                        self.osim_path.display()
+                    )
+                })?;
+                let elements =
+                    PatellaMesh::from_triangles(&t.vertices, &t.triangles, &t.thickness_mm, 1.0, &t.patches);
+                let law = ContactLaw::new(ContactLawKind::Linear, t.modulus_mpa, t.poisson, 1.0, 1.0);
+                let femur = FemurGeometry::Mesh(
+                    Arc::clone(&self.femur),
+                    MeshFemurInfo {
+                        lat: 1.0,
+                        groove_z: self.groove_z,
+                    },
+                );
+                let joint = TfJoint {
+                    femur: &femur,
+                    tibia: &elements,
+                    law: &law,
+                    ligaments: &t.ligaments,
+                    seating_load_n: SEATING_LOAD_N,
+                };
+                let d = self.osim.default_coords;
+                // The rotation is Walker's (see the module doc of `passive_tf`).
+                let walker = |x: f64| crate::step::kinematics::walker_coupling(x)[1];
+                Ok(joint.envelope(
+                    [d.add_rad, d.rot_rad, d.tx_mm, d.ty_mm, d.tz_mm],
+                    Some(&walker),
+                ))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
 }
 
 /// FNV-1a 64-bit hash (stable across runs and machines; for file identities).
@@ -336,22 +404,35 @@ fn build(path: &Path, text: &str) -> Result<MeshKnee, KneeError> {
             mesh: b,
         });
     }
+    let mut tibia = None;
     if let Some(tc) = osim
         .contact_meshes
         .iter()
         .find(|c| c.frame == KneeFrame::Tibia)
+        .cloned()
     {
-        if let Some(bf) = &tc.back_file {
-            let (b, r) = load_model_mesh(bf, &mut files)?;
-            reports.push(r);
-            let b = b.transformed(|p| {
-                let q = tc.frame_from_mesh * nalgebra::Point3::new(p[0], p[1], p[2]);
-                [q.x, q.y, q.z]
-            });
-            surfaces.push(Surface {
-                name: "tibia".into(),
-                frame: KneeFrame::Tibia,
-                mesh: b,
+        if tc.back_file.is_some() {
+            let (tm, tth, tbone) = contact_surface(&tc, &mut files, &mut reports)?;
+            if let Some(b) = tbone {
+                surfaces.push(Surface {
+                    name: "tibia".into(),
+                    frame: KneeFrame::Tibia,
+                    mesh: b,
+                });
+            }
+            let (tm, tth, tpatches) = patch_order(tm, tth);
+            tibia = Some(TibiaContact {
+                vertices: tm.vertices,
+                triangles: tm.triangles,
+                thickness_mm: tth,
+                patches: tpatches,
+                modulus_mpa: 0.5 * (fc.modulus_mpa + tc.modulus_mpa),
+                poisson: 0.5 * (fc.poisson + tc.poisson),
+                ligaments: osim
+                    .ligaments
+                    .iter()
+                    .filter_map(TfLigament::from_spec)
+                    .collect(),
             });
         }
     }
@@ -385,6 +466,8 @@ fn build(path: &Path, text: &str) -> Result<MeshKnee, KneeError> {
         files,
         reports,
         build_seconds: t0.elapsed().as_secs_f64(),
+        tibia,
+        envelope: OnceLock::new(),
     })
 }
 

@@ -16,6 +16,7 @@
 
 pub mod landmarks;
 pub mod mesh_knee;
+pub mod passive_tf;
 
 use crate::math::Vec3;
 

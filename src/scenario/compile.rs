@@ -449,6 +449,9 @@ fn gait_plan(
     let mode = match tibiofemoral {
         Tibiofemoral::Coupled => "anatomy.tibiofemoral = coupled (Walker 1988)",
         Tibiofemoral::Hinge => "anatomy.tibiofemoral = hinge (no secondary motion)",
+        Tibiofemoral::Seated => {
+            "anatomy.tibiofemoral = seated (Walker 1988 rotation; contact- and ligament-seated translations)"
+        }
     };
     let (cycles, mut provenance) = if builtin {
         let c = Conditions {

@@ -179,6 +179,14 @@ pub fn secondary_motion(model: &Model, knee: &KneeAngles) -> (f64, f64, Vec3) {
             t.z *= lat;
             (a, r, t)
         }
+        Tibiofemoral::Seated => {
+            let [a, r, tx, ty, tz] = model
+                .envelope
+                .as_ref()
+                .expect("Model::new solves the envelope of a seated knee")
+                .at(knee.flexion);
+            (a, r, Vec3::new(tx, ty, lat * tz))
+        }
     };
     let m = &knee.secondary;
     for (i, v) in m.translation_mm.iter().enumerate() {
