@@ -10,6 +10,7 @@
 
 pub mod anatomy;
 pub mod contact;
+pub mod dynamics;
 pub mod gait;
 pub mod geometry;
 pub mod math;

@@ -1754,7 +1754,7 @@ fn gait_secondary_columns_drive_the_tibia() {
     assert!(c
         .provenance
         .secondary_motion
-        .contains("coupled (Walker 1988)"));
+        .contains("seated (Walker 1988 rotation"));
     let mut max_rotation_change = 0f64;
     let mut mechanism_seen = false;
     for (fm, fc) in m.frames.iter().zip(&c.frames) {

@@ -25,6 +25,7 @@ pub enum RunResult {
     Flexion(FlexionRun),
     Stability(StabilityRun),
     Gait(GaitRun),
+    Dynamic(Box<crate::dynamics::DynamicRun>),
 }
 
 impl RunResult {
@@ -38,6 +39,12 @@ impl RunResult {
                 .flat_map(|r| [&r.neutral, &r.displaced])
                 .collect(),
             RunResult::Gait(g) => g.frames.iter().map(|f| &f.result).collect(),
+            // The quasi-static frames a dynamic gait run is compared with.
+            RunResult::Dynamic(d) => d
+                .quasi_static
+                .iter()
+                .flat_map(|g| g.frames.iter().map(|f| &f.result))
+                .collect(),
         }
     }
 }
@@ -48,6 +55,9 @@ pub fn run(compiled: &Compiled) -> RunResult {
         RunPlan::Flexion(p) => RunResult::Flexion(run_flexion(&compiled.model, p)),
         RunPlan::Stability(p) => RunResult::Stability(run_stability(&compiled.model, p)),
         RunPlan::Gait(p) => RunResult::Gait(run_gait(&compiled.model, p)),
+        RunPlan::Dynamic(p) => {
+            RunResult::Dynamic(Box::new(crate::dynamics::run_dynamic(&compiled.model, p)))
+        }
     }
 }
 

@@ -42,7 +42,7 @@ pub struct Recording {
 
 /// Why a scenario cannot be recorded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("the viewer shows gait and flexion scenarios; a stability test has no motion to play")]
+#[error("the viewer shows gait and flexion scenarios; a stability test has no motion to play, and dynamic runs are not played yet")]
 pub struct NotRecordable;
 
 /// Runs `compiled` with the CLI's drivers and records every frame.
@@ -98,6 +98,6 @@ pub fn record(compiled: &Compiled) -> Result<Recording, NotRecordable> {
                 cycles_in_scenario: 1,
             })
         }
-        RunPlan::Stability(_) => Err(NotRecordable),
+        RunPlan::Stability(_) | RunPlan::Dynamic(_) => Err(NotRecordable),
     }
 }

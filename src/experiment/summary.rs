@@ -43,6 +43,10 @@ pub struct Metrics {
     pub restraining_force_n: Option<Vec<StabilityRow>>,
     /// Gait runs: where the cycles came from.
     pub gait: Option<GaitProvenance>,
+    /// Dynamic runs: how the run ended and its metrics (the PF and tracking metrics above
+    /// are then over the dynamic samples).
+    pub dynamic_status: Option<crate::dynamics::DynamicStatus>,
+    pub dynamic: Option<crate::dynamics::DynamicMetrics>,
 }
 
 fn max_by(frames: &[&FrameResult], f: impl Fn(&FrameResult) -> f64) -> f64 {
@@ -54,10 +58,14 @@ fn max_by(frames: &[&FrameResult], f: impl Fn(&FrameResult) -> f64) -> f64 {
 
 /// Summarises a run.
 pub fn summarize(model: &Model, run: &RunResult) -> Metrics {
+    if let RunResult::Dynamic(d) = run {
+        return dynamic_metrics(model, d);
+    }
     let frames: Vec<&FrameResult> = match run {
         RunResult::Flexion(r) => r.frames.iter().collect(),
         RunResult::Stability(r) => r.rows.iter().map(|row| &row.neutral).collect(),
         RunResult::Gait(g) => g.frames.iter().map(|f| &f.result).collect(),
+        RunResult::Dynamic(_) => unreachable!("handled above"),
     };
     let peak = frames
         .iter()
@@ -90,6 +98,8 @@ pub fn summarize(model: &Model, run: &RunResult) -> Metrics {
             _ => None,
         },
         gait: None,
+        dynamic_status: None,
+        dynamic: None,
     };
     if let RunResult::Gait(g) = run {
         add_gait_metrics(&mut m, g, bw, mass);
@@ -135,4 +145,37 @@ fn add_gait_metrics(m: &mut Metrics, g: &GaitRun, bw: f64, mass: f64) {
     m.steps_per_km = Some(steps_per_km);
     m.load_per_km_bw_s = Some(impulse * steps_per_km / 2.0);
     m.gait = Some(p.clone());
+}
+
+/// A dynamic run's metrics: the PF and tracking maxima over its samples, and its own.
+fn dynamic_metrics(model: &Model, d: &crate::dynamics::DynamicRun) -> Metrics {
+    let s = &d.samples;
+    let bw = model.body_weight_n;
+    let max = |f: &dyn Fn(&crate::dynamics::DynamicSample) -> f64| {
+        s.iter().map(f).fold(f64::NEG_INFINITY, f64::max)
+    };
+    let peak_pf = max(&|x| x.pf_force_n);
+    Metrics {
+        peak_pf_force_n: peak_pf,
+        peak_pf_force_bw: peak_pf / bw,
+        peak_lateral_force_n: max(&|x| x.pf_lateral_n),
+        lateral_share_at_peak: f64::NAN,
+        peak_pressure_mpa: f64::NAN,
+        mean_pressure_at_peak_mpa: f64::NAN,
+        contact_area_at_peak_mm2: f64::NAN,
+        max_lateral_shift_mm: max(&|x| x.shift_mm),
+        max_lateral_tilt_deg: max(&|x| x.tilt_deg),
+        peak_knee_flexion_stance_deg: None,
+        peak_extensor_moment_nm_per_kg: f64::NAN,
+        peak_pt_force_bw: max(&|x| x.patellar_tendon_n) / bw,
+        impulse_per_step_bw_s: None,
+        steps_per_km: None,
+        load_per_km_bw_s: None,
+        frames_converged: s.len(),
+        frames_total: s.len(),
+        restraining_force_n: None,
+        gait: d.quasi_static.as_ref().map(|g| g.provenance.clone()),
+        dynamic_status: Some(d.status.clone()),
+        dynamic: Some(d.metrics.clone()),
+    }
 }

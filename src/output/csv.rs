@@ -203,6 +203,7 @@ pub fn frames_csv(model: &Model, run: &RunResult) -> String {
                 (lead, frame_values(model, &f.result))
             }),
         ),
+        RunResult::Dynamic(d) => dynamic_csv(d),
         RunResult::Stability(s) => {
             let rows = s.rows.iter().flat_map(|row| {
                 let dir = if row.direction > 0.0 {
@@ -230,6 +231,56 @@ pub fn frames_csv(model: &Model, run: &RunResult) -> String {
             )
         }
     }
+}
+
+/// Columns of a dynamic run's frames.csv (one row per output sample; units in the names).
+pub const DYNAMIC_COLUMNS: &[&str] = &[
+    "time_s",
+    "knee_flexion_deg",
+    "applied_force_n",
+    "lateral_shift_mm",
+    "lateral_tilt_deg",
+    "patellar_flexion_deg",
+    "speed_mm_s",
+    "pf_force_n",
+    "pf_lateral_force_n",
+    "pt_force_n",
+    "bone_contact_n",
+    "kinetic_j",
+    "ligament_elastic_j",
+    "work_j",
+    "dissipated_j",
+    "quasi_static_lateral_shift_mm",
+    "quasi_static_pf_force_n",
+];
+
+fn dynamic_csv(d: &crate::dynamics::DynamicRun) -> String {
+    let mut s = DYNAMIC_COLUMNS.join(",");
+    s.push('\n');
+    for x in &d.samples {
+        let v = [
+            x.time_s,
+            x.knee_flexion_deg,
+            x.applied_n,
+            x.shift_mm,
+            x.tilt_deg,
+            x.patellar_flexion_deg,
+            x.speed_mm_s,
+            x.pf_force_n,
+            x.pf_lateral_n,
+            x.patellar_tendon_n,
+            x.bone_contact_n,
+            x.kinetic_j,
+            x.ligament_j,
+            x.work_j,
+            x.dissipated_j,
+            x.quasi_static_shift_mm,
+            x.quasi_static_pf_n,
+        ];
+        let cells: Vec<String> = v.iter().map(|&x| cell(x)).collect();
+        let _ = writeln!(s, "{}", cells.join(","));
+    }
+    s
 }
 
 /// stability.csv: one row per angle and direction.

@@ -417,6 +417,89 @@ fn gait_plots(model: &Model, name: &str, g: &crate::experiment::GaitRun) -> Vec<
     ]
 }
 
+/// A dynamic run's time plots: the patella's lateral position and the loads over time (the
+/// gait case with the quasi-static answer beside it), and its energy balance.
+fn dynamic_plots(name: &str, d: &crate::dynamics::DynamicRun) -> Vec<(String, String)> {
+    let ms = |g: &dyn Fn(&crate::dynamics::DynamicSample) -> f64| -> Vec<(f64, f64)> {
+        d.samples
+            .iter()
+            .map(|x| (x.time_s * 1000.0, g(x)))
+            .filter(|p| p.1.is_finite())
+            .collect()
+    };
+    let mut tracking = vec![
+        Series {
+            name: "lateral shift (mm)",
+            points: ms(&|x| x.shift_mm),
+        },
+        Series {
+            name: "lateral tilt (deg)",
+            points: ms(&|x| x.tilt_deg),
+        },
+    ];
+    let mut forces = vec![
+        Series {
+            name: "PF contact (N)",
+            points: ms(&|x| x.pf_force_n),
+        },
+        Series {
+            name: "applied (N, lateral +)",
+            points: ms(&|x| x.applied_n),
+        },
+        Series {
+            name: "bone contact (N)",
+            points: ms(&|x| x.bone_contact_n),
+        },
+    ];
+    if d.quasi_static.is_some() {
+        tracking.push(Series {
+            name: "quasi-static lateral shift (mm)",
+            points: ms(&|x| x.quasi_static_shift_mm),
+        });
+        forces.push(Series {
+            name: "quasi-static PF contact (N)",
+            points: ms(&|x| x.quasi_static_pf_n),
+        });
+    }
+    let motion = stack(&[
+        line_chart(
+            &format!("{name}: patella over time"),
+            "time (ms)",
+            "mm / deg",
+            &tracking,
+        ),
+        line_chart(
+            &format!("{name}: forces over time"),
+            "time (ms)",
+            "force (N)",
+            &forces,
+        ),
+    ]);
+    let energy = line_chart(
+        &format!("{name}: energy"),
+        "time (ms)",
+        "energy (mJ)",
+        &[
+            Series {
+                name: "kinetic",
+                points: ms(&|x| x.kinetic_j * 1000.0),
+            },
+            Series {
+                name: "tendon and ligaments",
+                points: ms(&|x| x.ligament_j * 1000.0),
+            },
+            Series {
+                name: "dissipated",
+                points: ms(&|x| x.dissipated_j * 1000.0),
+            },
+        ],
+    );
+    vec![
+        ("dynamic_motion.svg".into(), motion),
+        ("dynamic_energy.svg".into(), energy),
+    ]
+}
+
 /// Every plot of a run: (file name, SVG).
 pub fn plots(compiled: &Compiled, run: &RunResult) -> Vec<(String, String)> {
     let model = &compiled.model;
@@ -507,6 +590,7 @@ pub fn plots(compiled: &Compiled, run: &RunResult) -> Vec<(String, String)> {
             ]
         }
         RunResult::Gait(g) => gait_plots(model, name, g),
+        RunResult::Dynamic(d) => dynamic_plots(name, d),
         RunResult::Stability(st) => {
             let mut series = Vec::new();
             for (dir, label) in [(1.0, "lateral displacement"), (-1.0, "medial displacement")] {

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::spec::{Direction, Format, Kind, PerAngle, ScenarioSpec};
 use super::{locate, ScenarioError};
+use crate::dynamics::{DynamicCase, DynamicPlan};
 use crate::gait::builtin::{builtin_cycle, preferred_step_rate_spm, Conditions};
 use crate::gait::opensim::{read_cycles, ImportOptions, OpenSimError, SecondaryByFlexion, Storage};
 use crate::gait::{GaitCycle, GaitProvenance};
@@ -82,6 +83,7 @@ pub enum RunPlan {
     Flexion(FlexionPlan),
     Stability(StabilityPlan),
     Gait(GaitPlan),
+    Dynamic(Box<DynamicPlan>),
 }
 
 /// A compiled scenario.
@@ -209,6 +211,7 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
         Kind::Flexion => RunPlan::Flexion(flexion_plan(&cx, &spec)?),
         Kind::Stability => RunPlan::Stability(stability_plan(&cx, &spec)?),
         Kind::Gait => RunPlan::Gait(gait_plan(&cx, &spec, model.tibiofemoral)?),
+        Kind::Dynamic => RunPlan::Dynamic(Box::new(dynamic_plan(&cx, &spec, model.tibiofemoral)?)),
     };
     let (name, out_dir) = output_folder(
         spec.scenario.name.as_deref(),
@@ -335,6 +338,95 @@ fn secondary_by_angle(
     let storage = Storage::read(&base.join(file)).map_err(err)?;
     let table = SecondaryByFlexion::from_storage(&storage, spec.subject.side).map_err(err)?;
     angles.iter().map(|&a| table.at(a).map_err(err)).collect()
+}
+
+/// Largest number of integration steps a dynamic run may take (an input-size limit: a run
+/// of this length takes tens of minutes).
+pub const MAX_DYNAMIC_STEPS: f64 = 2.0e7;
+
+fn dynamic_plan(
+    cx: &Ctx,
+    spec: &ScenarioSpec,
+    tibiofemoral: Tibiofemoral,
+) -> Result<DynamicPlan, ScenarioError> {
+    let d = &spec.dynamic;
+    cx.range("dynamic.flexion_deg", d.flexion_deg, -5.0, 120.0, "degrees")?;
+    cx.range("dynamic.quadriceps_n", d.quadriceps_n, 0.0, 3000.0, "N")?;
+    cx.range("dynamic.force_n", d.force_n, 0.0, 2000.0, "N")?;
+    cx.range("dynamic.onset_s", d.onset_s, 0.0, 10.0, "s")?;
+    cx.range("dynamic.pulse_s", d.pulse_s, 0.0005, 1.0, "s")?;
+    cx.range("dynamic.ramp_n_per_s", d.ramp_n_per_s, 1.0, 100000.0, "N/s")?;
+    cx.range("dynamic.ramp_max_n", d.ramp_max_n, 1.0, 5000.0, "N")?;
+    cx.range("dynamic.duration_s", d.duration_s, 0.001, 10.0, "s")?;
+    cx.range(
+        "dynamic.initial_shift_mm",
+        d.initial_shift_mm,
+        -15.0,
+        15.0,
+        "mm",
+    )?;
+    cx.range("dynamic.dt_s", d.dt_s, 1e-6, 1e-3, "s")?;
+    cx.range(
+        "dynamic.damping_per_s",
+        d.damping_per_s,
+        0.0,
+        100000.0,
+        "1/s",
+    )?;
+    cx.range(
+        "dynamic.density_kg_m3",
+        d.density_kg_m3,
+        500.0,
+        3000.0,
+        "kg/m³",
+    )?;
+    cx.range("dynamic.output_hz", d.output_hz, 1.0, 1.0 / d.dt_s, "Hz")?;
+    let direction =
+        match d.direction {
+            Direction::Lateral => 1.0,
+            Direction::Medial => -1.0,
+            Direction::Both => return Err(cx.invalid(
+                "dynamic.direction",
+                "\"both\" is for stability tests: a dynamic run pushes one way (lateral or medial)",
+            )),
+        };
+    let gait = match d.case {
+        DynamicCase::Gait => Some(gait_plan(cx, spec, tibiofemoral)?),
+        _ => None,
+    };
+    let simulated = match &gait {
+        Some(g) => g.cycles.iter().map(|c| c.duration_s).sum::<f64>(),
+        None => d.duration_s,
+    };
+    if simulated / d.dt_s > MAX_DYNAMIC_STEPS {
+        return Err(cx.invalid(
+            "dynamic.dt_s",
+            format!(
+                "{simulated:.3} s at dt = {} s is {:.0} steps; at most {MAX_DYNAMIC_STEPS:.0} (raise dt_s or shorten the run)",
+                d.dt_s,
+                simulated / d.dt_s
+            ),
+        ));
+    }
+    Ok(DynamicPlan {
+        case: d.case,
+        flexion: d.flexion_deg.to_radians(),
+        quadriceps_n: d.quadriceps_n,
+        direction,
+        pulse_n: d.force_n,
+        onset_s: d.onset_s,
+        pulse_s: d.pulse_s,
+        ramp_n_per_s: d.ramp_n_per_s,
+        ramp_max_n: d.ramp_max_n,
+        duration_s: d.duration_s,
+        initial_shift_mm: d.initial_shift_mm,
+        dt_s: d.dt_s,
+        damping_per_s: d.damping_per_s,
+        density_kg_m3: d.density_kg_m3,
+        output_hz: d.output_hz,
+        gait,
+        without_contact: false,
+    })
 }
 
 fn stability_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<StabilityPlan, ScenarioError> {

@@ -19,6 +19,9 @@ pub enum Kind {
     Stability,
     /// Running gait cycles, each frame driven by the knee extensor moment.
     Gait,
+    /// The patella as a rigid body integrated in time (rapier3d): a force pulse, a ramp to
+    /// dislocation, or the running cycle in real time (`[dynamic]`).
+    Dynamic,
 }
 
 /// `[scenario]`.
@@ -179,6 +182,70 @@ impl Default for GaitSpec {
     }
 }
 
+/// `[dynamic]`: a dynamic experiment (see `kneetrack::dynamics`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DynamicSpec {
+    /// `pulse`, `ramp` or `gait` (default pulse). `gait` runs the `[gait]` section's cycles
+    /// in real time.
+    pub case: crate::dynamics::DynamicCase,
+    /// Knee flexion of the pulse and ramp cases, degrees (default 30; −5…120).
+    pub flexion_deg: f64,
+    /// Quadriceps force of the pulse and ramp cases, N (default 175, the stability test's
+    /// load, Senavongse & Amis 2005; 0…3000).
+    pub quadriceps_n: f64,
+    /// Direction of the applied force: `lateral` or `medial` (default lateral).
+    pub direction: Direction,
+    /// Pulse force, N (default 100; 0…2000).
+    pub force_n: f64,
+    /// Time the pulse or ramp starts, s (default 0.02; 0…10).
+    pub onset_s: f64,
+    /// Pulse duration, s (default 0.02; 0.0005…1).
+    pub pulse_s: f64,
+    /// Ramp rate, N/s (default 1000; 1…100000).
+    pub ramp_n_per_s: f64,
+    /// Force at which the ramp stops rising if the patella has not dislocated, N (default
+    /// 600; 1…5000).
+    pub ramp_max_n: f64,
+    /// Simulated time of the pulse and ramp cases, s (default 0.2; 0.001…10).
+    pub duration_s: f64,
+    /// Lateral displacement of the patella from its equilibrium at t = 0, mm (default 0;
+    /// −15…15): release from a displaced position.
+    pub initial_shift_mm: f64,
+    /// Time step, s (default 2e-5; 1e-6…1e-3). Explicit integration: keep it below ~1/(4ω)
+    /// of the stiffest mode (the loaded cartilage layer, ω ≈ 12,000 rad/s).
+    pub dt_s: f64,
+    /// Damping of the patella's motion, 1/s (default 400; 0…100000).
+    pub damping_per_s: f64,
+    /// Apparent density of the patella, kg/m³ (default 1300; 500…3000).
+    pub density_kg_m3: f64,
+    /// Output samples per simulated second (default 1000; 1…1e6, at most one per step).
+    pub output_hz: f64,
+}
+
+impl Default for DynamicSpec {
+    fn default() -> Self {
+        let p = crate::dynamics::DynamicPlan::pulse(30f64.to_radians(), 175.0);
+        Self {
+            case: crate::dynamics::DynamicCase::Pulse,
+            flexion_deg: 30.0,
+            quadriceps_n: p.quadriceps_n,
+            direction: Direction::Lateral,
+            force_n: p.pulse_n,
+            onset_s: p.onset_s,
+            pulse_s: p.pulse_s,
+            ramp_n_per_s: p.ramp_n_per_s,
+            ramp_max_n: p.ramp_max_n,
+            duration_s: p.duration_s,
+            initial_shift_mm: 0.0,
+            dt_s: p.dt_s,
+            damping_per_s: p.damping_per_s,
+            density_kg_m3: p.density_kg_m3,
+            output_hz: p.output_hz,
+        }
+    }
+}
+
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "lowercase")]
@@ -217,5 +284,6 @@ pub struct ScenarioSpec {
     pub gait: GaitSpec,
     pub flexion: FlexionSpec,
     pub stability: StabilitySpec,
+    pub dynamic: DynamicSpec,
     pub output: OutputSpec,
 }

@@ -1,0 +1,427 @@
+//! The rapier3d world of a dynamic run: the femur fixed, the tibia kinematic (posed each
+//! substep by the kinematics stage), the patella a dynamic rigid body. World frame = the
+//! femur frame, in metres (rapier's SI units; kneetrack's mm and N·mm are converted at this
+//! boundary). Gravity is off: the patella's weight (~0.3 N) is small beside its tissues'
+//! forces and its direction depends on the posture a scenario does not state.
+//!
+//! Bone-on-bone contact uses rapier's own collision pipeline on the bone meshes (patella
+//! against femur and tibia; frictionless and inelastic, as wet bone and cartilage are), so a
+//! patella pushed over the lateral condyle rides over it. The cartilage pair is not given to
+//! rapier: the elastic foundation (the same kernel as the quasi-static solve) carries it.
+
+use nalgebra::{Isometry3, Matrix3, Point3, Translation3, UnitQuaternion};
+use rapier3d_f64::prelude::*;
+
+use crate::math::Vec3;
+use crate::mesh::TriMesh as KneeMesh;
+use crate::model::Model;
+use crate::osim::KneeFrame;
+
+/// Millimetres per metre.
+const MM: f64 = 1000.0;
+
+/// Mass properties of a body of uniform density bounded by a closed mesh (body frame, mm):
+/// mass (kg), centre of mass (mm) and inertia tensor about it (kg·mm²), by the divergence
+/// theorem over signed tetrahedra from the origin (Mirtich 1996 / Eberly's polyhedral mass
+/// properties). The mesh must be closed and outward-wound (a bone mesh as loaded is).
+pub fn mesh_mass_properties(
+    vertices: &[[f64; 3]],
+    triangles: &[[u32; 3]],
+    density_kg_m3: f64,
+) -> (f64, Vec3, Matrix3<f64>) {
+    let rho = density_kg_m3 * 1e-9; // kg/mm³
+    let mut vol = 0.0;
+    let mut first = Vec3::zeros();
+    // Second moments ∫ x_i x_j dV.
+    let mut second = Matrix3::zeros();
+    for t in triangles {
+        let [a, b, c] = t.map(|i| Vec3::from(vertices[i as usize]));
+        let v = a.dot(&b.cross(&c)) / 6.0;
+        vol += v;
+        first += v * (a + b + c) / 4.0;
+        // ∫ over the tetrahedron (0, a, b, c) of x xᵀ = v/20 (Σ p pᵀ + (Σ p)(Σ p)ᵀ).
+        let s = a + b + c;
+        second += v / 20.0
+            * (a * a.transpose() + b * b.transpose() + c * c.transpose() + s * s.transpose());
+    }
+    let com = first / vol;
+    let mass = rho * vol;
+    // Inertia about the origin: I = tr(S) 1 − S (times ρ); then to the centre of mass.
+    let s = second * rho;
+    let i_origin = Matrix3::identity() * s.trace() - s;
+    let i_com = i_origin - mass * (Matrix3::identity() * com.dot(&com) - com * com.transpose());
+    (mass, com, i_com)
+}
+
+fn to_vector(v: &Vec3) -> Vector {
+    Vector::new(v.x, v.y, v.z)
+}
+
+fn from_vector(v: Vector) -> Vec3 {
+    Vec3::new(v.x, v.y, v.z)
+}
+
+/// An isometry of the femur frame (mm) as a rapier pose (m).
+pub fn to_pose(iso: &Isometry3<f64>) -> Pose {
+    let q = iso.rotation.quaternion();
+    let t = iso.translation.vector / MM;
+    Pose::from_parts(
+        Vector::new(t.x, t.y, t.z),
+        Rotation::from_xyzw(q.i, q.j, q.k, q.w),
+    )
+}
+
+/// A rapier pose (m) as an isometry of the femur frame (mm).
+pub fn from_pose(p: &Pose) -> Isometry3<f64> {
+    let r = p.rotation;
+    Isometry3::from_parts(
+        Translation3::from(from_vector(p.translation) * MM),
+        UnitQuaternion::new_normalize(nalgebra::Quaternion::new(r.w, r.x, r.y, r.z)),
+    )
+}
+
+/// The world and the handles of its three bodies.
+pub struct KneeWorld {
+    pub world: PhysicsWorld,
+    pub patella: RigidBodyHandle,
+    pub tibia: RigidBodyHandle,
+    /// The patella's bone collider, if the knee has bone meshes.
+    pub patella_collider: Option<ColliderHandle>,
+    /// Patella mass (kg), centre of mass in the patella frame (mm), inertia about it (kg·mm²).
+    pub mass_kg: f64,
+    pub com_mm: Vec3,
+    pub inertia_kg_mm2: Matrix3<f64>,
+}
+
+/// Cell of the vertex clustering that coarsens the femur and tibia bone meshes for rapier's
+/// contact search, mm. The bone contact is a backstop behind 4–5 mm of cartilage (or, past
+/// the cartilage rim, behind the elastic foundation's own bone field); 1.5 mm of detail is
+/// ample, and the 64,000-triangle femur falls to about a tenth (rapier's step: 0.45 ms →
+/// see the closing figures in the README).
+pub const COLLISION_CELL_MM: f64 = 3.0;
+
+/// Vertex clustering (Rossignac & Borrel 1993): every vertex moves to the mean of the
+/// vertices in its grid cell; triangles that collapse, and duplicates, are dropped.
+/// Deterministic (cells are numbered in vertex order).
+pub fn cluster(
+    vertices: &[[f64; 3]],
+    triangles: &[[u32; 3]],
+    cell: f64,
+) -> (Vec<[f64; 3]>, Vec<[u32; 3]>) {
+    use std::collections::HashMap;
+    let mut index: HashMap<[i64; 3], u32> = HashMap::new();
+    let mut sum: Vec<([f64; 3], f64)> = Vec::new();
+    let map: Vec<u32> = vertices
+        .iter()
+        .map(|p| {
+            let key = p.map(|x| (x / cell).floor() as i64);
+            let i = *index.entry(key).or_insert_with(|| {
+                sum.push(([0.0; 3], 0.0));
+                (sum.len() - 1) as u32
+            });
+            let s = &mut sum[i as usize];
+            for k in 0..3 {
+                s.0[k] += p[k];
+            }
+            s.1 += 1.0;
+            i
+        })
+        .collect();
+    let verts = sum.iter().map(|(s, n)| s.map(|x| x / n)).collect();
+    let mut seen = std::collections::HashSet::new();
+    let tris = triangles
+        .iter()
+        .map(|t| t.map(|i| map[i as usize]))
+        .filter(|t| t[0] != t[1] && t[1] != t[2] && t[0] != t[2])
+        .filter(|t| {
+            let mut k = *t;
+            k.sort_unstable();
+            seen.insert(k)
+        })
+        .collect();
+    (verts, tris)
+}
+
+/// Collision groups: femur, tibia and patella bones; only the patella meets the others.
+const FEMUR: Group = Group::GROUP_1;
+const TIBIA: Group = Group::GROUP_2;
+const PATELLA: Group = Group::GROUP_3;
+
+/// A bone as a collider: the femur and tibia as their triangle meshes; the moving patella as
+/// the convex hull of its bone mesh (`convex`): parry's mesh-against-mesh contact search on
+/// the 64,000-triangle femur and 17,000-triangle patella took over a minute per step here,
+/// convex-against-mesh is the fast path, and the patella bone is nearly convex (the hull
+/// fills the shallow concavity of its facets, which the cartilage covers anyway).
+fn collider(
+    m: &KneeMesh,
+    lat: f64,
+    member: Group,
+    filter: Group,
+    convex: bool,
+) -> Option<Collider> {
+    let (verts, tris) = if convex {
+        cluster(&m.vertices, &m.triangles, COLLISION_CELL_MM)
+    } else {
+        cluster(&m.vertices, &m.triangles, COLLISION_CELL_MM)
+    };
+    // A left knee mirrors z: flip the winding so the mesh stays outward-wound.
+    let v: Vec<Vector> = verts
+        .iter()
+        .map(|p| Vector::new(p[0] / MM, p[1] / MM, lat * p[2] / MM))
+        .collect();
+    let t: Vec<[u32; 3]> = tris
+        .iter()
+        .map(|t| if lat < 0.0 { [t[0], t[2], t[1]] } else { *t })
+        .collect();
+    let builder = if convex {
+        ColliderBuilder::convex_hull(&v)
+    } else {
+        ColliderBuilder::trimesh(v, t).ok()
+    };
+    builder.map(|b| {
+        b.density(0.0)
+            .friction(0.0)
+            .restitution(0.0)
+            .collision_groups(InteractionGroups::new(
+                member,
+                filter,
+                InteractionTestMode::And,
+            ))
+            .build()
+    })
+}
+
+impl KneeWorld {
+    /// Builds the world for `model` with the patella at `femur_from_patella` and the tibia at
+    /// `femur_from_tibia`, time step `dt_s`, body damping (1/s) and bone density (kg/m³);
+    /// without `bone_contact` no collider is made.
+    pub fn new(
+        model: &Model,
+        femur_from_patella: &Isometry3<f64>,
+        femur_from_tibia: &Isometry3<f64>,
+        dt_s: f64,
+        linear_damping: f64,
+        angular_damping: f64,
+        density_kg_m3: f64,
+        bone_contact: bool,
+    ) -> Self {
+        let mut world = PhysicsWorld::new();
+        world.gravity = Vector::ZERO;
+        world.integration_parameters.dt = dt_s;
+        // One solver iteration = one substep: rapier then integrates the patella by
+        // symplectic Euler under kneetrack's forces, evaluated at the step's start. Its
+        // default four substeps hold those forces while the position moves within the step,
+        // which is not symplectic: an undamped patella on its tendon gained 15 % energy in
+        // one second. (One iteration also resolves the bone backstop's contacts less
+        // exactly; it only acts when a patella rides off its cartilage.)
+        world.integration_parameters.num_solver_iterations = 1;
+        let lat = model.lat;
+        let surface = |name: &str, frame: KneeFrame| {
+            model.mesh.as_ref().and_then(|k| {
+                k.surfaces
+                    .iter()
+                    .find(|s| s.name == name && s.frame == frame)
+                    .map(|s| &s.mesh)
+            })
+        };
+        // Mass properties: the patella bone mesh, or (parametric knee) a box of the patella's
+        // width, height and thickness.
+        let (mass_kg, com_mm, inertia_kg_mm2) = match surface("patella", KneeFrame::Patella) {
+            Some(m) => {
+                let mirrored: Vec<[f64; 3]> = m
+                    .vertices
+                    .iter()
+                    .map(|p| [p[0], p[1], lat * p[2]])
+                    .collect();
+                let tris: Vec<[u32; 3]> = m
+                    .triangles
+                    .iter()
+                    .map(|t| if lat < 0.0 { [t[0], t[2], t[1]] } else { *t })
+                    .collect();
+                mesh_mass_properties(&mirrored, &tris, density_kg_m3)
+            }
+            None => {
+                let s = &model.params.subject;
+                let (w, h, d) = (
+                    s.patella_width_mm,
+                    s.patella_height_mm,
+                    s.patella_thickness_mm,
+                );
+                let mass = density_kg_m3 * 1e-9 * w * h * d;
+                let i = Matrix3::from_diagonal(&Vec3::new(
+                    mass * (h * h + w * w) / 12.0,
+                    mass * (d * d + w * w) / 12.0,
+                    mass * (d * d + h * h) / 12.0,
+                ));
+                // The box sits anterior of the articular surface.
+                (mass, Vec3::new(d / 2.0, 0.0, 0.0), i)
+            }
+        };
+        let eig = inertia_kg_mm2.symmetric_eigen();
+        let frame = UnitQuaternion::from_matrix(&eig.eigenvectors);
+        let frame = if eig.eigenvectors.determinant() < 0.0 {
+            UnitQuaternion::from_matrix(&(-eig.eigenvectors))
+        } else {
+            frame
+        };
+        let q = frame.quaternion();
+        let props = MassProperties::with_principal_inertia_frame(
+            to_vector(&(com_mm / MM)),
+            mass_kg,
+            to_vector(&(eig.eigenvalues / (MM * MM))),
+            Rotation::from_xyzw(q.i, q.j, q.k, q.w),
+        );
+        let femur = world.bodies.insert(RigidBodyBuilder::fixed().build());
+        let tibia = world.bodies.insert(
+            RigidBodyBuilder::kinematic_position_based()
+                .pose(to_pose(femur_from_tibia))
+                .build(),
+        );
+        let patella = world.bodies.insert(
+            RigidBodyBuilder::dynamic()
+                .pose(to_pose(femur_from_patella))
+                .additional_mass_properties(props)
+                .linear_damping(linear_damping)
+                .angular_damping(angular_damping)
+                // The patella's inertia is far from isotropic: keep the gyroscopic term.
+                .gyroscopic_forces_enabled(true)
+                .can_sleep(false)
+                .build(),
+        );
+        let mut patella_collider = None;
+        let surface = |name: &str, frame: KneeFrame| surface(name, frame).filter(|_| bone_contact);
+        if let Some(c) =
+            surface("femur", KneeFrame::Femur).and_then(|m| collider(m, lat, FEMUR, PATELLA, false))
+        {
+            world
+                .colliders
+                .insert_with_parent(c, femur, &mut world.bodies);
+        }
+        if let Some(c) =
+            surface("tibia", KneeFrame::Tibia).and_then(|m| collider(m, lat, TIBIA, PATELLA, false))
+        {
+            world
+                .colliders
+                .insert_with_parent(c, tibia, &mut world.bodies);
+        }
+        if let Some(c) = surface("patella", KneeFrame::Patella)
+            .and_then(|m| collider(m, lat, PATELLA, FEMUR | TIBIA, true))
+        {
+            patella_collider = Some(world.colliders.insert_with_parent(
+                c,
+                patella,
+                &mut world.bodies,
+            ));
+        }
+        Self {
+            world,
+            patella,
+            tibia,
+            patella_collider,
+            mass_kg,
+            com_mm,
+            inertia_kg_mm2,
+        }
+    }
+
+    /// The patella pose (femur frame, mm).
+    pub fn patella_pose(&self) -> Isometry3<f64> {
+        from_pose(self.world.bodies[self.patella].position())
+    }
+
+    /// The patella's linear velocity of its frame origin (mm/s) and angular velocity (rad/s),
+    /// femur frame.
+    pub fn patella_velocity(&self) -> (Vec3, Vec3) {
+        let b = &self.world.bodies[self.patella];
+        let w = from_vector(b.angvel());
+        let v_com = from_vector(b.linvel()) * MM;
+        let pose = self.patella_pose();
+        let com = pose * Point3::from(self.com_mm);
+        // v_origin = v_com + ω × (origin − com)
+        let v = v_com + w.cross(&(pose.translation.vector - com.coords));
+        (v, w)
+    }
+
+    /// Kinetic energy of the patella, J.
+    pub fn kinetic_energy(&self) -> f64 {
+        self.world.bodies[self.patella].kinetic_energy()
+    }
+
+    /// Poses the tibia for the next step.
+    pub fn set_tibia(&mut self, femur_from_tibia: &Isometry3<f64>) {
+        self.world.bodies[self.tibia].set_next_kinematic_position(to_pose(femur_from_tibia));
+    }
+
+    /// Replaces the patella's external load: force (N, femur frame) at its origin and moment
+    /// about its origin (N·mm).
+    pub fn set_patella_load(&mut self, force: &Vec3, moment_nmm: &Vec3) {
+        let pose = self.patella_pose();
+        let com = pose * Point3::from(self.com_mm);
+        // Moment about the centre of mass, N·m: M_origin + (origin − com) × F.
+        let arm_m = (pose.translation.vector - com.coords) / MM;
+        let torque = moment_nmm / MM + arm_m.cross(force);
+        let b = &mut self.world.bodies[self.patella];
+        b.reset_forces(false);
+        b.reset_torques(false);
+        b.add_force(to_vector(force), true);
+        b.add_torque(to_vector(&torque), true);
+    }
+
+    /// Total normal force of rapier's bone contacts on the patella in the last step, N.
+    pub fn bone_contact_n(&self) -> f64 {
+        let Some(c) = self.patella_collider else {
+            return 0.0;
+        };
+        let dt = self.world.integration_parameters.dt;
+        self.world
+            .narrow_phase
+            .contact_pairs_with(c)
+            .map(|p| p.total_impulse_magnitude() / dt)
+            .sum()
+    }
+
+    /// Advances one time step.
+    pub fn step(&mut self) {
+        self.world.step();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cube's mass properties come out exact (and independent of where it sits).
+    #[test]
+    fn cube_mass_properties_are_exact() {
+        let v: Vec<[f64; 3]> = (0..8)
+            .map(|i| {
+                [
+                    10.0 + 20.0 * (i & 1) as f64,
+                    -5.0 + 20.0 * ((i >> 1) & 1) as f64,
+                    3.0 + 20.0 * ((i >> 2) & 1) as f64,
+                ]
+            })
+            .collect();
+        // Outward-wound faces of the cube (two triangles each).
+        let quads = [
+            [0, 2, 3, 1],
+            [4, 5, 7, 6],
+            [0, 1, 5, 4],
+            [2, 6, 7, 3],
+            [0, 4, 6, 2],
+            [1, 3, 7, 5],
+        ];
+        let t: Vec<[u32; 3]> = quads
+            .iter()
+            .flat_map(|q| [[q[0], q[1], q[2]], [q[0], q[2], q[3]]])
+            .collect();
+        let (m, com, i) = mesh_mass_properties(&v, &t, 1000.0);
+        assert!((m - 8000.0 * 1e-6).abs() < 1e-12, "{m}");
+        assert!((com - Vec3::new(20.0, 5.0, 13.0)).norm() < 1e-9, "{com}");
+        let expect = m * (20.0 * 20.0 + 20.0 * 20.0) / 12.0;
+        for k in 0..3 {
+            assert!((i[(k, k)] - expect).abs() < 1e-9 * expect, "{i}");
+        }
+        assert!(i[(0, 1)].abs() < 1e-9 * expect);
+    }
+}
