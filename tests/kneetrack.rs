@@ -805,6 +805,20 @@ fn shipped_scenarios_run_and_write_outputs() {
             ]
             .iter()
             .all(|n| names.contains(&n.to_string()))),
+            RunResult::Dynamic(ref d) => {
+                assert!(["dynamic_motion.svg", "dynamic_energy.svg"]
+                    .iter()
+                    .all(|n| names.contains(&n.to_string())));
+                assert!(
+                    !matches!(
+                        d.status,
+                        kneetrack::dynamics::DynamicStatus::Unstable { .. }
+                    ),
+                    "{}: {:?}",
+                    c.name,
+                    d.status
+                );
+            }
         }
         let json: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
@@ -893,6 +907,80 @@ fn outputs_are_identical_for_any_thread_count() {
         })
     };
     assert_eq!(table(1), table(2));
+}
+
+// ---------------------------------------------------------------- dynamics
+
+/// A short dynamic gait run (its quasi-static cycles run in parallel, then one thread
+/// integrates): bit-identical output files for 1 and 2 threads.
+#[test]
+fn dynamic_outputs_are_identical_for_any_thread_count() {
+    let dir = tmp("dyn-threads");
+    let f = dir.join("dyn.toml");
+    std::fs::write(
+        &f,
+        "[scenario]\nkind = \"dynamic\"\n[gait]\nframes_per_cycle = 20\ncycles = 2\n[dynamic]\ncase = \"gait\"\ndt_s = 1e-5\nduration_s = 0.01\noutput_hz = 2000\n",
+    )
+    .unwrap();
+    let one = render_with_threads(&f, 1);
+    assert!(one.iter().any(|(n, b)| n == "frames.csv" && b.len() > 100));
+    assert_eq!(one, render_with_threads(&f, 2));
+}
+
+/// Through the CLI: a 100 N, 10 ms lateral push moves the quadriceps-loaded patella more
+/// than a millimetre, it comes back, and the run writes its files.
+#[test]
+fn dynamic_pulse_relocates_and_writes_its_files() {
+    let dir = tmp("dyn-pulse");
+    let f = dir.join("pulse.toml");
+    std::fs::write(
+        &f,
+        "[scenario]\nkind = \"dynamic\"\n[dynamic]\ncase = \"pulse\"\nflexion_deg = 30\nforce_n = 100\nonset_s = 0.005\npulse_s = 0.01\nduration_s = 0.05\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = run_cli(&f, &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for name in [
+        "frames.csv",
+        "summary.json",
+        "dynamic_motion.svg",
+        "dynamic_energy.svg",
+    ] {
+        assert!(out.join(name).exists(), "{name}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let m = &json["metrics"]["dynamic"];
+    assert!(m["peak_displacement_mm"].as_f64().unwrap() > 1.0, "{m}");
+    assert_eq!(m["relocated"], serde_json::Value::Bool(true), "{m}");
+    assert_eq!(json["metrics"]["dynamic_status"]["status"], "completed");
+}
+
+/// Bad dynamic keys get the one-line range error, exit 2.
+#[test]
+fn bad_dynamic_keys_are_rejected() {
+    let dir = tmp("dyn-bad");
+    for (body, needle) in [
+        ("dt_s = 0.5", "dynamic.dt_s = 0.5 is out of range"),
+        ("direction = \"both\"", "dynamic.direction"),
+        ("dt_s = 1e-6\nduration_s = 10", "steps; at most"),
+        ("output_hz = 1e6", "dynamic.output_hz"),
+    ] {
+        let f = dir.join("bad.toml");
+        std::fs::write(
+            &f,
+            format!("[scenario]\nkind = \"dynamic\"\n[dynamic]\n{body}\n"),
+        )
+        .unwrap();
+        let o = bin().arg("check").arg(&f).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{body}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(needle) && err.contains("bad.toml"),
+            "{body}: {err}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------- validation cases

@@ -90,7 +90,7 @@ pub struct DynamicPlan {
     /// Ramp: rate (N/s) and the force at which the ramp stops if nothing dislocates (N).
     pub ramp_n_per_s: f64,
     pub ramp_max_n: f64,
-    /// Simulated time, s (pulse and ramp; the gait case runs its cycles).
+    /// Simulated time, s (the gait case: at most its cycles' length).
     pub duration_s: f64,
     /// Lateral displacement of the patella from its equilibrium at t = 0, mm.
     pub initial_shift_mm: f64,
@@ -382,7 +382,7 @@ pub fn run_dynamic(model: &Model, plan: &DynamicPlan) -> DynamicRun {
     let duration = match gait {
         Some(g) => {
             let f = &g.frames;
-            f[f.len() - 1].sample.time_s - f[0].sample.time_s
+            (f[f.len() - 1].sample.time_s - f[0].sample.time_s).min(plan.duration_s)
         }
         None => plan.duration_s,
     };

@@ -171,7 +171,12 @@ fn dynamic_metrics(model: &Model, d: &crate::dynamics::DynamicRun) -> Metrics {
         impulse_per_step_bw_s: None,
         steps_per_km: None,
         load_per_km_bw_s: None,
-        frames_converged: s.len(),
+        // A run that went unstable counts its last sample (the one before the blow-up) as
+        // not converged, so the CLI and sweeps flag it.
+        frames_converged: match d.status {
+            crate::dynamics::DynamicStatus::Unstable { .. } => s.len().saturating_sub(1),
+            _ => s.len(),
+        },
         frames_total: s.len(),
         restraining_force_n: None,
         gait: d.quasi_static.as_ref().map(|g| g.provenance.clone()),

@@ -340,9 +340,11 @@ fn secondary_by_angle(
     angles.iter().map(|&a| table.at(a).map_err(err)).collect()
 }
 
-/// Largest number of integration steps a dynamic run may take (an input-size limit: a run
-/// of this length takes tens of minutes).
-pub const MAX_DYNAMIC_STEPS: f64 = 2.0e7;
+/// Largest number of integration steps a dynamic run may take (an input-size limit: at
+/// ~0.3–0.5 ms a step on this kind of machine, about half an hour).
+pub const MAX_DYNAMIC_STEPS: f64 = 5.0e6;
+/// Simulated time of a pulse or ramp run when `dynamic.duration_s` is not given, s.
+pub const DEFAULT_DURATION_S: f64 = 0.2;
 
 fn dynamic_plan(
     cx: &Ctx,
@@ -357,7 +359,9 @@ fn dynamic_plan(
     cx.range("dynamic.pulse_s", d.pulse_s, 0.0005, 1.0, "s")?;
     cx.range("dynamic.ramp_n_per_s", d.ramp_n_per_s, 1.0, 100000.0, "N/s")?;
     cx.range("dynamic.ramp_max_n", d.ramp_max_n, 1.0, 5000.0, "N")?;
-    cx.range("dynamic.duration_s", d.duration_s, 0.001, 10.0, "s")?;
+    if let Some(t) = d.duration_s {
+        cx.range("dynamic.duration_s", t, 0.001, 10.0, "s")?;
+    }
     cx.range(
         "dynamic.initial_shift_mm",
         d.initial_shift_mm,
@@ -394,9 +398,15 @@ fn dynamic_plan(
         DynamicCase::Gait => Some(gait_plan(cx, spec, tibiofemoral)?),
         _ => None,
     };
-    let simulated = match &gait {
-        Some(g) => g.cycles.iter().map(|c| c.duration_s).sum::<f64>(),
-        None => d.duration_s,
+    let simulated = match (&gait, d.duration_s) {
+        (Some(g), t) => g
+            .cycles
+            .iter()
+            .map(|c| c.duration_s)
+            .sum::<f64>()
+            .min(t.unwrap_or(f64::INFINITY)),
+        (None, Some(t)) => t,
+        (None, None) => DEFAULT_DURATION_S,
     };
     if simulated / d.dt_s > MAX_DYNAMIC_STEPS {
         return Err(cx.invalid(
@@ -418,7 +428,7 @@ fn dynamic_plan(
         pulse_s: d.pulse_s,
         ramp_n_per_s: d.ramp_n_per_s,
         ramp_max_n: d.ramp_max_n,
-        duration_s: d.duration_s,
+        duration_s: simulated,
         initial_shift_mm: d.initial_shift_mm,
         dt_s: d.dt_s,
         damping_per_s: d.damping_per_s,

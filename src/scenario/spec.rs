@@ -207,8 +207,10 @@ pub struct DynamicSpec {
     /// Force at which the ramp stops rising if the patella has not dislocated, N (default
     /// 600; 1…5000).
     pub ramp_max_n: f64,
-    /// Simulated time of the pulse and ramp cases, s (default 0.2; 0.001…10).
-    pub duration_s: f64,
+    /// Simulated time, s (0.001…10): the pulse and ramp cases run this long (default 0.2);
+    /// the gait case runs its cycles (default), or only their first `duration_s` when it is
+    /// shorter (the stance phase alone, for example).
+    pub duration_s: Option<f64>,
     /// Lateral displacement of the patella from its equilibrium at t = 0, mm (default 0;
     /// −15…15): release from a displaced position.
     pub initial_shift_mm: f64,
@@ -236,7 +238,7 @@ impl Default for DynamicSpec {
             pulse_s: p.pulse_s,
             ramp_n_per_s: p.ramp_n_per_s,
             ramp_max_n: p.ramp_max_n,
-            duration_s: p.duration_s,
+            duration_s: None,
             initial_shift_mm: 0.0,
             dt_s: p.dt_s,
             damping_per_s: p.damping_per_s,
