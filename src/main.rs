@@ -262,7 +262,33 @@ fn run(file: &str, out: Option<PathBuf>) -> Result<ExitCode, Failure> {
             );
         }
     }
-    println!(
+    if let experiment::RunResult::Dynamic(d) = &result {
+        let simulated = d.samples.last().map_or(0.0, |s| s.time_s);
+        let dm = &d.metrics;
+        println!(
+            "{}: dynamic {:?}, {:.3} s simulated in {} steps of {} s, {:.1} s wall (real-time factor {:.3}); {:?}; peak displacement {:.2} mm, peak PF force {:.0} N",
+            compiled.name,
+            d.plan.case,
+            simulated,
+            dm.steps,
+            dm.dt_s,
+            d.wall_s,
+            simulated / d.wall_s.max(1e-9),
+            d.status,
+            dm.peak_displacement_mm,
+            m.peak_pf_force_n
+        );
+        if let Some(f) = dm.dislocation_force_n {
+            println!("  dislocation force {f:.0} N (patella centre past the lateral crest)");
+        }
+        if let (Some(r), Some(t)) = (dm.relocated, dm.settle_time_s) {
+            println!(
+                "  relocated: {r}; settled {:.1} ms after the pulse",
+                t * 1e3
+            );
+        }
+    } else {
+        println!(
         "{}: {} frames ({} converged) in {:.1} ms; peak PF force {:.0} N ({:.2} BW), peak pressure {:.2} MPa, max lateral shift {:.2} mm",
         compiled.name,
         m.frames_total,
@@ -273,6 +299,7 @@ fn run(file: &str, out: Option<PathBuf>) -> Result<ExitCode, Failure> {
         m.peak_pressure_mpa,
         m.max_lateral_shift_mm
     );
+    }
     if let Some(rows) = &m.restraining_force_n {
         for r in rows {
             println!(
