@@ -27,7 +27,9 @@ fn bench(c: &mut Criterion) {
         );
         let mut g = c.benchmark_group(format!("dynamic_{knee:?}"));
         g.sample_size(10);
-        g.bench_function("pulse_10ms_simulated", |b| b.iter(|| run_dynamic(&model, &plan)));
+        g.bench_function("pulse_10ms_simulated", |b| {
+            b.iter(|| run_dynamic(&model, &plan))
+        });
         g.finish();
     }
 }

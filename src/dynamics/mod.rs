@@ -296,21 +296,35 @@ fn lerp(a: f64, b: f64, f: f64) -> f64 {
     a + (b - a) * f
 }
 
+/// The quasi-static gait frames around time `t` (s from the run's start) and the fraction
+/// of the way from the first to the second.
+fn bracket(
+    g: &GaitRun,
+    t: f64,
+) -> (
+    &crate::experiment::GaitFrame,
+    &crate::experiment::GaitFrame,
+    f64,
+) {
+    let fr = &g.frames;
+    let t0 = fr[0].sample.time_s;
+    let i = fr
+        .partition_point(|f| f.sample.time_s - t0 <= t)
+        .clamp(1, fr.len() - 1);
+    let (a, b) = (&fr[i - 1], &fr[i]);
+    let span = b.sample.time_s - a.sample.time_s;
+    let f = if span > 0.0 {
+        ((t + t0 - a.sample.time_s) / span).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    (a, b, f)
+}
+
 fn drive_at(plan: &DynamicPlan, gait: Option<&GaitRun>, t: f64) -> Drive {
     match (plan.case, gait) {
         (DynamicCase::Gait, Some(g)) => {
-            let fr = &g.frames;
-            let t0 = fr[0].sample.time_s;
-            let i = fr
-                .partition_point(|f| f.sample.time_s - t0 <= t)
-                .clamp(1, fr.len() - 1);
-            let (a, b) = (&fr[i - 1], &fr[i]);
-            let span = b.sample.time_s - a.sample.time_s;
-            let f = if span > 0.0 {
-                ((t + t0 - a.sample.time_s) / span).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
+            let (a, b, f) = bracket(g, t);
             let (ka, kb) = (a.result.knee, b.result.knee);
             let mix = |x: Option<f64>, y: Option<f64>| match (x, y) {
                 (Some(x), Some(y)) => Some(lerp(x, y, f)),
@@ -492,21 +506,16 @@ pub fn run_dynamic(model: &Model, plan: &DynamicPlan) -> DynamicRun {
             break;
         }
         if let (Some(c), None, DynamicCase::Ramp) = (crest, dislocation_force, plan.case) {
-            if plan.direction * (tr.shift_mm - c) > 0.0 && plan.direction > 0.0 {
+            // Lateral dislocation only (the medial side has no crest to pass: the medial
+            // ramp reports the displacement it reached).
+            if plan.direction > 0.0 && tr.shift_mm > c {
                 dislocation_force = Some(d.applied_n.abs());
             }
         }
         if k % every == 0 || k == steps {
             let (v, _) = w.patella_velocity();
             let qs = gait.map(|g| {
-                let fr = &g.frames;
-                let t0 = fr[0].sample.time_s;
-                let i = fr
-                    .partition_point(|f| f.sample.time_s - t0 <= t)
-                    .clamp(1, fr.len() - 1);
-                let (a, b) = (&fr[i - 1], &fr[i]);
-                let span = b.sample.time_s - a.sample.time_s;
-                let f = ((t + t0 - a.sample.time_s) / span).clamp(0.0, 1.0);
+                let (a, b, f) = bracket(g, t);
                 (
                     lerp(a.result.tracking.shift_mm, b.result.tracking.shift_mm, f),
                     lerp(a.result.contact.force_n, b.result.contact.force_n, f),
