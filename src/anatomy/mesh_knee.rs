@@ -376,6 +376,18 @@ fn contact_surface(
     Ok((m, th, back))
 }
 
+/// Runs `a` and `b` (in parallel with the `parallel` feature).
+fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    #[cfg(feature = "parallel")]
+    {
+        rayon::join(a, b)
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        (a(), b())
+    }
+}
+
 fn build(path: &Path, text: &str) -> Result<MeshKnee, KneeError> {
     let t0 = std::time::Instant::now();
     let osim = osim::parse_osim(text, path, Side::Right).map_err(|e| KneeError(e.to_string()))?;
@@ -386,8 +398,26 @@ fn build(path: &Path, text: &str) -> Result<MeshKnee, KneeError> {
     let mut reports = Vec::new();
     let fc = find_mesh(&osim, KneeFrame::Femur, path)?.clone();
     let pc = find_mesh(&osim, KneeFrame::Patella, path)?.clone();
-    let (fm, fth, fbone) = contact_surface(&fc, &mut files, &mut reports)?;
-    let (pm, pth, pbone) = contact_surface(&pc, &mut files, &mut reports)?;
+    let tc = osim
+        .contact_meshes
+        .iter()
+        .find(|c| c.frame == KneeFrame::Tibia)
+        .filter(|c| c.back_file.is_some())
+        .cloned();
+    // The femoral surface (the largest, and the field's input) loads alongside the patellar
+    // and tibial ones; their file hashes and reports are kept in that order.
+    let load = |c: &ContactMesh| {
+        let (mut files, mut reports) = (Vec::new(), Vec::new());
+        contact_surface(c, &mut files, &mut reports).map(|s| (s, files, reports))
+    };
+    let (femur_surface, others) = join(
+        || load(&fc),
+        || Ok::<_, KneeError>((load(&pc)?, tc.as_ref().map(load).transpose()?)),
+    );
+    let ((fm, fth, fbone), ff, fr) = femur_surface?;
+    let (((pm, pth, pbone), pf, pr), tibia_surface) = others?;
+    files.extend(ff.into_iter().chain(pf));
+    reports.extend(fr.into_iter().chain(pr));
     let mut surfaces = Vec::new();
     // Display surfaces: the bones, and the tibial cartilage when the model has one.
     if let Some(b) = fbone {
@@ -405,14 +435,10 @@ fn build(path: &Path, text: &str) -> Result<MeshKnee, KneeError> {
         });
     }
     let mut tibia = None;
-    if let Some(tc) = osim
-        .contact_meshes
-        .iter()
-        .find(|c| c.frame == KneeFrame::Tibia)
-        .cloned()
-    {
-        if tc.back_file.is_some() {
-            let (tm, tth, tbone) = contact_surface(&tc, &mut files, &mut reports)?;
+    if let (Some(tc), Some(((tm, tth, tbone), tf, tr))) = (tc, tibia_surface) {
+        files.extend(tf);
+        reports.extend(tr);
+        {
             if let Some(b) = tbone {
                 surfaces.push(Surface {
                     name: "tibia".into(),

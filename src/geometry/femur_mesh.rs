@@ -1215,7 +1215,10 @@ impl FemurSdf {
             .as_ref()
             .map(|b| Sheet::new(b.vertices, b.triangles, &b.normals));
         let r2 = SCAN_RADIUS_MM * SCAN_RADIUS_MM;
-        let eval = |lattice: ([f64; 3], [usize; 3], f64), nodes: &[usize]| {
+        // `scan_bone`: the bone's values by its own closest-feature scan (worth it for the
+        // fine lattice's quarter-million rim nodes), else by BVH queries (the coarse grid's
+        // ten thousand: building the bone's regions would cost more than the queries).
+        let eval = |lattice: ([f64; 3], [usize; 3], f64), nodes: &[usize], scan_bone: bool| {
             let (o, n, sp) = lattice;
             let nearest = scan_nodes(&sheet, &regions, lattice, nodes);
             let carts = map_indexed(nodes.len(), |u| {
@@ -1227,6 +1230,10 @@ impl FemurSdf {
             });
             let rim: Vec<usize> = (0..nodes.len()).filter(|&u| carts[u].3).collect();
             let bone_values: Vec<(f64, [f64; 3])> = match (&bone, &bone_sheet) {
+                (Some(b), _) if !scan_bone => map_indexed(rim.len(), |r| {
+                    let (bd, _, bg, _) = b.signed(grid_point(o, n, nodes[rim[r]], sp));
+                    (bd, bg)
+                }),
                 (Some(b), Some(bs)) => {
                     let rim_nodes: Vec<usize> = rim.iter().map(|&u| nodes[u]).collect();
                     // The bone's regions near the rim nodes only.
@@ -1304,7 +1311,7 @@ impl FemurSdf {
                 unique.push(idx);
             }
         }
-        let values = eval((origin, node_n, h), &unique);
+        let values = eval((origin, node_n, h), &unique, true);
         let mut block_slot = vec![u32::MAX; present.len()];
         let mut list = Vec::new();
         for &b in &marked {
@@ -1332,7 +1339,7 @@ impl FemurSdf {
         let coarse_n: [usize; 3] =
             std::array::from_fn(|k| (cells[k] as f64 * h / ch).ceil() as usize + 1);
         let all: Vec<usize> = (0..coarse_n[0] * coarse_n[1] * coarse_n[2]).collect();
-        let coarse = eval((origin, coarse_n, ch), &all)
+        let coarse = eval((origin, coarse_n, ch), &all, false)
             .into_iter()
             .map(|v| v.0 as f32)
             .collect::<Vec<_>>();
