@@ -933,7 +933,9 @@ fn scan_regions(
 ) -> Vec<(f64, u32)> {
     let (origin, n, h) = lattice;
     let inv_h = 1.0 / h;
-    const SLABS: usize = 32;
+    // A region spanning several slabs is clipped again in each: 12 slabs (about 4 mm on
+    // the Lenhart field) took about 10 % less build CPU than 32, and as little as 8.
+    const SLABS: usize = 12;
     let per = n[0].div_ceil(SLABS);
     let stride = [n[1] * n[2], n[2], 1];
     let occ = Occupancy::new(lattice, target);
