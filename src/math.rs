@@ -164,3 +164,28 @@ mod tests {
         assert!(v < 1.0 && v > 0.5);
     }
 }
+
+/// Piecewise-cubic Hermite interpolation with centred slopes (C¹; one-sided at the ends) of
+/// a table of `n ≥ 2` rows with increasing abscissae `x(i)` and ordinates `y(i)`, held
+/// constant outside the table. Used by the tibiofemoral couplings and envelopes, whose
+/// tendon lever is a derivative of the interpolated path.
+pub fn hermite_centred(
+    n: usize,
+    x: impl Fn(usize) -> f64,
+    y: impl Fn(usize) -> f64,
+    at: f64,
+) -> f64 {
+    let at = at.clamp(x(0), x(n - 1));
+    let i = (0..n - 1).find(|&i| at <= x(i + 1)).unwrap_or(n - 2);
+    let h = x(i + 1) - x(i);
+    let s = (at - x(i)) / h;
+    let slope = |j: usize| {
+        let (a, b) = (j.saturating_sub(1), (j + 1).min(n - 1));
+        (y(b) - y(a)) / (x(b) - x(a))
+    };
+    let (s2, s3) = (s * s, s * s * s);
+    (2.0 * s3 - 3.0 * s2 + 1.0) * y(i)
+        + (s3 - 2.0 * s2 + s) * (slope(i) * h)
+        + (-2.0 * s3 + 3.0 * s2) * y(i + 1)
+        + (s3 - s2) * (slope(i + 1) * h)
+}

@@ -153,30 +153,11 @@ impl PassiveEnvelope {
     /// continuous), held at the end rows outside the table.
     pub fn at(&self, x: f64) -> [f64; 5] {
         let t = &self.rows;
-        let n = t.len();
-        if n == 1 {
+        if t.len() == 1 {
             return t[0].coords;
         }
-        let x = x.clamp(t[0].flexion_rad, t[n - 1].flexion_rad);
-        let i = t
-            .windows(2)
-            .position(|w| x <= w[1].flexion_rad)
-            .unwrap_or(n - 2);
-        let (x0, x1) = (t[i].flexion_rad, t[i + 1].flexion_rad);
-        let h = x1 - x0;
-        let s = (x - x0) / h;
-        let slope = |j: usize, c: usize| -> f64 {
-            let (a, b) = (j.saturating_sub(1), (j + 1).min(n - 1));
-            (t[b].coords[c] - t[a].coords[c]) / (t[b].flexion_rad - t[a].flexion_rad)
-        };
-        let (s2, s3) = (s * s, s * s * s);
         std::array::from_fn(|c| {
-            let (y0, y1) = (t[i].coords[c], t[i + 1].coords[c]);
-            let (m0, m1) = (slope(i, c) * h, slope(i + 1, c) * h);
-            (2.0 * s3 - 3.0 * s2 + 1.0) * y0
-                + (s3 - 2.0 * s2 + s) * m0
-                + (-2.0 * s3 + 3.0 * s2) * y1
-                + (s3 - s2) * m1
+            crate::math::hermite_centred(t.len(), |i| t[i].flexion_rad, |i| t[i].coords[c], x)
         })
     }
 

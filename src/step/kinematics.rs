@@ -80,30 +80,9 @@ pub const WALKER_AXIS_Z: [f64; 3] = [0.992, 0.124, -0.009];
 /// values, deep flexion the 120° ones).
 pub fn walker_coupling(x: f64) -> [f64; 4] {
     let t = &WALKER_1988;
-    let n = t.len();
-    let x = x.clamp(t[0][0], t[n - 1][0]);
-    let i = t.windows(2).position(|w| x <= w[1][0]).unwrap_or(n - 2);
-    let (x0, x1) = (t[i][0], t[i + 1][0]);
-    let h = x1 - x0;
-    let s = (x - x0) / h;
-    let slope = |j: usize, c: usize| -> f64 {
-        if j == 0 || j == n - 1 {
-            (t[(j + 1).min(n - 1)][c] - t[j.saturating_sub(1)][c])
-                / (t[(j + 1).min(n - 1)][0] - t[j.saturating_sub(1)][0])
-        } else {
-            (t[j + 1][c] - t[j - 1][c]) / (t[j + 1][0] - t[j - 1][0])
-        }
-    };
-    let (s2, s3) = (s * s, s * s * s);
-    let mut out = [0.0; 4];
-    for c in 1..5 {
-        let (y0, y1) = (t[i][c], t[i + 1][c]);
-        let (m0, m1) = (slope(i, c) * h, slope(i + 1, c) * h);
-        out[c - 1] = (2.0 * s3 - 3.0 * s2 + 1.0) * y0
-            + (s3 - 2.0 * s2 + s) * m0
-            + (-2.0 * s3 + 3.0 * s2) * y1
-            + (s3 - s2) * m1;
-    }
+    let mut out: [f64; 4] = std::array::from_fn(|c| {
+        crate::math::hermite_centred(t.len(), |i| t[i][0], |i| t[i][c + 1], x)
+    });
     out[2] *= 1000.0;
     out[3] *= 1000.0;
     out
