@@ -278,6 +278,14 @@ fn run(file: &str, out: Option<PathBuf>) -> Result<ExitCode, Failure> {
             dm.peak_displacement_mm,
             m.peak_pf_force_n
         );
+        if let Some(s) = dm.implicit.filter(|s| s.unconverged > 0) {
+            eprintln!(
+                "warning: {} of {} implicit steps did not reach the step tolerance in {} iterations (they went on with the last iterate)",
+                s.unconverged,
+                s.steps,
+                kneetrack::dynamics::IMPLICIT_MAX_ITERATIONS
+            );
+        }
         if let Some(f) = dm.dislocation_force_n {
             println!("  dislocation force {f:.0} N (patella centre past the lateral crest)");
         }

@@ -9,7 +9,7 @@
 //! patella pushed over the lateral condyle rides over it. The cartilage pair is not given to
 //! rapier: the elastic foundation (the same kernel as the quasi-static solve) carries it.
 
-use nalgebra::{Isometry3, Matrix3, Point3, Translation3, UnitQuaternion};
+use nalgebra::{Isometry3, Matrix3, Matrix6, Point3, Translation3, UnitQuaternion, Vector6};
 use rapier3d_f64::prelude::*;
 
 use crate::math::Vec3;
@@ -159,11 +159,7 @@ fn collider(
     filter: Group,
     convex: bool,
 ) -> Option<Collider> {
-    let (verts, tris) = if convex {
-        cluster(&m.vertices, &m.triangles, COLLISION_CELL_MM)
-    } else {
-        cluster(&m.vertices, &m.triangles, COLLISION_CELL_MM)
-    };
+    let (verts, tris) = cluster(&m.vertices, &m.triangles, COLLISION_CELL_MM);
     // A left knee mirrors z: flip the winding so the mesh stays outward-wound.
     let v: Vec<Vector> = verts
         .iter()
@@ -215,6 +211,16 @@ impl KneeWorld {
         // one second. (One iteration also resolves the bone backstop's contacts less
         // exactly; it only acts when a patella rides off its cartilage.)
         world.integration_parameters.num_solver_iterations = 1;
+        // Rapier's distances (contact prediction 0.02, slop 0.005, corrective speed 3.0) are
+        // scaled by the world's typical length, 1 m by default: a 20 mm prediction band made
+        // the narrow phase test the patella against every femur triangle within 20 mm. A
+        // patella is ~40 mm across and moves < 0.1 mm per step: 1 cm as the unit gives a
+        // 0.2 mm prediction band, a 0.05 mm slop and 3 cm/s of penetration recovery (rapier's
+        // step 0.2 → 0.1 ms here).
+        world.integration_parameters.length_unit = 0.01;
+        // No silent speed cap (rapier clamps at 400 length units/s, 4 m/s at this unit): a
+        // runaway patella must show as one, and `run_dynamic` stops it with a status.
+        world.integration_parameters.normalized_max_linear_velocity = Real::MAX;
         let lat = model.lat;
         let surface = |name: &str, frame: KneeFrame| {
             model.mesh.as_ref().and_then(|k| {
@@ -340,6 +346,51 @@ impl KneeWorld {
         // v_origin = v_com + ω × (origin − com)
         let v = v_com + w.cross(&(pose.translation.vector - com.coords));
         (v, w)
+    }
+
+    /// Sets the patella's velocity: its frame origin's (mm/s) and the angular velocity
+    /// (rad/s), femur frame — the inverse of [`Self::patella_velocity`].
+    pub fn set_patella_velocity(&mut self, v_origin: &Vec3, omega: &Vec3) {
+        let pose = self.patella_pose();
+        let com = pose * Point3::from(self.com_mm);
+        // v_com = v_origin + ω × (com − origin)
+        let v_com = v_origin + omega.cross(&(com.coords - pose.translation.vector));
+        let b = &mut self.world.bodies[self.patella];
+        b.set_linvel(to_vector(&(v_com / MM)), true);
+        b.set_angvel(to_vector(omega), true);
+    }
+
+    /// The patella's mass matrix in kneetrack's generalised velocity — its frame origin's
+    /// velocity (mm/s) and the angular velocity (rad/s), femur frame — at its current pose,
+    /// in N·s²/mm (so that `M·ξ̇` is the force, N, and the moment about the origin, N·mm):
+    ///
+    /// ```text
+    /// M = [ m·1        −m·[r]×          ]     r = centre of mass − origin (femur frame)
+    ///     [ m·[r]×     I_c − m·[r]×[r]× ]     I_c = R·I_body·Rᵀ about the centre of mass
+    /// ```
+    ///
+    /// (½ ξᵀ M ξ is the kinetic energy; the factor 1/1000 turns kg·mm/s² into N.)
+    pub fn mass_matrix(&self) -> Matrix6<f64> {
+        let pose = self.patella_pose();
+        let rot = pose.rotation.to_rotation_matrix();
+        let r = rot * self.com_mm;
+        let rx = r.cross_matrix();
+        let m = self.mass_kg;
+        let i_c = rot.matrix() * self.inertia_kg_mm2 * rot.matrix().transpose();
+        let mut out = Matrix6::zeros();
+        out.fixed_view_mut::<3, 3>(0, 0)
+            .copy_from(&(Matrix3::identity() * m));
+        out.fixed_view_mut::<3, 3>(0, 3).copy_from(&(-m * rx));
+        out.fixed_view_mut::<3, 3>(3, 0).copy_from(&(m * rx));
+        out.fixed_view_mut::<3, 3>(3, 3)
+            .copy_from(&(i_c - m * rx * rx));
+        out / MM
+    }
+
+    /// The generalised velocity (origin mm/s, rad/s) as one vector.
+    pub fn patella_twist(&self) -> Vector6<f64> {
+        let (v, w) = self.patella_velocity();
+        Vector6::new(v.x, v.y, v.z, w.x, w.y, w.z)
     }
 
     /// Kinetic energy of the patella, J.

@@ -369,7 +369,7 @@ fn dynamic_plan(
         15.0,
         "mm",
     )?;
-    cx.range("dynamic.dt_s", d.dt_s, 1e-6, 1e-3, "s")?;
+    cx.range("dynamic.dt_s", d.dt_s, 1e-6, 2e-3, "s")?;
     cx.range(
         "dynamic.damping_per_s",
         d.damping_per_s,
@@ -430,6 +430,7 @@ fn dynamic_plan(
         ramp_max_n: d.ramp_max_n,
         duration_s: simulated,
         initial_shift_mm: d.initial_shift_mm,
+        integrator: d.integrator,
         dt_s: d.dt_s,
         damping_per_s: d.damping_per_s,
         density_kg_m3: d.density_kg_m3,
