@@ -287,7 +287,7 @@ fn run(file: &str, out: Option<PathBuf>) -> Result<ExitCode, Failure> {
             );
         }
         if let Some(f) = dm.dislocation_force_n {
-            println!("  dislocation force {f:.0} N (patella centre past the lateral crest)");
+            println!("  dislocation force {f:.0} N (patella centre past the crest)");
         }
         if let (Some(r), Some(t)) = (dm.relocated, dm.settle_time_s) {
             println!(

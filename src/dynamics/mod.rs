@@ -222,9 +222,11 @@ pub struct DynamicMetrics {
     /// (within [`SETTLE_MM`] of its final position) after the pulse ended, s.
     pub relocated: Option<bool>,
     pub settle_time_s: Option<f64>,
-    /// Lateral crest position at the patella's level (lateral +), mm.
+    /// Lateral and medial crest positions at the patella's level (lateral +), mm.
     pub lateral_crest_mm: Option<f64>,
-    /// Ramp: applied force when the patella's centre passed the lateral crest, N.
+    pub medial_crest_mm: Option<f64>,
+    /// Ramp: applied force when the patella's centre passed the crest on the side it was
+    /// pushed to (lateral or medial), N.
     pub dislocation_force_n: Option<f64>,
     /// Gait: peak PF force dynamic vs quasi-static (N), and the largest difference of the
     /// lateral shift (mm).
@@ -286,18 +288,29 @@ pub fn ligament_energy(lig: &Ligament, l: f64) -> f64 {
 /// of the surface's most prominent point lateral of the groove. `None` when the section has
 /// no surface there.
 pub fn lateral_crest(model: &Model, p: &Vec3) -> Option<f64> {
+    crest(model, p, 1.0)
+}
+
+/// The medial crest, as [`lateral_crest`] on the medial side (position lateral +, mm).
+pub fn medial_crest(model: &Model, p: &Vec3) -> Option<f64> {
+    crest(model, p, -1.0)
+}
+
+/// The most prominent surface point's medio-lateral position (anatomical, lateral +) on the
+/// `side` (+1 lateral, −1 medial) of the groove, in the section through the flexion axis and
+/// `p`, scanned every 0.5 mm to 40 mm from the groove.
+fn crest(model: &Model, p: &Vec3, side: f64) -> Option<f64> {
     let lat = model.lat;
     let phi = p.y.atan2(p.x);
     let (c, s) = (phi.cos(), phi.sin());
     let groove = model.femur.groove_z();
     let mut best: Option<(f64, f64)> = None;
-    let mut z = groove;
-    while z <= groove + 40.0 {
+    for i in 0..=80 {
+        let z = groove + side * 0.5 * i as f64;
         let at = |r: f64| Vec3::new(r * c, r * s, lat * z);
         // Outermost surface point along the ray: bisect between a point outside and the axis.
         let (mut lo, mut hi) = (0.0, 90.0);
         if model.femur.distance(&at(hi)).gap <= 0.0 || model.femur.distance(&at(lo)).gap > 0.0 {
-            z += 0.5;
             continue;
         }
         for _ in 0..40 {
@@ -311,7 +324,6 @@ pub fn lateral_crest(model: &Model, p: &Vec3) -> Option<f64> {
         if best.is_none_or(|(_, r)| lo > r) {
             best = Some((z, lo));
         }
-        z += 0.5;
     }
     best.map(|(z, _)| z)
 }
@@ -541,6 +553,7 @@ pub fn run_dynamic(model: &Model, plan: &DynamicPlan) -> DynamicRun {
         !plan.without_contact,
     );
     let crest = lateral_crest(model, &start_pose.translation.vector);
+    let crest_medial = medial_crest(model, &start_pose.translation.vector);
     let steps = (duration / plan.dt_s).round() as usize;
     let every = ((1.0 / plan.output_hz) / plan.dt_s).round().max(1.0) as usize;
     let mut samples = Vec::with_capacity(steps / every + 2);
@@ -631,10 +644,14 @@ pub fn run_dynamic(model: &Model, plan: &DynamicPlan) -> DynamicRun {
         let applied_n = start
             .as_ref()
             .map_or_else(|| drive_at(plan, gait, t).applied_n, |e| e.drive.applied_n);
-        if let (Some(c), None, DynamicCase::Ramp) = (crest, dislocation_force, plan.case) {
-            // Lateral dislocation only (the medial side has no crest to pass: the medial
-            // ramp reports the displacement it reached).
-            if plan.direction > 0.0 && tr.shift_mm > c {
+        if let (None, DynamicCase::Ramp) = (dislocation_force, plan.case) {
+            // Dislocated: the patella's centre past the crest on the side it is pushed to.
+            let past = if plan.direction > 0.0 {
+                crest.is_some_and(|c| tr.shift_mm > c)
+            } else {
+                crest_medial.is_some_and(|c| tr.shift_mm < c)
+            };
+            if past {
                 dislocation_force = Some(applied_n.abs());
             }
         }
@@ -788,7 +805,7 @@ pub fn run_dynamic(model: &Model, plan: &DynamicPlan) -> DynamicRun {
         plan,
         &samples,
         baseline,
-        crest,
+        (crest, crest_medial),
         dislocation_force,
         &w,
         gait,
@@ -813,7 +830,7 @@ fn metrics(
     plan: &DynamicPlan,
     s: &[DynamicSample],
     baseline: f64,
-    crest: Option<f64>,
+    (crest, crest_medial): (Option<f64>, Option<f64>),
     dislocation_force: Option<f64>,
     w: &KneeWorld,
     gait: Option<&GaitRun>,
@@ -822,6 +839,7 @@ fn metrics(
         patella_mass_kg: w.mass_kg,
         baseline_shift_mm: baseline,
         lateral_crest_mm: crest,
+        medial_crest_mm: crest_medial,
         dislocation_force_n: dislocation_force,
         steps: s
             .last()
@@ -1039,6 +1057,32 @@ mod tests {
                 .expect("explicit dislocates"),
         );
         assert!((a / b - 1.0).abs() < 0.02, "{a} vs {b} N");
+    }
+
+    /// Pushed medially, the ramp stops when the patella's centre passes the medial crest,
+    /// and reports the force (medial dislocation, rare but reported).
+    #[test]
+    fn a_medial_ramp_dislocates_past_the_medial_crest() {
+        let m = model(false);
+        let mut plan = DynamicPlan::pulse(f64::to_radians(30.0), 175.0);
+        plan.case = DynamicCase::Ramp;
+        plan.direction = -1.0;
+        plan.onset_s = 0.01;
+        plan.duration_s = 0.6;
+        let run = run_dynamic(&m, &plan);
+        assert!(
+            matches!(run.status, DynamicStatus::Dislocated { .. }),
+            "{:?}",
+            run.status
+        );
+        let crest = run.metrics.medial_crest_mm.expect("a medial crest");
+        assert!(crest < run.metrics.baseline_shift_mm - 5.0, "{crest}");
+        let f = run
+            .metrics
+            .dislocation_force_n
+            .expect("a dislocation force");
+        assert!(f > 0.0 && f < plan.ramp_max_n, "{f}");
+        assert!(run.samples.last().unwrap().shift_mm < crest + 0.5);
     }
 
     #[test]
