@@ -1617,23 +1617,68 @@ fn shipped_sweeps_compile_and_their_first_variant_runs() {
     }
 }
 
+/// The viewer's recording of a dynamic run (what it plays): one frame per output sample, in
+/// time, with the patella moving under the pulse, a pressure field per frame and the
+/// integrated (not solved) status — the same samples `run` writes.
+#[test]
+fn dynamic_runs_are_recorded_for_the_viewer() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/dynamic_pulse.toml");
+    let compiled = kneetrack::scenario::compile::load_and_compile(&path).unwrap();
+    let rec = kneetrack::experiment::record::record(&compiled).unwrap();
+    let kneetrack::experiment::RunResult::Dynamic(run) = kneetrack::experiment::run(&compiled)
+    else {
+        panic!("a dynamic scenario")
+    };
+    assert_eq!(rec.frames.len(), run.samples.len());
+    assert_eq!(rec.x_label, "time, ms");
+    for (f, s) in rec.frames.iter().zip(&run.samples) {
+        assert_eq!(f.x, s.time_s * 1e3);
+        assert_eq!(f.result.tracking.shift_mm, s.shift_mm);
+        assert_eq!(f.result.contact.force_n, s.pf_force_n);
+        assert_eq!(f.pressure.len(), compiled.model.patella.len());
+        assert_eq!(f.result.status.name(), "integrated");
+    }
+    let shift: Vec<f64> = rec
+        .frames
+        .iter()
+        .map(|f| f.result.tracking.shift_mm)
+        .collect();
+    let (lo, hi) = shift
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    assert!(hi - lo > 3.0, "the pulse moves the patella: {lo} … {hi} mm");
+    assert!(rec
+        .frames
+        .iter()
+        .any(|f| f.pressure.iter().any(|&p| p > 0.0)));
+}
+
 // ---------------------------------------------------------------- viewer (feature `viewer`)
 
 /// Runs the viewer's headless path on the running baseline at 20 % with `extra` arguments;
 /// returns its standard output. Needs an X display.
 #[cfg(feature = "viewer")]
 fn view_screenshot(png_path: &Path, extra: &[&str]) -> String {
+    view_scenario_screenshot("runner_baseline.toml", "20%", png_path, extra)
+}
+
+/// Runs the viewer's headless path on a shipped scenario at `at`; returns its standard
+/// output.
+#[cfg(feature = "viewer")]
+fn view_scenario_screenshot(scenario: &str, at: &str, png_path: &Path, extra: &[&str]) -> String {
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "the viewer test needs an X display: run it under xvfb-run (see .ci/run)"
     );
-    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/runner_baseline.toml");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(scenario);
     let o = bin()
         .arg("view")
         .arg(&scenario)
         .arg("--screenshot")
         .arg(png_path)
-        .args(["--at", "20%"])
+        .args(["--at", at])
         .args(extra)
         .output()
         .unwrap();
@@ -1656,6 +1701,22 @@ fn viewer_screenshot_shows_the_knee_with_pressure_colours() {
     let dir = tmp("viewer");
     let png_path = dir.join("shot.png");
     let stdout = view_screenshot(&png_path, &[]);
+    assert_pressure_colours_near_the_patella(&stdout, &png_path);
+}
+
+/// The viewer plays a dynamic run: the shipped pulse at 25 % of its 150 ms (the patella
+/// pushed laterally mid-pulse) renders the knee with the pressure colours on the patella.
+#[cfg(feature = "viewer")]
+#[test]
+fn viewer_plays_a_dynamic_run() {
+    let dir = tmp("viewer-dynamic");
+    let png_path = dir.join("pulse.png");
+    let stdout = view_scenario_screenshot("dynamic_pulse.toml", "25%", &png_path, &[]);
+    assert_pressure_colours_near_the_patella(&stdout, &png_path);
+}
+
+#[cfg(feature = "viewer")]
+fn assert_pressure_colours_near_the_patella(stdout: &str, png_path: &Path) {
     let (px, py) = stdout
         .lines()
         .find_map(|l| {
@@ -1667,7 +1728,7 @@ fn viewer_screenshot_shows_the_knee_with_pressure_colours() {
         })
         .expect("the viewer prints the patella's screen position");
     let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(&png_path).unwrap(),
+        std::fs::File::open(png_path).unwrap(),
     ));
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];

@@ -36,9 +36,11 @@ use crate::math::Vec3;
 use crate::model::{Data, Model};
 use crate::scenario::GaitPlan;
 use crate::step::kinematics::kinematics;
+use crate::step::report::report;
 use crate::step::report::tracking;
+use crate::step::solve::{Solution, SolveStatus};
 use crate::step::tissues::tissues;
-use crate::step::{step, FrameInput, KneeAngles, QuadLoad};
+use crate::step::{step, FrameInput, FrameResult, KneeAngles, QuadLoad};
 use crate::tissues::Ligament;
 use world::KneeWorld;
 
@@ -455,9 +457,77 @@ struct Evaluation {
     jacobian: nalgebra::Matrix6<f64>,
     pose: Isometry3<f64>,
     drive: Drive,
+    input: FrameInput,
     joint: crate::step::kinematics::Joint,
     tissues: crate::step::tissues::TissueLoads,
     contact: crate::contact::ContactResult,
+}
+
+/// The wrench on the patella at (`pose`, `t`): tissues, cartilage contact (with its
+/// Jacobian when `jacobian`) and the applied load — the quasi-static solve's functions. The
+/// contact leaves its pressure field in `data`.
+#[allow(clippy::too_many_arguments)]
+fn evaluate(
+    model: &Model,
+    plan: &DynamicPlan,
+    gait: Option<&GaitRun>,
+    data: &mut Data,
+    pose: &Isometry3<f64>,
+    t: f64,
+    jacobian: bool,
+) -> Evaluation {
+    let d = drive_at(plan, gait, t);
+    let joint = kinematics(model, &d.knee);
+    let input = FrameInput {
+        itb_tension_n: d.itb_n,
+        rf_passive_n: d.rf_passive_n,
+        ..FrameInput::new(d.knee, QuadLoad::Force(d.scale))
+    };
+    let tis = tissues(model, &input, &joint, pose, d.scale);
+    let con = if plan.without_contact {
+        Default::default()
+    } else {
+        elastic_foundation_warm(
+            pose,
+            &model.femur,
+            &model.patella,
+            &model.law,
+            &mut data.contact_cache,
+            &mut data.pressure,
+            jacobian,
+        )
+    };
+    let applied = Vec3::new(0.0, 0.0, model.lat * d.applied_n);
+    let f = tis.force + con.force + applied;
+    let m = tis.moment + con.moment;
+    Evaluation {
+        wrench: Vector6::new(f.x, f.y, f.z, m.x, m.y, m.z),
+        jacobian: tis.jacobian + con.jacobian,
+        pose: *pose,
+        drive: d,
+        input,
+        joint,
+        tissues: tis,
+        contact: con,
+    }
+}
+
+impl Evaluation {
+    /// The state as a frame result (the quasi-static step's report), for viewers: status
+    /// [`SolveStatus::Integrated`] with the net force and moment on the patella.
+    fn frame(&self, model: &Model) -> FrameResult {
+        let sol = Solution {
+            pose: self.pose,
+            scale: self.drive.scale,
+            tissues: self.tissues.clone(),
+            contact: self.contact.clone(),
+            status: SolveStatus::Integrated {
+                net_force_n: self.wrench.fixed_rows::<3>(0).norm(),
+                net_moment_nmm: self.wrench.fixed_rows::<3>(3).norm(),
+            },
+        };
+        report(model, &self.input, &self.joint, &sol)
+    }
 }
 
 /// How the implicit rule's Newton iterations went over a run.
@@ -507,9 +577,19 @@ fn tendon_and_ligament_energy(model: &Model, pose: &Isometry3<f64>, tuberosity: 
         )
 }
 
-/// Runs a dynamic experiment. Deterministic: one thread integrates (the gait case's
-/// quasi-static run is itself thread-count independent).
+/// Runs a dynamic experiment.
 pub fn run_dynamic(model: &Model, plan: &DynamicPlan) -> DynamicRun {
+    run_dynamic_observed(model, plan, |_, _, _| {})
+}
+
+/// [`run_dynamic`], calling `observe` at every output sample with the sample, the state as
+/// a frame result and the scratch data (its pressure field is the sample's). Deterministic: one thread integrates (the gait case's
+/// quasi-static run is itself thread-count independent).
+pub fn run_dynamic_observed(
+    model: &Model,
+    plan: &DynamicPlan,
+    mut observe: impl FnMut(&DynamicSample, &FrameResult, &Data),
+) -> DynamicRun {
     let quasi_static = plan.gait.as_ref().map(|g| run_gait(model, g));
     let gait = quasi_static.as_ref();
     let duration = match gait {
@@ -564,43 +644,6 @@ pub fn run_dynamic(model: &Model, plan: &DynamicPlan) -> DynamicRun {
     let wall = Instant::now();
     let lat = model.lat;
     let dt = plan.dt_s;
-    // The wrench on the patella at (pose, t): tissues, cartilage contact (with its Jacobian
-    // for the implicit rule) and the applied load — the quasi-static solve's functions.
-    let mut evaluate = |pose: &Isometry3<f64>, t: f64, jacobian: bool| {
-        let d = drive_at(plan, gait, t);
-        let joint = kinematics(model, &d.knee);
-        let input = FrameInput {
-            itb_tension_n: d.itb_n,
-            rf_passive_n: d.rf_passive_n,
-            ..FrameInput::new(d.knee, QuadLoad::Force(d.scale))
-        };
-        let tis = tissues(model, &input, &joint, pose, d.scale);
-        let con = if plan.without_contact {
-            Default::default()
-        } else {
-            elastic_foundation_warm(
-                pose,
-                &model.femur,
-                &model.patella,
-                &model.law,
-                &mut data.contact_cache,
-                &mut data.pressure,
-                jacobian,
-            )
-        };
-        let applied = Vec3::new(0.0, 0.0, lat * d.applied_n);
-        let f = tis.force + con.force + applied;
-        let m = tis.moment + con.moment;
-        Evaluation {
-            wrench: Vector6::new(f.x, f.y, f.z, m.x, m.y, m.z),
-            jacobian: tis.jacobian + con.jacobian,
-            pose: *pose,
-            drive: d,
-            joint,
-            tissues: tis,
-            contact: con,
-        }
-    };
     // The implicit rule's last evaluation (its pose, wrench and Jacobian): the base of the
     // next step's prediction.
     let mut last: Option<Evaluation> = None;
@@ -613,8 +656,8 @@ pub fn run_dynamic(model: &Model, plan: &DynamicPlan) -> DynamicRun {
         let sample_now = k % every == 0 || k == steps;
         // The state at t: every step for the explicit integrator (its force), at output
         // samples, the first and the last step for the implicit one.
-        let start =
-            (!implicit || sample_now || last.is_none()).then(|| evaluate(&pose, t, implicit));
+        let start = (!implicit || sample_now || last.is_none())
+            .then(|| evaluate(model, plan, gait, &mut data, &pose, t, implicit));
         let ke = w.kinetic_energy();
         if let Some(e) = &start {
             w.set_tibia(&e.joint.femur_from_tibia);
@@ -688,6 +731,9 @@ pub fn run_dynamic(model: &Model, plan: &DynamicPlan) -> DynamicRun {
                 quasi_static_shift_mm: qs.map_or(f64::NAN, |q| q.0),
                 quasi_static_pf_n: qs.map_or(f64::NAN, |q| q.1),
             });
+            if let Some(sample) = samples.last() {
+                observe(sample, &e.frame(model), &data);
+            }
         }
         if let (Some(_), DynamicCase::Ramp) = (dislocation_force, plan.case) {
             if status == DynamicStatus::Completed {
@@ -728,7 +774,7 @@ pub fn run_dynamic(model: &Model, plan: &DynamicPlan) -> DynamicRun {
             let mut previous: Option<f64> = None;
             for _ in 0..IMPLICIT_MAX_ITERATIONS {
                 let x_mid = advance(&pose, &(0.5 * dt * mean));
-                let e = evaluate(&x_mid, t + 0.5 * dt, true);
+                let e = evaluate(model, plan, gait, &mut data, &x_mid, t + 0.5 * dt, true);
                 implicit_stats.evaluations += 1;
                 let g = mass * mean - momentum - 0.5 * dt * e.wrench;
                 let a = mass - (0.25 * dt * dt) * e.jacobian;

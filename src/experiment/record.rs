@@ -1,6 +1,7 @@
 //! Recording a run for a viewer: the CLI's own drivers with an observer that keeps each
 //! frame's pressure field and tissue lines, plus the run's summary metrics. Gait scenarios
-//! record their first cycle (a viewer shows one cycle); flexion scenarios every angle.
+//! record their first cycle (a viewer shows one cycle); flexion scenarios every angle;
+//! dynamic runs every output sample (the integrated state, not an equilibrium).
 
 use super::flexion::run_flexion_observed;
 use super::gait::{assemble, factors, run_cycle_observed};
@@ -14,7 +15,7 @@ use crate::step::FrameResult;
 /// One recorded frame.
 #[derive(Debug, Clone)]
 pub struct RecordedFrame {
-    /// Abscissa: cycle % (gait) or knee flexion, degrees (flexion).
+    /// Abscissa: cycle % (gait), knee flexion, degrees (flexion), or time, ms (dynamic).
     pub x: f64,
     /// The solved frame.
     pub result: FrameResult,
@@ -42,7 +43,9 @@ pub struct Recording {
 
 /// Why a scenario cannot be recorded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("the viewer shows gait and flexion scenarios; a stability test has no motion to play, and dynamic runs are not played yet")]
+#[error(
+    "the viewer shows gait, flexion and dynamic scenarios; a stability test has no motion to play"
+)]
 pub struct NotRecordable;
 
 /// Runs `compiled` with the CLI's drivers and records every frame.
@@ -98,6 +101,24 @@ pub fn record(compiled: &Compiled) -> Result<Recording, NotRecordable> {
                 cycles_in_scenario: 1,
             })
         }
-        RunPlan::Stability(_) | RunPlan::Dynamic(_) => Err(NotRecordable),
+        RunPlan::Dynamic(plan) => {
+            let run = crate::dynamics::run_dynamic_observed(model, plan, |s, r, d| {
+                frames.push(RecordedFrame {
+                    x: s.time_s * 1e3,
+                    lines: tissue_lines(model, r),
+                    result: r.clone(),
+                    pressure: d.pressure.clone(),
+                    glute_med_n: None,
+                    stance: 0.0,
+                });
+            });
+            Ok(Recording {
+                x_label: "time, ms",
+                frames,
+                metrics: summarize(model, &RunResult::Dynamic(Box::new(run))),
+                cycles_in_scenario: 1,
+            })
+        }
+        RunPlan::Stability(_) => Err(NotRecordable),
     }
 }

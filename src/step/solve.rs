@@ -68,6 +68,13 @@ pub enum SolveStatus {
     },
     /// A trial state produced a non-finite number.
     NonFinite { iterations: u32 },
+    /// Not a solve: a dynamic run's state at an output sample, where the patella need not be
+    /// in equilibrium — the net force and moment on it (its inertia and damping) are shown
+    /// as the residuals.
+    Integrated {
+        net_force_n: f64,
+        net_moment_nmm: f64,
+    },
 }
 
 impl SolveStatus {
@@ -82,6 +89,7 @@ impl SolveStatus {
             | SolveStatus::MaxIterations { iterations, .. }
             | SolveStatus::Stalled { iterations, .. }
             | SolveStatus::NonFinite { iterations } => iterations,
+            SolveStatus::Integrated { .. } => 0,
         }
     }
     /// Short name for tables.
@@ -91,6 +99,7 @@ impl SolveStatus {
             SolveStatus::MaxIterations { .. } => "max_iterations",
             SolveStatus::Stalled { .. } => "stalled",
             SolveStatus::NonFinite { .. } => "non_finite",
+            SolveStatus::Integrated { .. } => "integrated",
         }
     }
     /// (force residual N, moment residual N·mm); NaN when non-finite.
@@ -111,6 +120,10 @@ impl SolveStatus {
                 moment_residual_nmm,
                 ..
             } => (force_residual_n, moment_residual_nmm),
+            SolveStatus::Integrated {
+                net_force_n,
+                net_moment_nmm,
+            } => (net_force_n, net_moment_nmm),
             SolveStatus::NonFinite { .. } => (f64::NAN, f64::NAN),
         }
     }
