@@ -100,9 +100,13 @@ ligaments are single lines and the tibia's secondary motion does not respond to 
 in flexion is weak";
 const L_PATELLAR_FLEXION: &str = "patellar flexion runs ahead of knee flexion below 30° (16° at 10°, 25° at 30°): \
 the Lenhart trochlea spirals in proximally and the patella follows it by flexing; it lags from 40° on";
-const L_PT_RATIO: &str = "PT / quadriceps is 0.74-0.50 at 30-60° (published 0.8-0.9; 0.61 at 90° passes M2b): \
-the quadriceps insertions sit on the patella base close to the contact, so the quadriceps' lever about the contact is \
-short relative to the tendon's";
+const L_PT_RATIO: &str = "PT / quadriceps is 0.74-0.50 at 30-60° (published 0.8-0.9; 0.61 at 90° passes M2b). With \
+the patella held by three forces, the ratio is sin∠(quadriceps, contact) / sin∠(tendon, contact): the sagittal contact \
+normal (femur on patella) turns 1.15° per degree of knee flexion, 80° → 149° from the femur's long axis over 0-60°, \
+where ratios of 0.8-0.9 need about 127° at 60° (the tendon's line, 202° → 241°, barely matters near 90° from the \
+normal). The normal follows this trochlea's sagittal profile distal of the groove; at 30° / 60° neither the \
+quadriceps path (no wrap: 0.74 / 0.48; pulled along the femoral shaft: 0.80 / 0.48), 6 mm more anterior insertions \
+(0.79 / 0.45) nor a 4 mm longer tendon (0.79 / 0.53) lifts the 40-60° values into the band";
 const L_RESTRAINT: &str = "lateral restraint 164-217 N (published 80-100): the model file's MPFL and lateral \
 retinaculum are stiff single lines (the MPFL pulls the displaced patella posteriorly into the lateral facet), and \
 the deep real trochlea adds contact restraint";
