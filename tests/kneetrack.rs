@@ -18,6 +18,75 @@ use kneetrack::{step, Data, FrameInput, FrameResult, KneeAngles, Model, ModelPar
 use nalgebra::{Isometry3, Point3, Translation3, UnitQuaternion};
 use proptest::prelude::*;
 
+/// Counts the heap allocations of each thread, so a test can check that a code path makes
+/// none (the test threads run in parallel; each sees only its own count).
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn count_allocation() {
+    // `try_with`: a thread being torn down may still free and allocate.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count_allocation();
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count_allocation();
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        count_allocation();
+        unsafe { std::alloc::System.realloc(ptr, layout, size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Heap allocations this thread made while running `f`.
+fn allocations_in<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let before = ALLOCATIONS.with(|c| c.get());
+    let out = f();
+    (out, ALLOCATIONS.with(|c| c.get()) - before)
+}
+
+/// A warm frame solve allocates nothing (issue "speed to the limit"): on both knees, a 1°
+/// step under a prescribed force and under a prescribed extensor moment (the quadriceps
+/// scale unknown), and a held medio-lateral shift (the stability test's layout).
+#[test]
+fn a_warm_frame_solve_makes_no_heap_allocation() {
+    for params in [ModelParams::default(), parametric()] {
+        for load in [QuadLoad::Force(400.0), QuadLoad::ExtensorMoment(30_000.0)] {
+            let (m, mut d, _) = solved(&params, 30.0, load);
+            let (r, n) = allocations_in(|| step(&m, &FrameInput::new(knee(31.0), load), &mut d));
+            assert!(r.status.converged(), "{:?}", r.status);
+            assert_eq!(
+                n, 0,
+                "{:?}, {load:?}: {n} allocations",
+                params.anatomy.model
+            );
+            let mut held = FrameInput::new(knee(31.0), QuadLoad::Force(175.0));
+            held.shift_mm = Some(r.tracking.shift_mm + 2.0);
+            let (r, n) = allocations_in(|| step(&m, &held, &mut d));
+            assert!(r.status.iterations() > 0);
+            assert_eq!(
+                n, 0,
+                "{:?}, held shift: {n} allocations",
+                params.anatomy.model
+            );
+        }
+    }
+}
+
 /// The parametric knee's parameters (the analytic trochlea and patella).
 fn parametric() -> ModelParams {
     let mut p = ModelParams::default();

@@ -15,7 +15,7 @@
 //! forward-difference Jacobian. The outcome is a [`SolveStatus`]: never a panic, never a
 //! silent fallback.
 
-use nalgebra::{DMatrix, DVector, Isometry3, Translation3, UnitQuaternion, Vector6};
+use nalgebra::{Isometry3, SMatrix, SVector, Translation3, UnitQuaternion, Vector6};
 use serde::Serialize;
 
 use super::kinematics::Joint;
@@ -213,9 +213,18 @@ pub fn warm_start(model: &Model, input: &FrameInput, data: &Data) -> Guess {
     Guess { pose, scale }
 }
 
+/// Unknowns at most: the six pose components and the quadriceps scale.
+const DIM: usize = 7;
+/// Residual and step vectors, and the Jacobian, on the stack (no allocation in a solve):
+/// the active unknowns come first; the inactive tail of the residual is zero and of the
+/// Jacobian the identity, so the padded least-squares system is block-diagonal and its
+/// tail steps are zero.
+type Vec7 = SVector<f64, DIM>;
+type Mat7 = SMatrix<f64, DIM, DIM>;
+
 struct Eval {
-    r: DVector<f64>,
-    j: DMatrix<f64>,
+    r: Vec7,
+    j: Mat7,
     tissues: TissueLoads,
     contact: ContactResult,
     force_res: f64,
@@ -224,10 +233,29 @@ struct Eval {
 
 /// Which unknowns and residual rows are active.
 struct Layout {
-    /// Active pose components (0..6) in order.
-    pose: Vec<usize>,
-    /// Whether the quadriceps scale is unknown.
+    /// Active pose components (0..6) in order: the first `n_pose` entries.
+    pose_all: [usize; 6],
+    n_pose: usize,
+    /// Whether the quadriceps scale is unknown (then the last active unknown).
     scale: bool,
+}
+
+impl Layout {
+    /// The active pose components.
+    fn pose(&self) -> &[usize] {
+        &self.pose_all[..self.n_pose]
+    }
+    /// Active unknowns.
+    fn n(&self) -> usize {
+        self.n_pose + self.scale as usize
+    }
+    /// Zero residual tail, identity Jacobian tail.
+    fn pad(&self, r: &mut Vec7, j: &mut Mat7) {
+        for k in self.n()..DIM {
+            r[k] = 0.0;
+            j[(k, k)] = 1.0;
+        }
+    }
 }
 
 /// One frame's equations: what is solved, for which input and joint pose.
@@ -248,19 +276,12 @@ impl Problem<'_> {
 
     /// Forward-difference Jacobian of the residual at (pose, scale), for frames where the
     /// analytic Jacobian's neglected surface-curvature term stalls the solve (the notch).
-    fn fd_jacobian(
-        &self,
-        pose: &Isometry3<f64>,
-        scale: f64,
-        base: &DVector<f64>,
-        data: &mut Data,
-    ) -> DMatrix<f64> {
+    fn fd_jacobian(&self, pose: &Isometry3<f64>, scale: f64, base: &Vec7, data: &mut Data) -> Mat7 {
         let lay = &self.lay;
-        let n = base.len();
-        let mut j = DMatrix::zeros(n, n);
-        for k in 0..n {
-            let mut delta = DVector::zeros(n);
-            let h = match lay.pose.get(k) {
+        let mut j = Mat7::zeros();
+        for k in 0..lay.n() {
+            let mut delta = Vec7::zeros();
+            let h = match lay.pose().get(k) {
                 Some(&c) if c < 3 => 1e-5,
                 Some(_) => 1e-6,
                 None => 1e-6 * scale.max(1.0),
@@ -270,6 +291,8 @@ impl Problem<'_> {
             let e = self.evaluate(&p2, s2, data);
             j.set_column(k, &((e.r - base) / h));
         }
+        let mut r = *base;
+        lay.pad(&mut r, &mut j);
         j
     }
 }
@@ -305,13 +328,13 @@ fn evaluate(
         m.y / MOMENT_SCALE_MM,
         m.z / MOMENT_SCALE_MM,
     );
-    let n = lay.pose.len() + lay.scale as usize;
-    let mut r = DVector::zeros(n);
-    let mut j = DMatrix::zeros(n, n);
+    let n = lay.n();
+    let mut r = Vec7::zeros();
+    let mut j = Mat7::zeros();
     let row_scale = |row: usize| if row >= 3 { 1.0 / MOMENT_SCALE_MM } else { 1.0 };
-    for (a, &row) in lay.pose.iter().enumerate() {
+    for (a, &row) in lay.pose().iter().enumerate() {
         r[a] = w[row];
-        for (b, &col) in lay.pose.iter().enumerate() {
+        for (b, &col) in lay.pose().iter().enumerate() {
             j[(a, b)] = jac[(row, col)] * row_scale(row);
         }
         if lay.scale {
@@ -333,13 +356,14 @@ fn evaluate(
         let root = (a * a + b * b + 2.0 * FB_SMOOTHING_N * FB_SMOOTHING_N).sqrt();
         let (da, db) = (1.0 - a / root, 1.0 - b / root);
         r[n - 1] = a + b - root;
-        for (c, &col) in lay.pose.iter().enumerate() {
+        for (c, &col) in lay.pose().iter().enumerate() {
             j[(n - 1, c)] = da * tis.d_extensor_moment[col] / EXTENSOR_SCALE_MM;
         }
         // The extensor moment depends on the scale only through the pose.
         j[(n - 1, n - 1)] = db * SCALE_ARM_MM / EXTENSOR_SCALE_MM;
         ext_err = r[n - 1] * EXTENSOR_SCALE_MM;
     }
+    lay.pad(&mut r, &mut j);
     let mut fres = Vec3::new(f.x, f.y, f.z);
     if input.shift_mm.is_some() {
         fres.z = 0.0;
@@ -354,14 +378,9 @@ fn evaluate(
     }
 }
 
-fn apply(
-    pose: &Isometry3<f64>,
-    scale: f64,
-    lay: &Layout,
-    delta: &DVector<f64>,
-) -> (Isometry3<f64>, f64) {
+fn apply(pose: &Isometry3<f64>, scale: f64, lay: &Layout, delta: &Vec7) -> (Isometry3<f64>, f64) {
     let mut d6 = [0.0; 6];
-    for (a, &k) in lay.pose.iter().enumerate() {
+    for (a, &k) in lay.pose().iter().enumerate() {
         d6[k] = delta[a];
     }
     let dt = Vec3::new(d6[0], d6[1], d6[2]);
@@ -372,7 +391,7 @@ fn apply(
         q * pose.rotation,
     );
     let new_scale = if lay.scale {
-        (scale + delta[delta.len() - 1]).max(0.0)
+        (scale + delta[lay.n() - 1]).max(0.0)
     } else {
         scale
     };
@@ -388,13 +407,18 @@ pub fn solve(
     data: &mut Data,
 ) -> Solution {
     let tol = &model.params.solver;
-    let lay = Layout {
-        pose: if input.shift_mm.is_some() {
-            vec![0, 1, 3, 4, 5]
-        } else {
-            vec![0, 1, 2, 3, 4, 5]
-        },
-        scale: matches!(input.load, QuadLoad::ExtensorMoment(_)),
+    let lay = if input.shift_mm.is_some() {
+        Layout {
+            pose_all: [0, 1, 3, 4, 5, 0],
+            n_pose: 5,
+            scale: matches!(input.load, QuadLoad::ExtensorMoment(_)),
+        }
+    } else {
+        Layout {
+            pose_all: [0, 1, 2, 3, 4, 5],
+            n_pose: 6,
+            scale: matches!(input.load, QuadLoad::ExtensorMoment(_)),
+        }
     };
     let problem = Problem {
         model,
@@ -432,31 +456,31 @@ pub fn solve(
             ev.j = problem.fd_jacobian(&pose, scale, &ev.r, data);
         }
         let jt = ev.j.transpose();
-        let a = &jt * &ev.j;
-        let g = &jt * &ev.r;
+        let a = jt * ev.j;
+        let g = jt * ev.r;
         let merit = ev.r.norm_squared();
         let mut accepted = false;
         while lambda < 1e12 {
             if lambda > SWITCH_TO_FD_LAMBDA && !finite_differences {
                 break;
             }
-            let mut damped = a.clone();
-            for i in 0..damped.nrows() {
+            let mut damped = a;
+            for i in 0..DIM {
                 damped[(i, i)] += lambda * (a[(i, i)] + 1e-9);
             }
-            let Some(mut delta) = damped.lu().solve(&(-&g)) else {
+            let Some(mut delta) = damped.lu().solve(&(-g)) else {
                 lambda *= 10.0;
                 continue;
             };
             // Trust region on the physical step.
             let mut limit: f64 = 1.0;
-            for (k, &c) in lay.pose.iter().enumerate() {
+            for (k, &c) in lay.pose().iter().enumerate() {
                 let cap = if c < 3 { MAX_STEP_MM } else { MAX_STEP_RAD };
                 limit = limit.max(delta[k].abs() / cap);
             }
             if lay.scale {
                 let cap = (0.5 * scale).max(200.0);
-                limit = limit.max(delta[delta.len() - 1].abs() / cap);
+                limit = limit.max(delta[lay.n() - 1].abs() / cap);
             }
             delta /= limit;
             let (p2, s2) = apply(&pose, scale, lay, &delta);
