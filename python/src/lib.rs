@@ -354,9 +354,9 @@ impl PyScenario {
     fn from_toml(py: Python<'_>, text: String, path: PathBuf) -> PyResult<Self> {
         let compiled = compile_text(py, &path, &text)?;
         // The library accepted the text, so it is valid TOML.
-        let doc = text.parse::<toml_edit::DocumentMut>().map_err(|e| {
-            PyValueError::new_err(format!("{}: {}", path.display(), e.message()))
-        })?;
+        let doc = text
+            .parse::<toml_edit::DocumentMut>()
+            .map_err(|e| PyValueError::new_err(format!("{}: {}", path.display(), e.message())))?;
         Ok(Self {
             path,
             doc,
@@ -546,8 +546,7 @@ impl PyRunResult {
             let pat = &m.patella;
             let mut femur = Vec::with_capacity(3 * pat.len());
             for k in 0..pat.len() {
-                let q = fr.femur_from_patella
-                    * nalgebra::Point3::new(pat.x[k], pat.y[k], pat.z[k]);
+                let q = fr.femur_from_patella * nalgebra::Point3::new(pat.x[k], pat.y[k], pat.z[k]);
                 femur.extend([q.x, q.y, q.z]);
             }
             (p, femur)

@@ -23,3 +23,19 @@ def test_vmo_q_angle_example(tmp_path: Path) -> None:
     assert out.stat().st_size > 10_000
     assert f"wrote {out}" in p.stdout
     assert "vmo_q_angle: 20/20 variants" in p.stderr
+
+
+def test_readme_python_block(tmp_path: Path) -> None:
+    """The README's Python example runs as written (from a folder with `scenarios/`)."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## From Python", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "scenarios").symlink_to(REPO / "scenarios")
+    env = dict(os.environ, MPLBACKEND="Agg")
+    p = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "out" / "vmo_half" / "frames.csv").is_file()
+    assert (tmp_path / "out" / "runner_ik.mot").is_file()
