@@ -705,7 +705,7 @@ fn write_opensim(
     output::write_atomic(&path, text.as_bytes()).map_err(|e| PyOSError::new_err(e.to_string()))
 }
 
-/// The kneetrack library's version.
+/// The package version (the same as the kneetrack library's).
 #[pyfunction]
 fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
