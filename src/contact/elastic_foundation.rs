@@ -521,7 +521,7 @@ impl MeshPass<'_> {
                     // d0 < EARLY_OUT_MM here: as `sample`, the refined sample.
                     let s = self
                         .sdf
-                        .refine(e.base as usize, e.f[0], e.f[1], e.f[2], e.d0);
+                        .refine_inline(e.base as usize, e.f[0], e.f[1], e.f[2], e.d0);
                     self.add(acc, i, e.r, &s);
                 } else {
                     self.visit(acc, i, &mut refs);

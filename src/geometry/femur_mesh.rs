@@ -1469,7 +1469,20 @@ impl FemurSdf {
     /// instead of 67 ns with this pass in f64 (one core, best of 30); the contact wrench
     /// moves by parts in 10⁸.
     #[inline(never)]
-    pub(crate) fn refine(&self, base: usize, fx: f64, fy: f64, fz: f64, d0: f64) -> FieldSample {
+    fn refine(&self, base: usize, fx: f64, fy: f64, fz: f64, d0: f64) -> FieldSample {
+        self.refine_inline(base, fx, fy, fz, d0)
+    }
+
+    /// [`Self::refine`] inlined (the vector element pass's second pass).
+    #[inline(always)]
+    pub(crate) fn refine_inline(
+        &self,
+        base: usize,
+        fx: f64,
+        fy: f64,
+        fz: f64,
+        d0: f64,
+    ) -> FieldSample {
         let (sx, sy) = (NODES * NODES, NODES);
         let nt = &self.normal_thick[base..base + CELL_SPAN];
         let f = [fx as f32, fy as f32, fz as f32];
