@@ -15,8 +15,9 @@ use nalgebra::{Isometry3, Matrix6};
 
 use super::law::ContactLaw;
 use crate::geometry::femur::{BatchBuffers, SurfaceDistance};
-use crate::geometry::femur_mesh::EARLY_OUT_MM;
-use crate::geometry::{FemurGeometry, PatellaMesh};
+use crate::geometry::femur_mesh::{FieldSample, EARLY_OUT_MM, FAR_GAP_MM, NODE_X, NODE_Y};
+use crate::geometry::patches::Patch;
+use crate::geometry::{FemurGeometry, FemurSdf, PatellaMesh};
 use crate::math::Vec3;
 
 /// What one contact evaluation returns.
@@ -86,6 +87,7 @@ pub fn elastic_foundation(
         Elements::All,
         pressure,
         jacobian,
+        false,
     )
 }
 
@@ -109,6 +111,7 @@ pub fn elastic_foundation_in(
         Elements::All,
         pressure,
         jacobian,
+        false,
     )
 }
 
@@ -149,7 +152,8 @@ pub(crate) enum Elements {
 }
 
 /// One evaluation over all or the active elements: positions, the batched surface query,
-/// then the sums over the elements in contact in element order.
+/// then the sums over the elements in contact in element order. `portable` keeps to the
+/// scalar path where a vector path exists (same bits; for the tests that check it).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn evaluate(
     femur_from_patella: &Isometry3<f64>,
@@ -160,6 +164,7 @@ pub(crate) fn evaluate(
     which: Elements,
     pressure: &mut [f64],
     jacobian: bool,
+    portable: bool,
 ) -> ContactResult {
     let mut acc = Accumulator::new(femur_from_patella, patella, pressure, jacobian);
     let n = patella.len();
@@ -171,17 +176,15 @@ pub(crate) fn evaluate(
             // Patch rejection: one bound per patch; its elements are visited only when the
             // femoral field may come within the early-out distance of the patch's ball.
             FemurGeometry::Mesh(sdf, info) if !patella.patches.is_empty() => {
-                for p in &patella.patches {
-                    let (c, _) = acc.place_point(p.centre);
-                    let lb = sdf.patch_lower_bound(c.x, c.y, info.lat * c.z, p.radius);
-                    let range = p.start as usize..p.end as usize;
-                    if lb >= EARLY_OUT_MM {
-                        scratch.radial_all[range.clone()].fill(lb);
-                        scratch.rho_all[range].fill(0.0);
-                    } else {
-                        scratch.active.extend(p.start..p.end);
-                    }
+                #[cfg(target_arch = "x86_64")]
+                if !portable && std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: AVX2 is present.
+                    unsafe { cull_patches_avx2(&acc, sdf, info.lat, &patella.patches, scratch) };
+                } else {
+                    cull_patches(&acc, sdf, info.lat, &patella.patches, scratch);
                 }
+                #[cfg(not(target_arch = "x86_64"))]
+                cull_patches(&acc, sdf, info.lat, &patella.patches, scratch);
             }
             _ => scratch.active.extend(0..n as u32),
         }
@@ -190,28 +193,26 @@ pub(crate) fn evaluate(
     if let FemurGeometry::Mesh(sdf, info) = femur {
         // The field's query is per point and cheap: one fused pass (place, sample, add)
         // with no intermediate arrays. Same order, same arithmetic as the batched path.
-        let lat = info.lat;
-        let all = which == Elements::All;
-        for &i in &scratch.active {
-            let i = i as usize;
-            let (p, r) = acc.place(patella, i);
-            let s = sdf.sample(p.x, p.y, lat * p.z);
-            if all {
-                scratch.radial_all[i] = s.trilinear;
-                scratch.rho_all[i] = 0.0;
-            }
-            if s.gap < 0.0 {
-                let normal = Vec3::new(s.normal[0], s.normal[1], lat * s.normal[2]);
-                acc.add(
-                    patella,
-                    law,
-                    i,
-                    r,
-                    SurfaceDistance { gap: s.gap, normal },
-                    s.thickness,
-                );
-            }
+        let ContactScratch {
+            active,
+            radial_all,
+            rho_all,
+            ..
+        } = scratch;
+        let refs = (which == Elements::All).then_some((&mut radial_all[..], &mut rho_all[..]));
+        let pass = MeshPass {
+            sdf,
+            lat: info.lat,
+            patella,
+            law,
+        };
+        #[cfg(target_arch = "x86_64")]
+        if !portable && std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present.
+            unsafe { pass.run_avx2(&mut acc, active, refs) };
+            return acc.finish();
         }
+        pass.run(&mut acc, active, refs);
         return acc.finish();
     }
     let m = scratch.active.len();
@@ -248,6 +249,306 @@ pub(crate) fn evaluate(
         );
     }
     acc.finish()
+}
+
+/// Patch `p` with lower bound `lb`: rejected (its elements get the bound as their motion
+/// reference) or its elements listed for the element pass.
+#[inline(always)]
+fn cull(p: &Patch, lb: f64, scratch: &mut ContactScratch) {
+    let range = p.start as usize..p.end as usize;
+    if lb >= EARLY_OUT_MM {
+        scratch.radial_all[range.clone()].fill(lb);
+        scratch.rho_all[range].fill(0.0);
+    } else {
+        scratch.active.extend(p.start..p.end);
+    }
+}
+
+/// Patch rejection: one bound per patch; its elements are visited only when the femoral
+/// field may come within the early-out distance of the patch's ball.
+fn cull_patches(
+    acc: &Accumulator,
+    sdf: &FemurSdf,
+    lat: f64,
+    patches: &[Patch],
+    scratch: &mut ContactScratch,
+) {
+    for p in patches {
+        let (c, _) = acc.place_point(p.centre);
+        cull(
+            p,
+            sdf.patch_lower_bound(c.x, c.y, lat * c.z, p.radius),
+            scratch,
+        );
+    }
+}
+
+/// [`cull_patches`] four patches at a time (the same bounds, bit for bit).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn cull_patches_avx2(
+    acc: &Accumulator,
+    sdf: &FemurSdf,
+    lat: f64,
+    patches: &[Patch],
+    scratch: &mut ContactScratch,
+) {
+    use std::arch::x86_64::*;
+    let m = acc.m;
+    let t = acc.t;
+    let b = |v: f64| _mm256_set1_pd(v);
+    let chunks = patches.chunks_exact(4);
+    let tail = chunks.remainder();
+    for ch in chunks {
+        let get = |f: fn(&Patch) -> f64| _mm256_setr_pd(f(&ch[0]), f(&ch[1]), f(&ch[2]), f(&ch[3]));
+        let ex = get(|p| p.centre[0]);
+        let ey = get(|p| p.centre[1]);
+        let ez = get(|p| p.centre[2]);
+        let r = get(|p| p.radius);
+        let row = |k: usize| {
+            _mm256_add_pd(
+                _mm256_add_pd(_mm256_mul_pd(b(m[k][0]), ex), _mm256_mul_pd(b(m[k][1]), ey)),
+                _mm256_mul_pd(b(m[k][2]), ez),
+            )
+        };
+        let cx = _mm256_add_pd(row(0), b(t.x));
+        let cy = _mm256_add_pd(row(1), b(t.y));
+        let cz = _mm256_mul_pd(b(lat), _mm256_add_pd(row(2), b(t.z)));
+        let (lb, ok) = sdf.patch_lower_bound4(cx, cy, cz, r);
+        let lb: [f64; 4] = std::mem::transmute(lb);
+        for (l, p) in ch.iter().enumerate() {
+            let lb = if ok >> l & 1 == 1 {
+                lb[l]
+            } else {
+                let (c, _) = acc.place_point(p.centre);
+                sdf.patch_lower_bound(c.x, c.y, lat * c.z, p.radius)
+            };
+            cull(p, lb, scratch);
+        }
+    }
+    cull_patches(acc, sdf, lat, tail, scratch);
+}
+
+/// The fused element pass on a mesh field: place each element, sample the field, add it
+/// when in contact; with `refs`, record each element's trilinear distance for the motion
+/// bounds.
+struct MeshPass<'a> {
+    sdf: &'a FemurSdf,
+    lat: f64,
+    patella: &'a PatellaMesh,
+    law: &'a ContactLaw,
+}
+
+type MotionRefs<'r> = Option<(&'r mut [f64], &'r mut [f64])>;
+
+impl MeshPass<'_> {
+    /// One element, scalar.
+    #[inline(always)]
+    fn visit(&self, acc: &mut Accumulator, i: usize, refs: &mut MotionRefs) {
+        let (p, r) = acc.place(self.patella, i);
+        let s = self.sdf.sample(p.x, p.y, self.lat * p.z);
+        if let Some((radial, rho)) = refs {
+            radial[i] = s.trilinear;
+            rho[i] = 0.0;
+        }
+        self.add(acc, i, r, &s);
+    }
+
+    #[inline(always)]
+    fn add(&self, acc: &mut Accumulator, i: usize, r: [f64; 3], s: &FieldSample) {
+        if s.gap < 0.0 {
+            let normal = Vec3::new(s.normal[0], s.normal[1], self.lat * s.normal[2]);
+            acc.add(
+                self.patella,
+                self.law,
+                i,
+                r,
+                SurfaceDistance { gap: s.gap, normal },
+                s.thickness,
+            );
+        }
+    }
+
+    /// The listed elements in order, scalar.
+    fn run(&self, acc: &mut Accumulator, active: &[u32], mut refs: MotionRefs) {
+        for &i in active {
+            self.visit(acc, i as usize, &mut refs);
+        }
+    }
+
+    /// [`Self::run`] in two passes per run of [`CHUNK`] elements: first, four elements at
+    /// a time and without branches, placing and the plain trilinear distance in AVX2 lanes
+    /// (the same operations as the scalar path, so the same bits), keeping the lanes within
+    /// the early-out distance (or outside the fine blocks) and prefetching their normals;
+    /// then, in element order, the near-contact refinement and the sums for the kept lanes
+    /// (lanes outside the fine blocks take the scalar path).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_avx2(&self, acc: &mut Accumulator, active: &[u32], mut refs: MotionRefs) {
+        use std::arch::x86_64::*;
+        let p = self.patella;
+        let n = p.len();
+        assert!(p.x.len() == n && p.y.len() == n && p.z.len() == n);
+        assert!(active.iter().all(|&i| (i as usize) < n));
+        if let Some((radial, rho)) = &refs {
+            assert!(radial.len() == n && rho.len() == n);
+        }
+        let m = acc.m;
+        let t = acc.t;
+        let b = |v: f64| _mm256_set1_pd(v);
+        let (m00, m01, m02) = (b(m[0][0]), b(m[0][1]), b(m[0][2]));
+        let (m10, m11, m12) = (b(m[1][0]), b(m[1][1]), b(m[1][2]));
+        let (m20, m21, m22) = (b(m[2][0]), b(m[2][1]), b(m[2][2]));
+        let (tx, ty, tz) = (b(t.x), b(t.y), b(t.z));
+        let lat = b(self.lat);
+        let early = b(EARLY_OUT_MM);
+        let nt = self.sdf.normal_thick_ptr();
+        let mut near = [Near::default(); CHUNK];
+        let dist = self.sdf.dist_ptr();
+        let mut located = [(self.sdf.locate4(tx, ty, tz), [tx; 3], [tx; 3]); CHUNK / 4];
+        for run in active.chunks(CHUNK) {
+            let groups = run.chunks_exact(4);
+            let tail = groups.remainder();
+            let count = groups.len();
+            // Pass 1a: place and locate every lane, prefetching its cell's node distances
+            // (no long-latency load waits on another here, so the misses overlap).
+            for (g, slot) in groups.clone().zip(located.iter_mut()) {
+                let idx = _mm_loadu_si128(g.as_ptr() as *const __m128i);
+                let ex = _mm256_i32gather_pd::<8>(p.x.as_ptr(), idx);
+                let ey = _mm256_i32gather_pd::<8>(p.y.as_ptr(), idx);
+                let ez = _mm256_i32gather_pd::<8>(p.z.as_ptr(), idx);
+                let rx = _mm256_add_pd(
+                    _mm256_add_pd(_mm256_mul_pd(m00, ex), _mm256_mul_pd(m01, ey)),
+                    _mm256_mul_pd(m02, ez),
+                );
+                let ry = _mm256_add_pd(
+                    _mm256_add_pd(_mm256_mul_pd(m10, ex), _mm256_mul_pd(m11, ey)),
+                    _mm256_mul_pd(m12, ez),
+                );
+                let rz = _mm256_add_pd(
+                    _mm256_add_pd(_mm256_mul_pd(m20, ex), _mm256_mul_pd(m21, ey)),
+                    _mm256_mul_pd(m22, ez),
+                );
+                let px = _mm256_add_pd(rx, tx);
+                let py = _mm256_add_pd(ry, ty);
+                let pz = _mm256_mul_pd(lat, _mm256_add_pd(rz, tz));
+                let q = self.sdf.locate4(px, py, pz);
+                let base: [u32; 4] = std::mem::transmute(q.base);
+                for b in base {
+                    for o in [0, NODE_Y, NODE_X, NODE_X + NODE_Y] {
+                        _mm_prefetch::<_MM_HINT_T0>(dist.add(b as usize + o) as *const i8);
+                    }
+                }
+                *slot = (q, [rx, ry, rz], [px, py, pz]);
+            }
+            // Pass 1b: the plain trilinear distances; keep the near lanes.
+            let mut kept = 0usize;
+            for (g, &(q, [rx, ry, rz], [px, py, pz])) in groups.zip(located[..count].iter()) {
+                let mut d0 = self.sdf.trilinear_at4(q.base, q.fx, q.fy, q.fz);
+                if q.fine != 0b1111 {
+                    // Lanes outside the box are apart at FAR_GAP_MM; lanes in the coarse
+                    // grid are apart at its distance when that is beyond the early-out
+                    // (else the scalar path samples them).
+                    let lane = |bits: u32| {
+                        _mm256_castsi256_pd(_mm256_cmpeq_epi64(
+                            _mm256_and_si256(
+                                _mm256_set1_epi64x(bits as i64),
+                                _mm256_setr_epi64x(1, 2, 4, 8),
+                            ),
+                            _mm256_setr_epi64x(1, 2, 4, 8),
+                        ))
+                    };
+                    let coarse = q.inside & !q.fine;
+                    if coarse != 0 {
+                        d0 = _mm256_blendv_pd(d0, self.sdf.coarse4(px, py, pz), lane(coarse));
+                    }
+                    d0 = _mm256_blendv_pd(_mm256_set1_pd(FAR_GAP_MM), d0, lane(q.inside));
+                }
+                let far = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GE_OQ>(d0, early)) as u32;
+                let keep = !far & 0b1111;
+                let d0: [f64; 4] = std::mem::transmute(d0);
+                if let Some((radial, rho)) = &mut refs {
+                    // Lanes outside the fine blocks are written again by the scalar path.
+                    for l in 0..4 {
+                        let i = *g.get_unchecked(l) as usize;
+                        *radial.get_unchecked_mut(i) = d0[l];
+                        *rho.get_unchecked_mut(i) = 0.0;
+                    }
+                }
+                let (rx, ry, rz): ([f64; 4], [f64; 4], [f64; 4]) = (
+                    std::mem::transmute(rx),
+                    std::mem::transmute(ry),
+                    std::mem::transmute(rz),
+                );
+                let (fx, fy, fz): ([f64; 4], [f64; 4], [f64; 4]) = (
+                    std::mem::transmute(q.fx),
+                    std::mem::transmute(q.fy),
+                    std::mem::transmute(q.fz),
+                );
+                let base: [u32; 4] = std::mem::transmute(q.base);
+                for l in 0..4 {
+                    let fine = q.fine >> l & 1 == 1;
+                    let e = near.get_unchecked_mut(kept);
+                    *e = Near {
+                        i: *g.get_unchecked(l),
+                        base: if fine { base[l] } else { u32::MAX },
+                        f: [fx[l], fy[l], fz[l]],
+                        d0: d0[l],
+                        r: [rx[l], ry[l], rz[l]],
+                    };
+                    kept += (keep >> l & 1) as usize;
+                }
+                let mut pre = keep & q.fine;
+                while pre != 0 {
+                    let l = pre.trailing_zeros() as usize;
+                    pre &= pre - 1;
+                    for o in [0, NODE_Y, NODE_X, NODE_X + NODE_Y] {
+                        let a = nt.add(base[l] as usize + o) as *const i8;
+                        _mm_prefetch::<_MM_HINT_T0>(a);
+                        _mm_prefetch::<_MM_HINT_T0>(a.add(31));
+                    }
+                }
+            }
+            for e in &near[..kept] {
+                let i = e.i as usize;
+                if e.base != u32::MAX {
+                    // d0 < EARLY_OUT_MM here: as `sample`, the refined sample.
+                    let s = self
+                        .sdf
+                        .refine_inline(e.base as usize, e.f[0], e.f[1], e.f[2], e.d0);
+                    self.add(acc, i, e.r, &s);
+                } else {
+                    self.visit(acc, i, &mut refs);
+                }
+            }
+            for &i in tail {
+                self.visit(acc, i as usize, &mut refs);
+            }
+        }
+    }
+}
+
+/// Elements per two-pass run of the vector element pass (its kept lanes' normals stay in
+/// the first-level cache between the passes).
+#[cfg(target_arch = "x86_64")]
+const CHUNK: usize = 64;
+
+/// A lane kept by the vector element pass: element, cell (`u32::MAX`: outside the fine
+/// blocks) and fractions, plain trilinear distance, lever.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Default)]
+struct Near {
+    i: u32,
+    base: u32,
+    f: [f64; 3],
+    d0: f64,
+    r: [f64; 3],
 }
 
 /// The per-element sums of one contact evaluation, shared by the kernels.
@@ -406,5 +707,78 @@ impl<'a> Accumulator<'a> {
             out.jacobian = j;
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{step, Data, FrameInput, KneeAngles, Model, ModelParams, QuadLoad};
+    use nalgebra::{Translation3, UnitQuaternion, Vector3};
+
+    /// The vector path (where the CPU has one) gives the scalar path's result bit for bit:
+    /// wrench, Jacobian, every pressure, the elements visited and their motion-bound
+    /// references, over poses from deep overlap to clear of the femur.
+    #[test]
+    fn vector_and_portable_paths_agree_bit_for_bit() {
+        let m = Model::new(&ModelParams::default()).unwrap();
+        let mut d = Data::new(&m);
+        let knee = KneeAngles {
+            flexion: 30f64.to_radians(),
+            ..Default::default()
+        };
+        let load = QuadLoad::Force(400.0);
+        crate::experiment::approach(&m, &mut d, knee, load);
+        let r = step(&m, &FrameInput::new(knee, load), &mut d);
+        let n = m.patella.len();
+        let (mut pv, mut pp) = (vec![0.0; n], vec![0.0; n]);
+        let (mut sv, mut sp) = (ContactScratch::default(), ContactScratch::default());
+        // A fixed pseudo-random walk (no RNG dependency): translations within ±3 mm,
+        // rotations within ±0.1 rad of the loaded pose.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut u = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        };
+        for case in 0..150 {
+            let pose = nalgebra::Isometry3::from_parts(
+                Translation3::from(
+                    r.femur_from_patella.translation.vector
+                        + Vector3::new(3.0 * u(), 3.0 * u(), 3.0 * u()),
+                ),
+                UnitQuaternion::from_scaled_axis(Vector3::new(0.1 * u(), 0.1 * u(), 0.1 * u()))
+                    * r.femur_from_patella.rotation,
+            );
+            let jac = case % 2 == 0;
+            let run = |s: &mut ContactScratch, p: &mut [f64], portable| {
+                evaluate(
+                    &pose,
+                    &m.femur,
+                    &m.patella,
+                    &m.law,
+                    s,
+                    Elements::All,
+                    p,
+                    jac,
+                    portable,
+                )
+            };
+            let v = run(&mut sv, &mut pv, false);
+            let p = run(&mut sp, &mut pp, true);
+            assert_eq!(v.force, p.force, "case {case}");
+            assert_eq!(v.moment, p.moment);
+            assert_eq!(v.jacobian, p.jacobian);
+            assert_eq!(v.load, p.load);
+            assert_eq!(v.area, p.area);
+            assert_eq!(v.peak_pressure, p.peak_pressure);
+            assert_eq!(v.cop_moment, p.cop_moment);
+            assert_eq!(v.elements_in_contact, p.elements_in_contact);
+            assert_eq!(pv, pp);
+            assert_eq!(sv.active, sp.active);
+            assert_eq!(sv.radial_all, sp.radial_all);
+            assert_eq!(sv.rho_all, sp.rho_all);
+        }
     }
 }

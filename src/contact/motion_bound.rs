@@ -98,6 +98,7 @@ pub fn elastic_foundation_warm(
                 Elements::Active,
                 pressure,
                 jacobian,
+                false,
             )
         }
         _ => {
@@ -112,6 +113,7 @@ pub fn elastic_foundation_warm(
                 Elements::All,
                 pressure,
                 jacobian,
+                false,
             );
             cache.radial.copy_from_slice(&cache.scratch.radial_all);
             cache.rho.copy_from_slice(&cache.scratch.rho_all);

@@ -37,6 +37,9 @@ pub const SDF_SPACING_MM: f64 = 0.45;
 const BLOCK: usize = 8;
 /// Nodes per block edge (each block stores its own boundary nodes: no cross-block lookups).
 const NODES: usize = BLOCK + 1;
+/// Node strides along x and y in a block (z is 1).
+pub(crate) const NODE_X: usize = NODES * NODES;
+pub(crate) const NODE_Y: usize = NODES;
 /// Node offsets spanned by one cell, from its (0, 0, 0) corner to its (1, 1, 1) corner + 1.
 const CELL_SPAN: usize = NODES * NODES + NODES + 2;
 /// Fine band outside the articular surface, mm: nothing farther than this can be in contact.
@@ -124,19 +127,35 @@ pub struct FemurSdf {
     pub mean_thickness_mm: f64,
     /// Present fine blocks (a cost figure).
     pub blocks_present: usize,
-    /// Per field block (the block grid padded by one block on every side, x-major), a lower
-    /// bound of the plain trilinear distance anywhere in that block, mm ([`FAR_GAP_MM`]
-    /// outside the fine grid's box). See [`Self::patch_lower_bound`].
-    patch_lb: Vec<f32>,
-    /// Per field block (padded as `patch_lb`), an upper bound of the trilinear distance's
-    /// gradient norm anywhere in the block, or +∞ when it is not a fine block (the field is
-    /// continuous only across fine blocks). In smooth
-    /// regions of a distance field this is about 1 (the interpolated gradient of a unit-
-    /// gradient field); it is large where the signed field turns over (beyond the rim).
-    patch_lip: Vec<f32>,
+    /// Per group of 1 or 2 × 1 or 2 × 1 or 2 blocks of the block grid padded by one block on
+    /// every side (8 tables of `patch_group` entries, one per shape; x-major, indexed by
+    /// the group's lowest block; clipped at the grid's far faces): a lower bound of the
+    /// plain trilinear distance anywhere in the group, mm ([`FAR_GAP_MM`] outside the fine
+    /// grid's box; see [`patch_bounds`]), and an upper bound of its gradient norm, or +∞
+    /// unless every block of the group is fine (the field is continuous only across fine
+    /// blocks; see [`patch_lipschitz`]). The one lookup of [`Self::patch_lower_bound`].
+    patch_lb2: Vec<f32>,
+    patch_lip2: Vec<f32>,
+    /// Entries per shape of `patch_lb2` / `patch_lip2` (the padded block count).
+    patch_group: usize,
     /// Upper bound of the field's gradient norm: trilinear interpolation of a 1-Lipschitz
     /// function is at most √3-Lipschitz. Used by the motion bounds of the warm kernel.
     pub lipschitz: f64,
+}
+
+/// Four lanes of [`FemurSdf::trilinear4`]: the plain trilinear distance, the cell
+/// fractions and (0, 0, 0) node of each lane, and a bit per lane in a fine block.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct Trilinear4 {
+    pub d0: std::arch::x86_64::__m256d,
+    pub fx: std::arch::x86_64::__m256d,
+    pub fy: std::arch::x86_64::__m256d,
+    pub fz: std::arch::x86_64::__m256d,
+    pub base: std::arch::x86_64::__m128i,
+    pub fine: u32,
+    /// A bit per lane inside the fine grid's box.
+    pub inside: u32,
 }
 
 /// Where a point falls in the field (see [`FemurSdf::locate`]).
@@ -1359,6 +1378,9 @@ impl FemurSdf {
             h * BLOCK as f64 / ch,
         );
         let patch_lip = patch_lipschitz(blocks, &block_slot, &dist);
+        let padded = [blocks[0] + 2, blocks[1] + 2, blocks[2] + 2];
+        let patch_lb2 = pairs(padded, &patch_lb, f32::min);
+        let patch_lip2 = pairs(padded, &patch_lip, f32::max);
         let total_area: f64 = triangles
             .iter()
             .map(|t| {
@@ -1401,8 +1423,9 @@ impl FemurSdf {
             coarse_inv_h: 1.0 / ch,
             coarse,
             mean_thickness_mm,
-            patch_lb,
-            patch_lip,
+            patch_group: patch_lb2.len() / 8,
+            patch_lb2,
+            patch_lip2,
             lipschitz: 3f64.sqrt(),
             cells_f: cells.map(|c| c as f64),
             inv_block: 1.0 / (h * BLOCK as f64),
@@ -1447,6 +1470,19 @@ impl FemurSdf {
     /// moves by parts in 10⁸.
     #[inline(never)]
     fn refine(&self, base: usize, fx: f64, fy: f64, fz: f64, d0: f64) -> FieldSample {
+        self.refine_inline(base, fx, fy, fz, d0)
+    }
+
+    /// [`Self::refine`] inlined (the vector element pass's second pass).
+    #[inline(always)]
+    pub(crate) fn refine_inline(
+        &self,
+        base: usize,
+        fx: f64,
+        fy: f64,
+        fz: f64,
+        d0: f64,
+    ) -> FieldSample {
         let (sx, sy) = (NODES * NODES, NODES);
         let nt = &self.normal_thick[base..base + CELL_SPAN];
         let f = [fx as f32, fy as f32, fz as f32];
@@ -1482,23 +1518,266 @@ impl FemurSdf {
         }
     }
 
+    /// [`Self::locate`] for four femur-frame points at once (AVX2): the same IEEE
+    /// operations in the same order as the scalar path, so every lane's cell and fractions
+    /// are bit for bit those of [`Self::sample`]'s first step. Lanes outside a fine block
+    /// are flagged (their other values are meaningless, their cell node 0) and left to the
+    /// scalar query. `d0` is left zero ([`Self::trilinear_at4`] fills it).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 (checked by the caller).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) unsafe fn locate4(
+        &self,
+        x: std::arch::x86_64::__m256d,
+        y: std::arch::x86_64::__m256d,
+        z: std::arch::x86_64::__m256d,
+    ) -> Trilinear4 {
+        use std::arch::x86_64::*;
+        let inv_h = _mm256_set1_pd(self.inv_h);
+        let gx = _mm256_mul_pd(_mm256_sub_pd(x, _mm256_set1_pd(self.origin[0])), inv_h);
+        let gy = _mm256_mul_pd(_mm256_sub_pd(y, _mm256_set1_pd(self.origin[1])), inv_h);
+        let gz = _mm256_mul_pd(_mm256_sub_pd(z, _mm256_set1_pd(self.origin[2])), inv_h);
+        let zero = _mm256_setzero_pd();
+        let c = &self.cells_f;
+        let inside = _mm256_and_pd(
+            _mm256_and_pd(
+                _mm256_and_pd(
+                    _mm256_cmp_pd::<_CMP_GE_OQ>(gx, zero),
+                    _mm256_cmp_pd::<_CMP_GE_OQ>(gy, zero),
+                ),
+                _mm256_and_pd(
+                    _mm256_cmp_pd::<_CMP_GE_OQ>(gz, zero),
+                    _mm256_cmp_pd::<_CMP_LT_OQ>(gx, _mm256_set1_pd(c[0])),
+                ),
+            ),
+            _mm256_and_pd(
+                _mm256_cmp_pd::<_CMP_LT_OQ>(gy, _mm256_set1_pd(c[1])),
+                _mm256_cmp_pd::<_CMP_LT_OQ>(gz, _mm256_set1_pd(c[2])),
+            ),
+        );
+        // The lane mask as 32-bit lanes (the low half of each 64-bit lane).
+        let inside32 = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
+            _mm256_castpd_si256(inside),
+            _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0),
+        ));
+        let (ii, ji, ki) = (
+            _mm256_cvttpd_epi32(gx),
+            _mm256_cvttpd_epi32(gy),
+            _mm256_cvttpd_epi32(gz),
+        );
+        let fx = _mm256_sub_pd(gx, _mm256_cvtepi32_pd(ii));
+        let fy = _mm256_sub_pd(gy, _mm256_cvtepi32_pd(ji));
+        let fz = _mm256_sub_pd(gz, _mm256_cvtepi32_pd(ki));
+        // Lanes outside the box index cell (0, 0, 0).
+        let (ii, ji, ki) = (
+            _mm_and_si128(ii, inside32),
+            _mm_and_si128(ji, inside32),
+            _mm_and_si128(ki, inside32),
+        );
+        let b = _mm_add_epi32(
+            _mm_mullo_epi32(
+                _mm_add_epi32(
+                    _mm_mullo_epi32(
+                        _mm_srli_epi32::<3>(ii),
+                        _mm_set1_epi32(self.blocks[1] as i32),
+                    ),
+                    _mm_srli_epi32::<3>(ji),
+                ),
+                _mm_set1_epi32(self.blocks[2] as i32),
+            ),
+            _mm_srli_epi32::<3>(ki),
+        );
+        let slot = _mm_i32gather_epi32::<4>(self.block_slot.as_ptr() as *const i32, b);
+        let fine = _mm_andnot_si128(_mm_cmpeq_epi32(slot, _mm_set1_epi32(-1)), inside32);
+        let seven = _mm_set1_epi32(7);
+        let n = NODES as i32;
+        let base = _mm_add_epi32(
+            _mm_mullo_epi32(slot, _mm_set1_epi32(n * n * n)),
+            _mm_add_epi32(
+                _mm_mullo_epi32(
+                    _mm_add_epi32(
+                        _mm_mullo_epi32(_mm_and_si128(ii, seven), _mm_set1_epi32(n)),
+                        _mm_and_si128(ji, seven),
+                    ),
+                    _mm_set1_epi32(n),
+                ),
+                _mm_and_si128(ki, seven),
+            ),
+        );
+        // Lanes outside a fine block read node 0.
+        let base = _mm_and_si128(base, fine);
+        Trilinear4 {
+            d0: _mm256_setzero_pd(),
+            fx,
+            fy,
+            fz,
+            base,
+            fine: _mm_movemask_ps(_mm_castsi128_ps(fine)) as u32,
+            inside: _mm256_movemask_pd(inside) as u32,
+        }
+    }
+
+    /// The plain trilinear distance of four lanes located by [`Self::locate4`] (their
+    /// cells' (0, 0, 0) nodes `base` and fractions), bit for bit the scalar value.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, and every `base` must be a cell's (0, 0, 0) node (as
+    /// [`Self::locate4`] returns, 0 for lanes outside the fine blocks).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) unsafe fn trilinear_at4(
+        &self,
+        base: std::arch::x86_64::__m128i,
+        fx: std::arch::x86_64::__m256d,
+        fy: std::arch::x86_64::__m256d,
+        fz: std::arch::x86_64::__m256d,
+    ) -> std::arch::x86_64::__m256d {
+        use std::arch::x86_64::*;
+        let ptr = self.dist.as_ptr() as *const i64;
+        // Each gather reads a (k, k + 1) node pair per lane; split into the two corners.
+        let split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+        let pair = |off: i32| {
+            let v = _mm256_permutevar8x32_epi32(
+                _mm256_i32gather_epi64::<4>(ptr, _mm_add_epi32(base, _mm_set1_epi32(off))),
+                split,
+            );
+            let v = _mm256_castsi256_ps(v);
+            (
+                _mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+                _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)),
+            )
+        };
+        let (sx, sy) = ((NODES * NODES) as i32, NODES as i32);
+        let lerp = |a: __m256d, b: __m256d, t: __m256d| {
+            _mm256_add_pd(a, _mm256_mul_pd(_mm256_sub_pd(b, a), t))
+        };
+        let (a0, a1) = pair(0);
+        let (b0, b1) = pair(sy);
+        let (c0, c1) = pair(sx);
+        let (e0, e1) = pair(sx + sy);
+        let c00 = lerp(a0, a1, fz);
+        let c01 = lerp(b0, b1, fz);
+        let c10 = lerp(c0, c1, fz);
+        let c11 = lerp(e0, e1, fz);
+        lerp(lerp(c00, c01, fy), lerp(c10, c11, fy), fx)
+    }
+
+    /// The coarse grid's plain trilinear distance at four femur-frame points (AVX2), bit
+    /// for bit [`Self::sample_coarse`]'s (whose result is that distance alone when it is at
+    /// least [`EARLY_OUT_MM`]).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) unsafe fn coarse4(
+        &self,
+        x: std::arch::x86_64::__m256d,
+        y: std::arch::x86_64::__m256d,
+        z: std::arch::x86_64::__m256d,
+    ) -> std::arch::x86_64::__m256d {
+        use std::arch::x86_64::*;
+        let n = self.coarse_n;
+        let inv = _mm256_set1_pd(self.coarse_inv_h);
+        let zero = _mm256_setzero_pd();
+        let grid = |v: __m256d, k: usize| {
+            let g = _mm256_mul_pd(_mm256_sub_pd(v, _mm256_set1_pd(self.origin[k])), inv);
+            // `clamp(0, n − 1 − 1e-9)` (no NaN here).
+            let g = _mm256_max_pd(
+                _mm256_min_pd(g, _mm256_set1_pd((n[k] - 1) as f64 - 1e-9)),
+                zero,
+            );
+            let i = _mm256_cvttpd_epi32(g);
+            (i, _mm256_sub_pd(g, _mm256_cvtepi32_pd(i)))
+        };
+        let (i, fx) = grid(x, 0);
+        let (j, fy) = grid(y, 1);
+        let (k, fz) = grid(z, 2);
+        let (sy, sx) = (n[2] as i32, (n[1] * n[2]) as i32);
+        let base = _mm_add_epi32(
+            _mm_add_epi32(
+                _mm_mullo_epi32(i, _mm_set1_epi32(sx)),
+                _mm_mullo_epi32(j, _mm_set1_epi32(sy)),
+            ),
+            k,
+        );
+        let ptr = self.coarse.as_ptr() as *const i64;
+        let split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+        let pair = |off: i32| {
+            let v = _mm256_permutevar8x32_epi32(
+                _mm256_i32gather_epi64::<4>(ptr, _mm_add_epi32(base, _mm_set1_epi32(off))),
+                split,
+            );
+            let v = _mm256_castsi256_ps(v);
+            (
+                _mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+                _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)),
+            )
+        };
+        let lerp = |a: __m256d, b: __m256d, t: __m256d| {
+            _mm256_add_pd(a, _mm256_mul_pd(_mm256_sub_pd(b, a), t))
+        };
+        // (k, k + 1) pairs at (i, j), (i + 1, j), (i, j + 1), (i + 1, j + 1).
+        let (c000, c001) = pair(0);
+        let (c100, c101) = pair(sx);
+        let (c010, c011) = pair(sy);
+        let (c110, c111) = pair(sx + sy);
+        let x00 = lerp(c000, c100, fx);
+        let x01 = lerp(c001, c101, fx);
+        let x10 = lerp(c010, c110, fx);
+        let x11 = lerp(c011, c111, fx);
+        lerp(lerp(x00, x10, fy), lerp(x01, x11, fy), fz)
+    }
+
+    /// [`Self::locate4`] then [`Self::trilinear_at4`].
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) unsafe fn trilinear4(
+        &self,
+        x: std::arch::x86_64::__m256d,
+        y: std::arch::x86_64::__m256d,
+        z: std::arch::x86_64::__m256d,
+    ) -> Trilinear4 {
+        let mut q = self.locate4(x, y, z);
+        q.d0 = self.trilinear_at4(q.base, q.fx, q.fy, q.fz);
+        q
+    }
+
+    /// The node distances (for prefetching: node `k` is at `.add(k)`).
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    pub(crate) fn dist_ptr(&self) -> *const f32 {
+        self.dist.as_ptr()
+    }
+
     /// A lower bound of the plain trilinear distance ([`FieldSample::trilinear`], mm) at
     /// every point within `radius` mm of the femur-frame point (x, y, z): the contact
     /// kernel's patch test (a patch whose bound is at least [`EARLY_OUT_MM`] has no element
     /// in contact, and the bound is a valid motion-bound reference for each of them). One
-    /// table lookup; −∞ for a radius larger than a block (no bound).
+    /// table lookup; −∞ for a radius larger than half a block (no bound).
+    ///
+    /// The ball's bounding box (radius ≤ half a block) overlaps one or two blocks per axis;
+    /// per such group of blocks the field keeps the least of the blocks' lower bounds and
+    /// the largest of their gradient bounds (`patch_lb2`, `patch_lip2`).
     #[inline]
     pub fn patch_lower_bound(&self, x: f64, y: f64, z: f64, radius: f64) -> f64 {
         if !(radius <= 0.5 * self.h * BLOCK as f64) {
             return f64::NEG_INFINITY;
         }
-        // The blocks the ball's bounding box overlaps: at most two per axis (radius ≤ half
-        // a block), in the padded grid.
         let inv = self.inv_block;
         let p = [x, y, z];
         let n = [self.blocks[0] + 2, self.blocks[1] + 2, self.blocks[2] + 2];
         let mut lo = [0usize; 3];
-        let mut hi = [0usize; 3];
+        let mut shape = 0;
         for k in 0..3 {
             let (ua, ub) = (
                 (p[k] - radius - self.origin[k]) * inv,
@@ -1512,24 +1791,132 @@ impl FemurSdf {
                 // Entirely beyond the padded grid: outside the fine box.
                 return FAR_GAP_MM;
             }
+            // The overlapped blocks lo..=hi, one or two (b ≤ a + 1).
             lo[k] = a.max(0.0) as usize;
-            hi[k] = (b as usize).min(n[k] - 1);
+            shape |= usize::from((b as usize).min(n[k] - 1) > lo[k]) << (2 - k);
         }
-        // Min and max over f32 then one widening: the same values (widening is exact and
-        // monotone).
-        let (mut lb, mut lip) = (f32::INFINITY, 0f32);
-        for i in lo[0]..=hi[0] {
-            for j in lo[1]..=hi[1] {
-                let row = (i * n[1] + j) * n[2];
-                for k in lo[2]..=hi[2] {
-                    lb = lb.min(self.patch_lb[row + k]);
-                    lip = lip.max(self.patch_lip[row + k]);
-                }
-            }
+        let g = shape * self.patch_group + (lo[0] * n[1] + lo[1]) * n[2] + lo[2];
+        self.patch_bound_from(x, y, z, radius, self.patch_lb2[g], self.patch_lip2[g])
+    }
+
+    /// The per-node normals and thicknesses (for prefetching: node `k` is at `.add(k)`).
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    pub(crate) fn normal_thick_ptr(&self) -> *const [f32; 4] {
+        self.normal_thick.as_ptr()
+    }
+
+    /// [`Self::patch_lower_bound`] for four balls at once (AVX2), bit for bit; lanes the
+    /// vector path does not cover (a radius beyond half a block, a centre far outside the
+    /// grid) are cleared in the returned mask and left to the scalar query.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) unsafe fn patch_lower_bound4(
+        &self,
+        x: std::arch::x86_64::__m256d,
+        y: std::arch::x86_64::__m256d,
+        z: std::arch::x86_64::__m256d,
+        radius: std::arch::x86_64::__m256d,
+    ) -> (std::arch::x86_64::__m256d, u32) {
+        use std::arch::x86_64::*;
+        let mut ok =
+            _mm256_cmp_pd::<_CMP_LE_OQ>(radius, _mm256_set1_pd(0.5 * self.h * BLOCK as f64));
+        let inv = _mm256_set1_pd(self.inv_block);
+        let one = _mm256_set1_pd(1.0);
+        let zero = _mm256_setzero_pd();
+        let mut lo = [_mm_setzero_si128(); 3];
+        let mut shape = _mm_setzero_si128();
+        for (k, c) in [x, y, z].into_iter().enumerate() {
+            let o = _mm256_set1_pd(self.origin[k]);
+            let ua = _mm256_mul_pd(_mm256_sub_pd(_mm256_sub_pd(c, radius), o), inv);
+            let ub = _mm256_mul_pd(_mm256_sub_pd(_mm256_add_pd(c, radius), o), inv);
+            // Finite and far below 2^52 (where `floor` and the rounding instruction agree).
+            let big = _mm256_set1_pd(1e9);
+            let neg_big = _mm256_set1_pd(-1e9);
+            ok = _mm256_and_pd(
+                ok,
+                _mm256_and_pd(
+                    _mm256_and_pd(
+                        _mm256_cmp_pd::<_CMP_LT_OQ>(ua, big),
+                        _mm256_cmp_pd::<_CMP_GT_OQ>(ua, neg_big),
+                    ),
+                    _mm256_and_pd(
+                        _mm256_cmp_pd::<_CMP_LT_OQ>(ub, big),
+                        _mm256_cmp_pd::<_CMP_GT_OQ>(ub, neg_big),
+                    ),
+                ),
+            );
+            let a = _mm256_add_pd(_mm256_floor_pd(ua), one);
+            let b = _mm256_add_pd(_mm256_floor_pd(ub), one);
+            let n = _mm256_set1_pd((self.blocks[k] + 2) as f64);
+            // Entirely beyond the padded grid: the scalar path answers.
+            ok = _mm256_and_pd(
+                ok,
+                _mm256_and_pd(
+                    _mm256_cmp_pd::<_CMP_GE_OQ>(b, zero),
+                    _mm256_cmp_pd::<_CMP_LT_OQ>(a, n),
+                ),
+            );
+            let lo_k = _mm256_max_pd(a, zero);
+            lo[k] = _mm256_cvttpd_epi32(lo_k);
+            // Two blocks along this axis when min(b, n − 1) > lo.
+            let two = _mm256_cmp_pd::<_CMP_GT_OQ>(_mm256_min_pd(b, _mm256_sub_pd(n, one)), lo_k);
+            shape = _mm_add_epi32(
+                shape,
+                _mm_and_si128(
+                    _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
+                        _mm256_castpd_si256(two),
+                        _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0),
+                    )),
+                    _mm_set1_epi32((4 >> k) * self.patch_group as i32),
+                ),
+            );
         }
+        let okm = _mm256_movemask_pd(ok) as u32;
+        let ok32 = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
+            _mm256_castpd_si256(ok),
+            _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0),
+        ));
+        let (n1, n2) = ((self.blocks[1] + 2) as i32, (self.blocks[2] + 2) as i32);
+        let g = _mm_add_epi32(
+            _mm_mullo_epi32(
+                _mm_add_epi32(_mm_mullo_epi32(lo[0], _mm_set1_epi32(n1)), lo[1]),
+                _mm_set1_epi32(n2),
+            ),
+            lo[2],
+        );
+        let g = _mm_and_si128(_mm_add_epi32(g, shape), ok32);
+        let lb = _mm256_cvtps_pd(_mm_i32gather_ps::<4>(self.patch_lb2.as_ptr(), g));
+        let lip = _mm256_cvtps_pd(_mm_i32gather_ps::<4>(self.patch_lip2.as_ptr(), g));
+        let q = self.trilinear4(x, y, z);
+        let fine = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_set_epi32(
+            -((q.fine >> 3 & 1) as i32),
+            -((q.fine >> 2 & 1) as i32),
+            -((q.fine >> 1 & 1) as i32),
+            -((q.fine & 1) as i32),
+        )));
+        let finite = _mm256_cmp_pd::<_CMP_LT_OQ>(lip, _mm256_set1_pd(f64::INFINITY));
+        let centre = _mm256_max_pd(
+            lb,
+            _mm256_sub_pd(
+                _mm256_sub_pd(q.d0, _mm256_mul_pd(lip, radius)),
+                _mm256_set1_pd(1e-3),
+            ),
+        );
+        let bound = _mm256_blendv_pd(lb, centre, _mm256_and_pd(fine, finite));
+        (bound, okm)
+    }
+
+    /// [`Self::patch_lower_bound`] from its group's lower and gradient bounds.
+    #[inline(always)]
+    fn patch_bound_from(&self, x: f64, y: f64, z: f64, radius: f64, lb: f32, lip: f32) -> f64 {
         let (lb, lip) = (lb as f64, lip as f64);
         if lip.is_finite() {
-            // Every overlapped block is fine field, continuous and `lip`-Lipschitz, and a
+            // Every block of the group is fine field, continuous and `lip`-Lipschitz, and a
             // segment from the centre to a point of the ball stays in them: the centre's
             // value less `lip · radius` bounds the ball. Lowered by a micrometre for the
             // interpolation's rounding.
@@ -1624,7 +2011,7 @@ impl FemurSdf {
     /// Bytes held by the field (a memory figure for reports).
     pub fn bytes(&self) -> usize {
         4 * (self.dist.len() + 4 * self.normal_thick.len() + self.coarse.len())
-            + 4 * (self.block_slot.len() + self.patch_lb.len() + self.patch_lip.len())
+            + 4 * (self.block_slot.len() + self.patch_lb2.len() + self.patch_lip2.len())
     }
 }
 
@@ -1721,6 +2108,33 @@ fn patch_lipschitz(blocks: [usize; 3], block_slot: &[u32], dist: &[f32]) -> Vec<
         }
     }
     own
+}
+
+/// Per shape (bits 4, 2, 1: two blocks along x, y, z) and padded block (i, j, k), `op` over
+/// the blocks of that shape from (i, j, k) that exist: the groups of
+/// [`FemurSdf::patch_lower_bound`]; shape-major.
+fn pairs(n: [usize; 3], v: &[f32], op: fn(f32, f32) -> f32) -> Vec<f32> {
+    let idx = |i: usize, j: usize, k: usize| (i * n[1] + j) * n[2] + k;
+    let mut out = vec![0f32; 8 * v.len()];
+    for shape in 0..8 {
+        let ext = [shape >> 2 & 1, shape >> 1 & 1, shape & 1];
+        for i in 0..n[0] {
+            for j in 0..n[1] {
+                for k in 0..n[2] {
+                    let mut m = v[idx(i, j, k)];
+                    for a in i..=(i + ext[0]).min(n[0] - 1) {
+                        for b in j..=(j + ext[1]).min(n[1] - 1) {
+                            for c in k..=(k + ext[2]).min(n[2] - 1) {
+                                m = op(m, v[idx(a, b, c)]);
+                            }
+                        }
+                    }
+                    out[shape * v.len() + idx(i, j, k)] = m;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// `v.floor()` for finite `v` without a library call (the baseline x86-64 target has no
