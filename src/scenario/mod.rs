@@ -6,7 +6,10 @@ pub mod spec;
 
 use std::path::{Path, PathBuf};
 
-pub use compile::{compile, Compiled, FlexionPlan, GaitPlan, RunPlan, StabilityPlan};
+pub use compile::{
+    compile, Compiled, DataFile, FlexionPlan, GaitPlan, OutputFolder, OutsideDir, RunPlan,
+    StabilityPlan,
+};
 pub use spec::{Direction, Format, Kind, ScenarioSpec};
 
 /// A scenario that cannot be used. Every variant names the file; the CLI exits with code 2.
@@ -33,7 +36,7 @@ pub enum ScenarioError {
         message: String,
     },
     /// A number outside its allowed range (or not a finite number).
-    #[error("{path}:{line}: {key} = {value} is out of range: allowed {min} to {max}{unit}")]
+    #[error("{path}:{line}: {key} = {} is out of range: allowed {min} to {max}{unit}", show_number(*.value))]
     Range {
         path: PathBuf,
         line: usize,
@@ -63,12 +66,23 @@ pub enum ScenarioError {
     },
 }
 
+/// A number as a message shows it: plain, or in exponent form when it is very large or very
+/// small (`1e308`, not 309 digits).
+pub fn show_number(x: f64) -> String {
+    if x.is_finite() && x != 0.0 && !(1e-6..1e15).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// Reads and parses a scenario file. Does not validate values (see [`compile()`]).
 pub fn load(path: &Path) -> Result<(ScenarioSpec, String), ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: path.into(),
-        source,
-    })?;
+    let text = crate::input::read_text(path, crate::input::MAX_SCENARIO_BYTES, "scenario file")
+        .map_err(|source| ScenarioError::Read {
+            path: path.into(),
+            source,
+        })?;
     let spec = parse(path, &text)?;
     Ok((spec, text))
 }

@@ -4,10 +4,22 @@
 //!
 //! Data flow: sweep TOML → [`load_sweep`] (parse + validate every axis against the base
 //! scenario) → [`run_sweep`] (variants → journal `sweep.csv.partial` → sorted `sweep.csv`,
-//! `sweep.json` manifest, `sweep.svg`) → optionally [`merge`] of shard folders.
+//! `sweep.json` manifest, `sweep.svg`) → optionally [`merge()`] of shard folders.
+//!
+//! Modules, lowest first (each uses only those above it): [`spec`] (the file as serde reads
+//! it), [`sample`] (variant → unit coordinates), [`table`] (rows and their CSV),
+//! [`compile`] (the checked sweep), [`manifest`] (`sweep.json`), [`plot`] (`sweep.svg`),
+//! [`lock`] (one process per folder), [`journal`] (checksummed rows, resume, the sorted
+//! table), [`progress`], [`pool`] (the workers), [`run`] and [`merge`].
 
 pub mod compile;
+pub mod journal;
+pub mod lock;
+pub mod manifest;
+pub mod merge;
 pub mod plot;
+pub mod pool;
+pub mod progress;
 pub mod run;
 pub mod sample;
 pub mod spec;
@@ -16,9 +28,10 @@ pub mod table;
 use std::path::PathBuf;
 
 pub use compile::{load_sweep, Axis, AxisValues, Sweep};
-pub use run::{
-    merge, run_sweep, Manifest, MergeReport, ProgressMode, RunOptions, Shard, SweepReport,
-};
+pub use manifest::Manifest;
+pub use merge::{merge, MergeReport};
+pub use progress::ProgressMode;
+pub use run::{run_sweep, RunOptions, Shard, SweepReport};
 pub use spec::{Method, SweepSpec};
 pub use table::{Row, METRICS};
 
@@ -83,6 +96,17 @@ pub enum SweepError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<crate::output::OutputError> for SweepError {
+    fn from(e: crate::output::OutputError) -> Self {
+        match e {
+            crate::output::OutputError::Io { path, source } => SweepError::Io { path, source },
+            crate::output::OutputError::Target { path, message } => {
+                SweepError::Folder { dir: path, message }
+            }
+        }
+    }
 }
 
 impl SweepError {

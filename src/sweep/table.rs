@@ -3,8 +3,18 @@
 //! a plain header, `.` decimals, empty cells for metrics a run kind does not have, and the
 //! error text quoted.
 
-use super::compile::{show, Sweep};
 use crate::experiment::Metrics;
+
+/// Formats an axis value for messages and CSV cells.
+pub fn show(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Float(x) => format!("{x}"),
+        toml::Value::Integer(x) => format!("{x}"),
+        toml::Value::Boolean(b) => format!("{b}"),
+        other => other.to_string(),
+    }
+}
 
 /// A metric column and how to read it from a run's summary.
 pub type MetricColumn = (&'static str, fn(&Metrics) -> Option<f64>);
@@ -85,10 +95,10 @@ impl Row {
     }
 }
 
-/// The header line of a sweep's table, newline included.
-pub fn header(sweep: &Sweep) -> String {
+/// The header line of a sweep's table (axis keys in axis order), newline included.
+pub fn header<'a>(axis_keys: impl IntoIterator<Item = &'a str>) -> String {
     let mut cols = vec!["variant".to_string()];
-    cols.extend(sweep.axes.iter().map(|a| quote(&a.key)));
+    cols.extend(axis_keys.into_iter().map(quote));
     cols.push("status".into());
     cols.extend(METRICS.iter().map(|m| m.0.to_string()));
     cols.push("error".into());
@@ -97,9 +107,9 @@ pub fn header(sweep: &Sweep) -> String {
     line
 }
 
-/// Number of columns of a sweep's table.
-pub fn columns(sweep: &Sweep) -> usize {
-    sweep.axes.len() + METRICS.len() + 3
+/// Number of columns of a sweep's table with `axes` axes.
+pub fn columns(axes: usize) -> usize {
+    axes + METRICS.len() + 3
 }
 
 /// CSV quoting (RFC 4180) where needed; newlines become spaces so a row is one line.
