@@ -9,6 +9,9 @@ use std::path::Path;
 pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
 /// Largest OpenSim motion or storage file (.mot, .sto), bytes: hours of 1 kHz data.
 pub const MAX_DATA_BYTES: u64 = 512 << 20;
+/// Largest model or mesh file (.osim, .stl, .obj, .vtp), bytes: a fine MRI segmentation is
+/// tens of MB.
+pub const MAX_MODEL_BYTES: u64 = 1 << 30;
 
 /// Reads at most `limit` bytes of a regular file. A folder, FIFO, socket or device is
 /// refused before it is opened (opening a FIFO would wait for a writer); a file larger than

@@ -1,6 +1,8 @@
 //! Scenario files: read (serde spec) → compile (validated model and run plan), with errors
 //! that name the file, line, key, value and allowed range.
 
+#![warn(missing_docs)]
+
 pub mod compile;
 pub mod spec;
 
@@ -18,50 +20,74 @@ pub enum ScenarioError {
     /// The file could not be read.
     #[error("{path}: cannot read the scenario file: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
         #[source]
+        /// What the OS or the reader said.
         source: std::io::Error,
     },
     /// The file has no content.
     #[error(
         "{path}: the scenario file is empty (it needs at least a [scenario] section with a kind)"
     )]
-    Empty { path: PathBuf },
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
     /// TOML syntax, unknown key or wrong type.
     #[error("{path}:{line}:{column}: {message}")]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// 1-based line in the file.
         line: usize,
+        /// 1-based column.
         column: usize,
+        /// What is wrong, and what to do.
         message: String,
     },
     /// A number outside its allowed range (or not a finite number).
     #[error("{path}:{line}: {key} = {} is out of range: allowed {min} to {max}{unit}", show_number(*.value))]
     Range {
+        /// The file.
         path: PathBuf,
+        /// 1-based line in the file.
         line: usize,
+        /// The dotted key.
         key: String,
+        /// The value given.
         value: f64,
+        /// Smallest allowed value.
         min: f64,
+        /// Largest allowed value.
         max: f64,
+        /// Unit of the range, with a leading space (empty for none).
         unit: String,
     },
     /// An OpenSim file named by the scenario cannot be used (the message names that file
     /// and the column).
     #[error("{path}:{line}: {key}: {source}")]
     OpenSim {
+        /// The file.
         path: PathBuf,
+        /// 1-based line in the file.
         line: usize,
+        /// The dotted key.
         key: String,
         #[source]
+        /// What the OS or the reader said.
         source: Box<crate::gait::opensim::OpenSimError>,
     },
     /// Values that are each fine but do not fit together.
     #[error("{path}:{line}: {key}: {message}")]
     Invalid {
+        /// The file.
         path: PathBuf,
+        /// 1-based line in the file.
         line: usize,
+        /// The dotted key.
         key: String,
+        /// What is wrong, and what to do.
         message: String,
     },
 }

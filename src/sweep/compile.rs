@@ -20,8 +20,11 @@ pub enum AxisValues {
     List(Vec<toml::Value>),
     /// A closed range; `steps` grid points (grid), or a continuous interval (sampled).
     Range {
+        /// Range start.
         from: f64,
+        /// Range end, inclusive.
         to: f64,
+        /// Grid points, ends included (grid sweeps).
         steps: Option<u64>,
         /// The key takes an integer (e.g. `gait.cycles`): values are rounded.
         integer: bool,
@@ -35,6 +38,7 @@ pub struct Axis {
     pub key: String,
     /// 1-based line of the axis in the sweep file (for messages).
     pub line: usize,
+    /// The values.
     pub values: AxisValues,
 }
 
@@ -111,13 +115,18 @@ pub struct Sweep {
     pub name: String,
     /// The sweep file and its text.
     pub path: PathBuf,
+    /// The sweep file's text.
     pub text: String,
     /// The base scenario file, its parsed table and its compiled form.
     pub base_path: PathBuf,
     base_table: toml::Table,
+    /// The base scenario, compiled.
     pub base: Compiled,
+    /// How variants are drawn.
     pub method: Method,
+    /// Seed of the sampled methods.
     pub seed: u64,
+    /// The axes, in file order.
     pub axes: Vec<Axis>,
     /// Total number of variants.
     pub variants: u64,

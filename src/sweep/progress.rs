@@ -1,5 +1,6 @@
-//! Progress on stderr: a bar with rate and ETA on a terminal, plain periodic lines
-//! otherwise (CI, cluster logs), nothing when asked.
+//! Progress on stderr: a bar with rate and ETA on a terminal (`indicatif`), plain periodic
+//! lines otherwise (CI, cluster logs — a bar's carriage returns would fill a log file),
+//! nothing when asked.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ pub enum ProgressMode {
 /// Prints progress: a bar with rate and ETA on a terminal, plain lines otherwise.
 pub struct Progress {
     mode: ProgressMode,
-    tty: bool,
+    bar: Option<indicatif::ProgressBar>,
     total: u64,
     done: u64,
     failed: u64,
@@ -32,11 +33,27 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// Progress over `total` variants, each line or the bar led by `label`.
     pub fn new(mode: ProgressMode, total: u64, label: String) -> Self {
         let now = Instant::now();
+        let bar = (mode == ProgressMode::Auto && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(total),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} {percent:>3}% {per_sec} ETA {eta} {msg}",
+                )
+                .expect("a valid template")
+                .progress_chars("#>-"),
+            );
+            bar.set_prefix(label.clone());
+            bar
+        });
         Self {
-            tty: mode == ProgressMode::Auto && std::io::stderr().is_terminal(),
             mode,
+            bar,
             total,
             done: 0,
             failed: 0,
@@ -46,15 +63,21 @@ impl Progress {
         }
     }
 
+    /// One more variant finished (`failed`: as a failed row).
     pub fn tick(&mut self, failed: bool) {
         self.done += 1;
         self.failed += failed as u64;
-        let every = if self.tty {
-            Duration::from_millis(100)
-        } else {
-            PLAIN_PROGRESS_EVERY
-        };
-        if self.last.elapsed() >= every || self.done == self.total {
+        if let Some(bar) = &self.bar {
+            if failed {
+                bar.set_message(format!("{} failed", self.failed));
+            }
+            bar.inc(1);
+            if self.done == self.total {
+                bar.finish();
+            }
+            return;
+        }
+        if self.last.elapsed() >= PLAIN_PROGRESS_EVERY || self.done == self.total {
             self.last = Instant::now();
             self.print();
         }
@@ -79,25 +102,9 @@ impl Progress {
         } else {
             String::new()
         };
-        if self.tty {
-            let width = 30;
-            let filled = ((pct / 100.0) * width as f64) as usize;
-            eprint!(
-                "\r{} [{}{}] {}/{} {pct:5.1}% {rate:.1} variants/s ETA {eta}{failed}   ",
-                self.label,
-                "#".repeat(filled),
-                "-".repeat(width - filled),
-                self.done,
-                self.total
-            );
-            if self.done == self.total {
-                eprintln!();
-            }
-        } else {
-            eprintln!(
-                "{}: {}/{} variants ({pct:.1}%), {rate:.2} variants/s, ETA {eta}{failed}",
-                self.label, self.done, self.total
-            );
-        }
+        eprintln!(
+            "{}: {}/{} variants ({pct:.1}%), {rate:.2} variants/s, ETA {eta}{failed}",
+            self.label, self.done, self.total
+        );
     }
 }

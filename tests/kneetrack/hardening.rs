@@ -341,7 +341,21 @@ fn devices_fifos_and_huge_files_are_refused_at_once() {
         opensim_scenario("/dev/zero", None, ""),
     )
     .unwrap();
-    let cases: [(PathBuf, &[&str]); 4] = [
+    std::fs::write(
+        dir.join("osim_zero.toml"),
+        "[scenario]\nkind = \"flexion\"\n[anatomy]\nosim = \"/dev/zero\"\n",
+    )
+    .unwrap();
+    let cases: [(PathBuf, &[&str]); 5] = [
+        (
+            dir.join("osim_zero.toml"),
+            &[
+                "osim_zero.toml:4",
+                "anatomy.osim",
+                "/dev/zero",
+                "not a regular file",
+            ],
+        ),
         (
             PathBuf::from("/dev/zero"),
             &["/dev/zero", "not a regular file"],
