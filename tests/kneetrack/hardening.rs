@@ -188,6 +188,38 @@ fn output_dir_resolves_against_the_scenario_folder_and_stays_inside() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(dir.join("given/frames.csv").exists() && !abs.exists());
+
+    // A sweep file's output.dir likewise.
+    std::fs::write(sub.join("base.toml"), quick("")).unwrap();
+    let axis = "[[sweep.axis]]\nkey = \"muscles.vmo\"\nvalues = [0.5, 1.0]\n";
+    let climb = sub.join("climb-sweep.toml");
+    std::fs::write(
+        &climb,
+        format!("[sweep]\nbase = \"base.toml\"\n{axis}[output]\ndir = \"../../y\"\n"),
+    )
+    .unwrap();
+    let o = bin()
+        .current_dir(&dir)
+        .arg("sweep")
+        .arg(&climb)
+        .output()
+        .unwrap();
+    assert_input_error(&o, &["climb-sweep.toml:7", "output.dir", "--allow-outside"]);
+    assert!(!dir.join("y").exists());
+    let inside = sub.join("inside-sweep.toml");
+    std::fs::write(
+        &inside,
+        format!("[sweep]\nbase = \"base.toml\"\n{axis}[output]\ndir = \"swept\"\n"),
+    )
+    .unwrap();
+    let o = bin()
+        .current_dir(&dir)
+        .arg("sweep")
+        .arg(&inside)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(sub.join("swept/sweep.csv").exists());
 }
 
 /// A new run into a folder replaces the previous set whole: a file the new run does not
