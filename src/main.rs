@@ -205,14 +205,17 @@ fn run_cli(args: Vec<OsString>) -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
-            // clap's first line names the argument and the problem; the usage and hint
-            // lines that follow it are replaced by a pointer to --help (one line).
+            // clap's message names the argument and the problem (sometimes over two lines,
+            // e.g. the missing argument's name); the usage and hint lines after it are
+            // replaced by a pointer to --help, so the error stays one line.
             let text = e.render().to_string();
-            let first = text
+            let message: Vec<&str> = text
                 .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("error");
-            eprintln!("{first} (see kneetrack --help)");
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("{} (see kneetrack --help)", message.join(" "));
             return ExitCode::from(2);
         }
     };

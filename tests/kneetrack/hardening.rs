@@ -73,6 +73,8 @@ fn the_command_line_has_help_any_order_and_completions() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(out.join("frames.csv").exists());
 
+    let o = bin().args(["check"]).output().unwrap();
+    assert_input_error(&o, &["required", "<FILE>"]);
     let o = bin()
         .args(["run", "--frobnicate"])
         .arg(&file)
