@@ -13,6 +13,7 @@ pub mod contact;
 pub mod dynamics;
 pub mod gait;
 pub mod geometry;
+pub mod input;
 pub mod math;
 pub mod mesh;
 pub mod model;

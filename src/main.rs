@@ -1,117 +1,254 @@
-//! `kneetrack` command line: run, check and validate scenarios.
+//! `kneetrack` command line: run, check and validate scenarios, sweeps and merges.
+//!
+//! The command line is declared with clap (derive): every subcommand has its own `--help`,
+//! flags come in any order, and arguments are read as the OS gives them (`OsString`), so a
+//! file name in any encoding is a file name, never a panic. Every failure is mapped to its
+//! exit code in one place, [`exit_code`]: 0 success, 1 a failure while running or writing,
+//! 2 bad input (scenario, sweep, data file or command line) — one line on stderr.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use kneetrack::experiment::{self, summarize};
 use kneetrack::scenario::{self, ScenarioError};
 use kneetrack::sweep::{self, RunOptions, Shard, SweepError};
 use kneetrack::{output, validation};
 
-const USAGE: &str = "\
-kneetrack — patellofemoral contact and patellar tracking simulator
-
-USAGE:
-    kneetrack run FILE [--out DIR]   run a scenario and write frames.csv, summary.json, plots
-    kneetrack check FILE             validate a scenario file without running it
-    kneetrack cycle FILE --out DIR   write a gait scenario's cycles (joint angles, moments) as
-                                     OpenSim ik.mot and id.sto (gait2392 sign convention)
-    kneetrack sweep FILE [--threads N] [--resume] [--shard I/N] [--out DIR] [--allow-huge]
-                                     run a parameter sweep: one row per variant in DIR/sweep.csv
-                                     (streamed as variants finish; --resume finishes a killed
-                                     run; --shard runs slice I of N, 0-based, into
-                                     DIR/shard-I-of-N), plus sweep.svg and sweep.json
-    kneetrack merge DIR [SHARD_DIR...]
-                                     join shard folders (default DIR/shard-*) into DIR, checking
-                                     that no variant is missing or doubled
-    kneetrack view FILE [--screenshot OUT.png] [--at 40%] [--set KEY=VALUE ...]
-                                     interactive 3D viewer (build with --features viewer);
-                                     --screenshot renders one frame, writes the PNG, exits;
-                                     --set moves a factor slider (re-solved live)
-    kneetrack validate [--anatomy lenhart2015|parametric] [--strict]
-                                     run the published validation cases on a knee (default
-                                     the Lenhart 2015 mesh knee) and print the table
-                                     (--strict: exit 1 when a case fails)
-    kneetrack --help | --version
-
-Exit codes: 0 success, 1 failure while running or writing, 2 bad scenario or usage.
-Scenario keys are documented in README.md (section \"Scenario reference\").";
-
-enum Failure {
-    /// Bad input: exit code 2.
-    Input(String),
-    /// Anything else: exit code 1.
-    Run(anyhow::Error),
+/// kneetrack — patellofemoral contact and patellar tracking simulator.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kneetrack",
+    version,
+    about = "kneetrack — patellofemoral contact and patellar tracking simulator",
+    after_help = "Exit codes: 0 success, 1 failure while running or writing, 2 bad scenario or usage.\n\
+                  Scenario keys are documented in README.md (section \"Scenario reference\")."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-impl From<SweepError> for Failure {
-    fn from(e: SweepError) -> Self {
-        if e.is_input() {
-            Failure::Input(e.to_string())
-        } else {
-            Failure::Run(anyhow::Error::new(e))
-        }
-    }
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario and write frames.csv, summary.json, plots (all or nothing).
+    Run {
+        /// The scenario file (TOML).
+        file: PathBuf,
+        /// Output folder (default: the scenario's output.dir, else out/<name>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Allow the scenario's output.dir to be absolute or to leave the scenario's folder.
+        #[arg(long)]
+        allow_outside: bool,
+    },
+    /// Validate a scenario file (every check `run` makes) without running or writing.
+    Check {
+        /// The scenario file (TOML).
+        file: PathBuf,
+        /// Accept an output.dir that is absolute or leaves the scenario's folder.
+        #[arg(long)]
+        allow_outside: bool,
+    },
+    /// Write a gait scenario's cycles (joint angles, moments) as OpenSim ik.mot and id.sto
+    /// (gait2392 sign convention).
+    Cycle {
+        /// A gait scenario file.
+        file: PathBuf,
+        /// Output folder.
+        #[arg(long, value_name = "DIR", required = true)]
+        out: PathBuf,
+    },
+    /// Run a parameter sweep: one row per variant in DIR/sweep.csv (streamed as variants
+    /// finish), plus sweep.svg and sweep.json.
+    Sweep {
+        /// The sweep file (TOML).
+        file: PathBuf,
+        /// Worker threads (default one per core; 1 to 4 per core).
+        #[arg(long, value_name = "N", value_parser = parse_threads)]
+        threads: Option<usize>,
+        /// Finish a killed run in the same folder.
+        #[arg(long)]
+        resume: bool,
+        /// Run slice I of N (0-based) into DIR/shard-I-of-N.
+        #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+        shard: Option<Shard>,
+        /// Output folder (default: the sweep's output.dir, else out/<name>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Allow more than 10,000,000 variants or more output than the disk has room for.
+        #[arg(long)]
+        allow_huge: bool,
+        /// Allow the sweep's output.dir to be absolute or to leave the sweep file's folder.
+        #[arg(long)]
+        allow_outside: bool,
+    },
+    /// Join shard folders (default DIR/shard-*) into DIR, checking that no variant is
+    /// missing or doubled.
+    Merge {
+        /// The sweep's output folder.
+        dir: PathBuf,
+        /// Shard folders (default: every DIR/shard-*-of-*).
+        shards: Vec<PathBuf>,
+    },
+    /// Interactive 3D viewer (build with --features viewer).
+    View {
+        /// The scenario file.
+        file: PathBuf,
+        /// Render one frame, write the PNG, exit.
+        #[arg(long, value_name = "OUT.png")]
+        screenshot: Option<PathBuf>,
+        /// Where in the cycle: 0% to 100% (or 0 to 1).
+        #[arg(long, value_name = "FRACTION", value_parser = parse_at)]
+        at: Option<f64>,
+        /// Move a factor slider, e.g. muscles.vmo=0.5 (re-solved live); repeatable.
+        #[arg(long, value_name = "KEY=VALUE", value_parser = parse_set)]
+        set: Vec<(String, f64)>,
+    },
+    /// Run the published validation cases on a knee and print the table.
+    Validate {
+        /// The knee.
+        #[arg(long, value_enum, default_value_t = Anatomy::Lenhart2015)]
+        anatomy: Anatomy,
+        /// Exit 1 when a case fails.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
-impl From<ScenarioError> for Failure {
-    fn from(e: ScenarioError) -> Self {
-        Failure::Input(e.to_string())
-    }
+/// `validate --anatomy`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Anatomy {
+    Lenhart2015,
+    Parametric,
 }
 
 /// Upper bound of `sweep --threads`, per available core.
 const MAX_THREADS_PER_CORE: usize = 4;
 
-fn main() -> ExitCode {
-    // Arguments as the OS gives them: one that is not UTF-8 (a file name in another
-    // encoding) is a clear input error, not a panic inside `std::env::args`.
-    let mut args = Vec::new();
-    for (i, a) in std::env::args_os().skip(1).enumerate() {
-        match a.into_string() {
-            Ok(s) => args.push(s),
-            Err(raw) => {
-                eprintln!(
-                    "error: argument {} ({}) is not valid UTF-8; kneetrack takes UTF-8 file names and values",
-                    i + 1,
-                    raw.to_string_lossy()
-                );
-                return ExitCode::from(2);
-            }
+/// `--threads N`: 1 to [`MAX_THREADS_PER_CORE`] per core. More workers than a few per core
+/// only cost memory and switches for this CPU-bound work; far more is a typo the pool may
+/// fail to start.
+fn parse_threads(v: &str) -> Result<usize, String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let max = MAX_THREADS_PER_CORE * cores;
+    v.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| {
+            format!(
+                "--threads {v}: allowed 1 to {max} ({MAX_THREADS_PER_CORE} per core on this machine's {cores})"
+            )
+        })
+}
+
+/// `--at 40%` or `--at 0.4`: a fraction of the cycle.
+fn parse_at(s: &str) -> Result<f64, String> {
+    let v = match s.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().ok().map(|x| x / 100.0),
+        None => s.trim().parse::<f64>().ok(),
+    };
+    v.filter(|v| (0.0..=1.0).contains(v))
+        .ok_or_else(|| format!("--at {s}: give a fraction of the cycle, 0% to 100% (or 0 to 1)"))
+}
+
+/// `--set KEY=NUMBER`.
+fn parse_set(v: &str) -> Result<(String, f64), String> {
+    v.split_once('=')
+        .and_then(|(k, x)| Some((k.trim().to_string(), x.trim().parse::<f64>().ok()?)))
+        .filter(|(k, x)| !k.is_empty() && x.is_finite())
+        .ok_or_else(|| format!("--set {v}: expected KEY=NUMBER, e.g. muscles.vmo=0.5"))
+}
+
+/// A command line that cannot be used beyond what clap checks (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+/// The exit code of a failure: the one place where error types meet exit codes. Bad input
+/// of any kind is 2; anything else (a run or a write that failed) is 1.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if cause.is::<UsageError>() || cause.is::<ScenarioError>() {
+            return 2;
+        }
+        if let Some(s) = cause.downcast_ref::<SweepError>() {
+            return if s.is_input() { 2 } else { 1 };
+        }
+        if let Some(o) = cause.downcast_ref::<output::OutputError>() {
+            return if o.is_input() { 2 } else { 1 };
         }
     }
-    match dispatch(&args) {
-        Ok(code) => code,
-        Err(Failure::Input(msg)) => {
-            eprintln!("error: {msg}");
-            ExitCode::from(2)
+    1
+}
+
+fn main() -> ExitCode {
+    run_cli(std::env::args_os().collect())
+}
+
+/// Parses the command line and runs it; prints the one-line error and returns the exit
+/// code.
+fn run_cli(args: Vec<OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            if !e.use_stderr() {
+                // --help, --version: the text on stdout, success.
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // clap's message names the argument and the problem (sometimes over two lines,
+            // e.g. the missing argument's name); the usage and hint lines after it are
+            // replaced by a pointer to --help, so the error stays one line.
+            let text = e.render().to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("{} (see kneetrack --help)", message.join(" "));
+            return ExitCode::from(2);
         }
-        Err(Failure::Run(e)) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
+    };
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = exit_code(&e);
+            if code == 2 {
+                // Input errors are written to be one line: the file, line, key, value, range.
+                eprintln!("error: {e}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::from(code)
         }
     }
 }
 
-fn dispatch(args: &[String]) -> Result<ExitCode, Failure> {
-    let usage = |m: &str| Failure::Input(format!("{m}\n\n{USAGE}"));
-    match args.first().map(String::as_str) {
-        None | Some("-h") | Some("--help") | Some("help") => {
-            println!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Some("-V") | Some("--version") => {
-            println!("kneetrack {}", env!("CARGO_PKG_VERSION"));
-            Ok(ExitCode::SUCCESS)
-        }
-        Some("check") => {
-            let [_, file] = args else {
-                return Err(usage("check takes exactly one FILE"));
-            };
-            let c = scenario::compile::load_and_compile(&PathBuf::from(file))?;
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let Some(command) = cli.command else {
+        Cli::command().print_help()?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    match command {
+        Command::Check {
+            file,
+            allow_outside,
+        } => {
+            let c = scenario::compile::load_and_compile(&file)?;
+            c.check_out_dir(allow_outside)?;
             println!(
-                "{file}: ok ({:?}, {} contact elements, Q-angle {:.1}° with this tuberosity)",
+                "{}: ok ({:?}, {} contact elements, Q-angle {:.1}° with this tuberosity)",
+                file.display(),
                 c.spec.scenario.kind,
                 c.model.patella.len(),
                 c.model.q_angle_effective_deg
@@ -119,33 +256,34 @@ fn dispatch(args: &[String]) -> Result<ExitCode, Failure> {
             print_trochlea(&c.model);
             Ok(ExitCode::SUCCESS)
         }
-        Some("run") => {
-            let (file, out) = match args {
-                [_, f] => (f, None),
-                [_, f, flag, d] if flag == "--out" => (f, Some(PathBuf::from(d))),
-                _ => return Err(usage("run takes FILE and optionally --out DIR")),
-            };
-            run(file, out)
-        }
-        Some("cycle") => {
-            let [_, file, flag, dir] = args else {
-                return Err(usage("cycle takes FILE --out DIR"));
-            };
-            if flag != "--out" {
-                return Err(usage("cycle takes FILE --out DIR"));
-            }
-            export_cycle(file, &PathBuf::from(dir))
-        }
-        Some("sweep") => run_sweep(&args[1..]).map_err(|e| match e {
-            Failure::Input(m) if m.starts_with("usage:") => usage(&m[6..]),
-            other => other,
-        }),
-        Some("merge") => {
-            let [_, dir, shards @ ..] = args else {
-                return Err(usage("merge takes DIR and optionally the shard folders"));
-            };
-            let shards: Vec<PathBuf> = shards.iter().map(PathBuf::from).collect();
-            let r = sweep::merge(&PathBuf::from(dir), &shards)?;
+        Command::Run {
+            file,
+            out,
+            allow_outside,
+        } => run(&file, out, allow_outside),
+        Command::Cycle { file, out } => export_cycle(&file, &out),
+        Command::Sweep {
+            file,
+            threads,
+            resume,
+            shard,
+            out,
+            allow_huge,
+            allow_outside,
+        } => run_sweep(
+            &file,
+            RunOptions {
+                threads,
+                resume,
+                shard,
+                allow_huge,
+                allow_outside,
+                out_dir: out,
+                ..RunOptions::default()
+            },
+        ),
+        Command::Merge { dir, shards } => {
+            let r = sweep::merge(&dir, &shards)?;
             println!(
                 "merged {} shards: {} variants ({} failed)",
                 r.shards, r.variants, r.failed
@@ -155,36 +293,17 @@ fn dispatch(args: &[String]) -> Result<ExitCode, Failure> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some("view") => view(&args[1..]).map_err(|e| match e {
-            Failure::Input(m) if m.starts_with("usage:") => usage(&m[6..]),
-            other => other,
-        }),
-        Some("validate") => {
-            let mut strict = false;
-            let mut anatomy = kneetrack::params::AnatomyModel::Lenhart2015;
-            let mut rest = args[1..].iter();
-            while let Some(a) = rest.next() {
-                match a.as_str() {
-                    "--strict" => strict = true,
-                    "--anatomy" => {
-                        anatomy = match rest.next().map(String::as_str) {
-                            Some("lenhart2015") => kneetrack::params::AnatomyModel::Lenhart2015,
-                            Some("parametric") => kneetrack::params::AnatomyModel::Parametric,
-                            other => {
-                                return Err(usage(&format!(
-                                    "validate --anatomy takes lenhart2015 or parametric, not {}",
-                                    other.unwrap_or("nothing")
-                                )))
-                            }
-                        }
-                    }
-                    other => {
-                        return Err(usage(&format!(
-                            "validate takes --anatomy KNEE and --strict, not `{other}`"
-                        )))
-                    }
-                }
-            }
+        Command::View {
+            file,
+            screenshot,
+            at,
+            set,
+        } => view(file, screenshot, at, set),
+        Command::Validate { anatomy, strict } => {
+            let anatomy = match anatomy {
+                Anatomy::Lenhart2015 => kneetrack::params::AnatomyModel::Lenhart2015,
+                Anatomy::Parametric => kneetrack::params::AnatomyModel::Parametric,
+            };
             let table = validation::run_all(anatomy);
             println!("knee: {anatomy:?}");
             print!("{}", validation::format_table_for(anatomy, &table));
@@ -196,26 +315,34 @@ fn dispatch(args: &[String]) -> Result<ExitCode, Failure> {
                 ExitCode::SUCCESS
             })
         }
-        Some(other) => Err(usage(&format!("unknown command `{other}`"))),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "kneetrack",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
-fn export_cycle(file: &str, dir: &std::path::Path) -> Result<ExitCode, Failure> {
-    let compiled = scenario::compile::load_and_compile(&PathBuf::from(file))?;
+fn export_cycle(file: &Path, dir: &Path) -> anyhow::Result<ExitCode> {
+    let compiled = scenario::compile::load_and_compile(file)?;
     let scenario::RunPlan::Gait(plan) = &compiled.plan else {
-        return Err(Failure::Input(format!(
-            "{file}: `cycle` needs a gait scenario (scenario.kind = \"gait\")"
-        )));
+        return Err(UsageError(format!(
+            "{}: `cycle` needs a gait scenario (scenario.kind = \"gait\")",
+            file.display()
+        ))
+        .into());
     };
     let (mot, sto) = kneetrack::gait::opensim::cycles_to_opensim(&plan.cycles, compiled.model.side);
-    let io = |e| Failure::Run(anyhow::Error::new(e));
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating {}", dir.display()))
-        .map_err(Failure::Run)?;
-    for (name, text) in [("ik.mot", mot), ("id.sto", sto)] {
-        let path = dir.join(name);
-        output::write_atomic(&path, text.as_bytes()).map_err(io)?;
-        println!("wrote {}", path.display());
+    let files = vec![
+        ("ik.mot".to_string(), mot.into_bytes()),
+        ("id.sto".to_string(), sto.into_bytes()),
+    ];
+    for p in output::write_set(dir, files)? {
+        println!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -240,15 +367,22 @@ fn print_trochlea(model: &kneetrack::Model) {
     }
 }
 
-fn run(file: &str, out: Option<PathBuf>) -> Result<ExitCode, Failure> {
-    let compiled = scenario::compile::load_and_compile(&PathBuf::from(file))?;
-    let dir = out.unwrap_or_else(|| compiled.out_dir.clone());
+fn run(file: &Path, out: Option<PathBuf>, allow_outside: bool) -> anyhow::Result<ExitCode> {
+    let compiled = scenario::compile::load_and_compile(file)?;
+    // `--out` always wins; otherwise the scenario's folder must be allowed.
+    let dir = match out {
+        Some(d) => d,
+        None => {
+            compiled.check_out_dir(allow_outside)?;
+            compiled.out_dir.clone()
+        }
+    };
+    // A folder that cannot take the outputs is refused before the run, not after it.
+    output::check_target(&dir)?;
     let started = std::time::Instant::now();
     let result = experiment::run(&compiled);
     let elapsed = started.elapsed();
-    let written = output::write_outputs(&compiled, &result, &dir)
-        .context("writing outputs")
-        .map_err(Failure::Run)?;
+    let written = output::write_outputs(&compiled, &result, &dir).context("writing outputs")?;
     let m = summarize(&compiled.model, &result);
     print_trochlea(&compiled.model);
     for (i, r) in result.all_frames().iter().enumerate() {
@@ -297,16 +431,16 @@ fn run(file: &str, out: Option<PathBuf>) -> Result<ExitCode, Failure> {
         }
     } else {
         println!(
-        "{}: {} frames ({} converged) in {:.1} ms; peak PF force {:.0} N ({:.2} BW), peak pressure {:.2} MPa, max lateral shift {:.2} mm",
-        compiled.name,
-        m.frames_total,
-        m.frames_converged,
-        elapsed.as_secs_f64() * 1e3,
-        m.peak_pf_force_n,
-        m.peak_pf_force_bw,
-        m.peak_pressure_mpa,
-        m.max_lateral_shift_mm
-    );
+            "{}: {} frames ({} converged) in {:.1} ms; peak PF force {:.0} N ({:.2} BW), peak pressure {:.2} MPa, max lateral shift {:.2} mm",
+            compiled.name,
+            m.frames_total,
+            m.frames_converged,
+            elapsed.as_secs_f64() * 1e3,
+            m.peak_pf_force_n,
+            m.peak_pf_force_bw,
+            m.peak_pressure_mpa,
+            m.max_lateral_shift_mm
+        );
     }
     if let Some(rows) = &m.restraining_force_n {
         for r in rows {
@@ -328,46 +462,8 @@ fn run(file: &str, out: Option<PathBuf>) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_sweep(args: &[String]) -> Result<ExitCode, Failure> {
-    let bad = |m: String| Failure::Input(format!("usage: {m}"));
-    let mut file = None;
-    let mut opts = RunOptions::default();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |flag: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| bad(format!("{flag} needs a value")))
-        };
-        match a.as_str() {
-            "--threads" => {
-                let v = value("--threads")?;
-                // More workers than a few per core only costs memory and switches for this
-                // CPU-bound work; far more than that is a typo the pool may fail to start.
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                let max = MAX_THREADS_PER_CORE * cores;
-                let n: usize = v
-                    .parse()
-                    .ok()
-                    .filter(|&n| (1..=max).contains(&n))
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "--threads {v}: allowed 1 to {max} ({MAX_THREADS_PER_CORE} per core on this machine's {cores})"
-                        ))
-                    })?;
-                opts.threads = Some(n);
-            }
-            "--shard" => opts.shard = Some(Shard::parse(&value("--shard")?).map_err(bad)?),
-            "--out" => opts.out_dir = Some(PathBuf::from(value("--out")?)),
-            "--resume" => opts.resume = true,
-            "--allow-huge" => opts.allow_huge = true,
-            f if f.starts_with('-') => return Err(bad(format!("sweep: unknown option {f}"))),
-            f if file.is_none() => file = Some(PathBuf::from(f)),
-            f => return Err(bad(format!("sweep takes one FILE (got another: {f})"))),
-        }
-    }
-    let file = file.ok_or_else(|| bad("sweep takes a FILE".into()))?;
-    let sw = sweep::load_sweep(&file)?;
+fn run_sweep(file: &Path, opts: RunOptions) -> anyhow::Result<ExitCode> {
+    let sw = sweep::load_sweep(file)?;
     let r = sweep::run_sweep(&sw, &opts)?;
     let rate = r.ran as f64 / r.elapsed.as_secs_f64().max(1e-9);
     if r.ran == 0 && r.resumed == r.slice {
@@ -402,58 +498,12 @@ fn run_sweep(args: &[String]) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Parses `40%` or `0.4` as a fraction of the cycle.
-fn parse_at(s: &str) -> Option<f64> {
-    let v = match s.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().ok()? / 100.0,
-        None => s.trim().parse::<f64>().ok()?,
-    };
-    (0.0..=1.0).contains(&v).then_some(v)
-}
-
-fn view(args: &[String]) -> Result<ExitCode, Failure> {
-    let bad = |m: String| Failure::Input(format!("usage: {m}"));
-    let mut file = None;
-    let mut screenshot = None;
-    let mut at = None;
-    let mut set = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--screenshot" => {
-                screenshot =
-                    Some(PathBuf::from(it.next().ok_or_else(|| {
-                        bad("--screenshot needs a PNG path".into())
-                    })?))
-            }
-            "--at" => {
-                let v = it.next().ok_or_else(|| bad("--at needs a value".into()))?;
-                at = Some(parse_at(v).ok_or_else(|| {
-                    bad(format!(
-                        "--at {v}: give a fraction of the cycle, 0% to 100% (or 0 to 1)"
-                    ))
-                })?);
-            }
-            "--set" => {
-                let v = it
-                    .next()
-                    .ok_or_else(|| bad("--set needs KEY=VALUE".into()))?;
-                let (k, x) = v
-                    .split_once('=')
-                    .and_then(|(k, x)| Some((k.trim().to_string(), x.trim().parse::<f64>().ok()?)))
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "--set {v}: expected KEY=NUMBER, e.g. muscles.vmo=0.5"
-                        ))
-                    })?;
-                set.push((k, x));
-            }
-            f if f.starts_with('-') => return Err(bad(format!("view: unknown option {f}"))),
-            f if file.is_none() => file = Some(PathBuf::from(f)),
-            f => return Err(bad(format!("view takes one FILE (got another: {f})"))),
-        }
-    }
-    let file = file.ok_or_else(|| bad("view takes a scenario FILE".into()))?;
+fn view(
+    file: PathBuf,
+    screenshot: Option<PathBuf>,
+    at: Option<f64>,
+    set: Vec<(String, f64)>,
+) -> anyhow::Result<ExitCode> {
     #[cfg(feature = "viewer")]
     {
         // Check the file first so a bad scenario gets the usual one-line error and exit 2.
@@ -466,14 +516,15 @@ fn view(args: &[String]) -> Result<ExitCode, Failure> {
                 set,
             },
         )
-        .map_err(Failure::Input)?;
+        .map_err(UsageError)?;
         Ok(ExitCode::SUCCESS)
     }
     #[cfg(not(feature = "viewer"))]
     {
         let _ = (file, screenshot, at, set);
-        Err(Failure::Input(
+        Err(UsageError(
             "this kneetrack was built without the viewer: cargo run --release --features viewer -- view FILE".into(),
-        ))
+        )
+        .into())
     }
 }

@@ -86,6 +86,10 @@ fn a_warm_frame_solve_makes_no_heap_allocation() {
         }
     }
 }
+#[path = "kneetrack/fuzz.rs"]
+mod fuzz;
+#[path = "kneetrack/hardening.rs"]
+mod hardening;
 
 /// The parametric knee's parameters (the analytic trochlea and patella).
 fn parametric() -> ModelParams {
@@ -2267,24 +2271,36 @@ fn flat_trochlea_on_the_mesh_knee_shifts_the_patella_laterally() {
     }
 }
 
-/// Command-line arguments the process cannot use are input errors (exit 2, one line),
-/// never panics: a non-UTF-8 file name, and a worker count far beyond the machine (the
-/// sweep folder is not touched).
+/// Command-line arguments are read as the OS gives them: a file name that is not UTF-8 is
+/// a file name (checked like any other, never a panic inside `std::env::args`); a worker
+/// count far beyond the machine is an input error (exit 2, one line) and the sweep folder
+/// is not touched.
 #[test]
 fn unusable_command_line_arguments_are_input_errors() {
     use std::os::unix::ffi::OsStrExt;
+    let dir = tmp("non-utf8");
+    let name = std::ffi::OsStr::from_bytes(b"\xff.toml");
+    std::fs::write(
+        dir.join(name),
+        "[scenario]\nkind = \"flexion\"\n[anatomy]\nmodel = \"parametric\"\n",
+    )
+    .unwrap();
+    let o = bin().arg("check").arg(dir.join(name)).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // A missing one is the usual one-line read error.
     let o = bin()
         .arg("check")
-        .arg(std::ffi::OsStr::from_bytes(b"\xff.toml"))
+        .arg(dir.join(std::ffi::OsStr::from_bytes(b"\xfe.toml")))
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("argument 2") && err.contains("not valid UTF-8"),
+        err.contains("cannot read") && !err.contains("panicked"),
         "{err}"
     );
-    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 
     let dir = tmp("sweep-threads-bound");
     let file = sweep_files(&dir, VMO_Q_AXES, "");
@@ -2296,6 +2312,7 @@ fn unusable_command_line_arguments_are_input_errors() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--threads 2000: allowed 1 to"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(!out.exists(), "nothing written");
 }
 

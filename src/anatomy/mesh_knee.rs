@@ -197,7 +197,8 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, KneeError> {
-    match std::fs::read(path) {
+    // Bounded: a model or mesh named by a scenario may be a FIFO, a device or gigabytes.
+    match crate::input::read_bytes(path, crate::input::MAX_MODEL_BYTES, "model or mesh file") {
         Ok(b) => Ok(b),
         Err(e) => {
             // The shipped knee's files are compiled in: use them when the source tree is gone.

@@ -151,12 +151,19 @@ pub struct Storage {
     pub rows: Vec<Vec<f64>>,
     /// 1-based line of each row in the file (for messages).
     pub row_lines: Vec<usize>,
+    /// FNV-1a 64 hash of the file's text (a sweep's manifest hash covers the data read).
+    pub fnv1a64: u64,
 }
 
 impl Storage {
     /// Reads and parses a file.
     pub fn read(path: &Path) -> Result<Self, OpenSimError> {
-        let text = std::fs::read_to_string(path).map_err(|e| OpenSimError::Io {
+        let text = crate::input::read_text(
+            path,
+            crate::input::MAX_DATA_BYTES,
+            "motion or storage file (.mot, .sto)",
+        )
+        .map_err(|e| OpenSimError::Io {
             path: path.into(),
             message: e.to_string(),
         })?;
@@ -292,6 +299,7 @@ impl Storage {
             labels,
             rows,
             row_lines,
+            fnv1a64: crate::anatomy::mesh_knee::fnv1a64(text.as_bytes()),
         })
     }
 

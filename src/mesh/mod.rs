@@ -243,7 +243,12 @@ pub(crate) struct RawMesh {
 /// `.vtp`, any case). Coordinates are converted to millimetres per `units`.
 pub fn load_mesh(path: &Path, units: Units) -> Result<(TriMesh, MeshReport), MeshError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| MeshError::Io {
+    let bytes = crate::input::read_bytes(
+        path,
+        crate::input::MAX_MODEL_BYTES,
+        "mesh file (.stl, .obj, .vtp)",
+    )
+    .map_err(|source| MeshError::Io {
         file: file.clone(),
         source,
     })?;

@@ -389,7 +389,8 @@ impl OsimKnee {
 
 /// Reads and parses an `.osim` file; see [`parse_osim`].
 pub fn load_osim(path: &Path, side: Side) -> Result<OsimKnee, OsimError> {
-    let text = std::fs::read_to_string(path).map_err(|source| OsimError::Io {
+    let text = crate::input::read_text(path, crate::input::MAX_MODEL_BYTES, "model file (.osim)")
+        .map_err(|source| OsimError::Io {
         path: path.to_path_buf(),
         source,
     })?;

@@ -1,5 +1,9 @@
 //! frames.csv and stability.csv. Every column name carries its unit. Numbers are printed
 //! with Rust's shortest round-trip formatting, so equal results give identical bytes.
+//!
+//! Written by hand rather than through the `csv` crate (which the sweep table uses): every
+//! cell is a number or empty, never text, so there is nothing to quote, and the bytes are
+//! decided here alone — the same for any thread count and any version of a dependency.
 
 use std::fmt::Write;
 

@@ -1,9 +1,17 @@
-//! Writers: frames.csv, summary.json and SVG plots. Everything is rendered in memory first
-//! and each file is written to a temporary name and renamed into place, so a crash or a
-//! full disk never leaves a half-written output.
+//! Writers: frames.csv, summary.json and SVG plots. Everything is rendered in memory first,
+//! then the whole set is written into a temporary folder and moved into place
+//! ([`set::write_set`]), so a crash, a kill or a full disk never leaves a partial set, and
+//! no file of an earlier run stays beside the new ones. Single files (a sweep's table,
+//! plot and manifest) go through [`write_atomic`]: a uniquely named temporary file in the
+//! same folder, synced, then renamed.
+
+#![warn(missing_docs)]
 
 pub mod csv;
+pub mod set;
 pub mod svg;
+
+pub use set::{check_target, write_set, write_set_from};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,11 +23,31 @@ use crate::scenario::{Compiled, Format, ScenarioSpec};
 
 /// Writing outputs failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: cannot write: {source}")]
-pub struct OutputError {
-    pub path: PathBuf,
-    #[source]
-    pub source: std::io::Error,
+pub enum OutputError {
+    /// Reading or writing failed (exit code 1).
+    #[error("{path}: cannot write: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The output folder cannot be used (a file, the root…): the user's input (exit code 2).
+    #[error("{path}: {message}")]
+    Target {
+        /// The output folder given.
+        path: PathBuf,
+        /// Why it cannot be used.
+        message: String,
+    },
+}
+
+impl OutputError {
+    /// Whether the error is the user's input (exit code 2) rather than I/O (exit code 1).
+    pub fn is_input(&self) -> bool {
+        matches!(self, OutputError::Target { .. })
+    }
 }
 
 /// summary.json.
@@ -41,21 +69,27 @@ pub struct Summary<'a> {
     pub metrics: Metrics,
 }
 
-/// Writes `bytes` to `path` atomically (temporary file in the same folder, then rename).
+/// Writes `bytes` to `path` atomically: a uniquely named temporary file in the same folder
+/// (two processes never share one; it is removed if anything fails), synced, then renamed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
-    let err = |source| OutputError {
+    let err = |source| OutputError::Io {
         path: path.into(),
         source,
     };
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
-    ));
-    let mut f = std::fs::File::create(&tmp).map_err(err)?;
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let mut f = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(folder)
+        .map_err(err)?;
     f.write_all(bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(err)
+    f.as_file().sync_all().map_err(err)?;
+    f.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
 }
 
 /// Renders every requested output of a run. Returns (file name, contents) pairs.
@@ -164,22 +198,12 @@ pub fn sto(compiled: &Compiled, g: &crate::experiment::GaitRun) -> String {
     )
 }
 
-/// Writes a run's outputs into `dir` (created if needed). Returns the paths written.
+/// Writes a run's outputs into `dir` as one set, all or nothing ([`set::write_set`]).
+/// Returns the paths written.
 pub fn write_outputs(
     compiled: &Compiled,
     run: &RunResult,
     dir: &Path,
 ) -> Result<Vec<PathBuf>, OutputError> {
-    let files = render(compiled, run);
-    std::fs::create_dir_all(dir).map_err(|source| OutputError {
-        path: dir.into(),
-        source,
-    })?;
-    let mut written = Vec::new();
-    for (name, bytes) in files {
-        let path = dir.join(name);
-        write_atomic(&path, &bytes)?;
-        written.push(path);
-    }
-    Ok(written)
+    write_set(dir, render(compiled, run))
 }

@@ -17,7 +17,9 @@ const COLORS: [&str; 6] = [
 
 /// One plotted line.
 pub struct Series<'a> {
+    /// Legend label.
     pub name: &'a str,
+    /// (x, y) points.
     pub points: Vec<(f64, f64)>,
 }
 

@@ -51,6 +51,7 @@ pub struct GaitPlan {
     pub provenance: GaitProvenance,
     /// Stance offsets of hip adduction and rotation, degrees.
     pub stance_hip_adduction_deg: f64,
+    /// Stance offset of hip internal rotation, degrees.
     pub stance_hip_rotation_deg: f64,
 }
 
@@ -80,9 +81,13 @@ impl GaitPlan {
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum RunPlan {
+    /// A flexion sweep.
     Flexion(FlexionPlan),
+    /// A stability test.
     Stability(StabilityPlan),
+    /// Running gait.
     Gait(GaitPlan),
+    /// A dynamic run (rapier3d).
     Dynamic(Box<DynamicPlan>),
 }
 
@@ -97,18 +102,53 @@ pub struct Compiled {
     pub model: Arc<Model>,
     /// What to run.
     pub plan: RunPlan,
-    /// Where outputs go (before any `--out` override).
+    /// Where outputs go (before any `--out` override): `output.dir` resolved against the
+    /// scenario file's folder, or `out/<name>` relative to the working directory.
     pub out_dir: PathBuf,
+    /// Set when `output.dir` is absolute or leaves the scenario's folder
+    /// ([`Compiled::check_out_dir`]).
+    pub out_dir_outside: Option<OutsideDir>,
     /// Which files to write.
     pub formats: Vec<Format>,
+    /// Every data file the run reads: the knee's model and meshes, OpenSim data (sorted).
+    pub data_files: Vec<DataFile>,
+}
+
+impl Compiled {
+    /// Refuses an `output.dir` outside the scenario's folder unless `allow` (the command
+    /// line's `--allow-outside`).
+    pub fn check_out_dir(&self, allow: bool) -> Result<(), ScenarioError> {
+        match &self.out_dir_outside {
+            Some(o) if !allow => Err(o.error()),
+            _ => Ok(()),
+        }
+    }
 }
 
 struct Ctx<'a> {
     path: &'a Path,
     text: &'a str,
+    /// Data files read so far (path, content hash).
+    files: std::cell::RefCell<Vec<DataFile>>,
+}
+
+/// A data file a scenario reads, and the FNV-1a 64 hash of its content.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DataFile {
+    /// The file, as resolved against the scenario's folder.
+    pub path: PathBuf,
+    /// FNV-1a 64 of its content.
+    pub fnv1a64: u64,
 }
 
 impl Ctx<'_> {
+    fn record(&self, s: &Storage) {
+        self.files.borrow_mut().push(DataFile {
+            path: s.path.clone(),
+            fnv1a64: s.fnv1a64,
+        });
+    }
+
     fn range(
         &self,
         key: &str,
@@ -176,7 +216,11 @@ impl Ctx<'_> {
 /// Checks every value and builds the model and plan. `text` is the file's text (for line
 /// numbers), `path` its name (for messages).
 pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, ScenarioError> {
-    let cx = Ctx { path, text };
+    let cx = Ctx {
+        path,
+        text,
+        files: Default::default(),
+    };
     let mut anatomy = spec.anatomy.clone();
     if let Some(osim) = &anatomy.osim {
         // Relative to the scenario file, as every other path in it.
@@ -207,19 +251,29 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
         }
     })?;
 
+    section_ranges(&cx, &spec)?;
     let plan = match spec.scenario.kind {
         Kind::Flexion => RunPlan::Flexion(flexion_plan(&cx, &spec)?),
         Kind::Stability => RunPlan::Stability(stability_plan(&cx, &spec)?),
         Kind::Gait => RunPlan::Gait(gait_plan(&cx, &spec, model.tibiofemoral)?),
         Kind::Dynamic => RunPlan::Dynamic(Box::new(dynamic_plan(&cx, &spec, model.tibiofemoral)?)),
     };
-    let (name, out_dir) = output_folder(
+    let folder = output_folder(
         spec.scenario.name.as_deref(),
         path,
         "scenario",
         spec.output.dir.as_deref(),
+        locate(text, "output.dir"),
     )
-    .map_err(|m| cx.invalid("scenario.name", m))?;
+    .map_err(|m| {
+        let key = if m.starts_with("output.dir") {
+            "output.dir"
+        } else {
+            "scenario.name"
+        };
+        cx.invalid(key, m)
+    })?;
+    let name = folder.name;
     let formats = spec.output.formats.clone().unwrap_or_else(|| {
         let mut f = vec![Format::Csv, Format::Json, Format::Svg];
         if spec.scenario.kind == Kind::Gait {
@@ -239,6 +293,13 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
             "is empty: list at least one of \"csv\", \"json\", \"svg\", \"sto\"",
         ));
     }
+    let mut data_files = cx.files.take();
+    data_files.extend(model.knee.files.iter().map(|f| DataFile {
+        path: PathBuf::from(&f.file),
+        fnv1a64: u64::from_str_radix(&f.fnv1a64, 16).unwrap_or(0),
+    }));
+    data_files.sort();
+    data_files.dedup();
     let mut spec = spec;
     spec.scenario.name = Some(name.clone());
     spec.output.formats = Some(formats.clone());
@@ -247,9 +308,136 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
         spec,
         model: Arc::new(model),
         plan,
-        out_dir,
+        out_dir: folder.dir,
+        out_dir_outside: folder.outside,
         formats,
+        data_files,
     })
+}
+
+/// Range checks of every numeric key of the experiment sections, whatever the kind: a key
+/// the kind does not use is still checked (NaN, ±1e308 or a typo there is an error in
+/// `check` as in `run`, not something a later edit of `scenario.kind` brings to light).
+/// Checks that relate two keys stay with the plan that uses them.
+fn section_ranges(cx: &Ctx, spec: &ScenarioSpec) -> Result<(), ScenarioError> {
+    const DEG: &str = "degrees";
+    let f = &spec.flexion;
+    if let Some(list) = &f.angles_deg {
+        for &a in list {
+            cx.range("flexion.angles_deg", a, -5.0, 140.0, DEG)?;
+        }
+    }
+    cx.range("flexion.from_deg", f.from_deg, -5.0, 140.0, DEG)?;
+    cx.range("flexion.to_deg", f.to_deg, -5.0, 140.0, DEG)?;
+    cx.range("flexion.step_deg", f.step_deg, 0.5, 45.0, DEG)?;
+    cx.range(
+        "flexion.tibial_rotation_deg",
+        f.tibial_rotation_deg,
+        -30.0,
+        30.0,
+        DEG,
+    )?;
+    cx.range("flexion.varus_deg", f.varus_deg, -15.0, 15.0, DEG)?;
+    let each = |v: &PerAngle| match v {
+        PerAngle::One(x) => vec![*x],
+        PerAngle::Each(xs) => xs.clone(),
+    };
+    for x in f.quadriceps_n.as_ref().map(each).unwrap_or_default() {
+        cx.range("flexion.quadriceps_n", x, 0.0, 10000.0, "N")?;
+    }
+    for x in f.extensor_moment_nm.as_ref().map(each).unwrap_or_default() {
+        cx.range("flexion.extensor_moment_nm", x, 0.0, 400.0, "N·m")?;
+    }
+
+    let s = &spec.stability;
+    for &a in &s.flexion_deg {
+        cx.range("stability.flexion_deg", a, -5.0, 120.0, DEG)?;
+    }
+    cx.range(
+        "stability.displacement_mm",
+        s.displacement_mm,
+        0.5,
+        25.0,
+        "mm",
+    )?;
+    cx.range("stability.quadriceps_n", s.quadriceps_n, 0.0, 3000.0, "N")?;
+
+    let g = &spec.gait;
+    cx.range("gait.speed_mps", g.speed_mps, 1.5, 8.0, "m/s")?;
+    cx.range("gait.slope_pct", g.slope_pct, -30.0, 30.0, "%")?;
+    cx.range(
+        "gait.frames_per_cycle",
+        g.frames_per_cycle as f64,
+        10.0,
+        2000.0,
+        "",
+    )?;
+    cx.range("gait.cycles", g.cycles as f64, 1.0, 1000.0, "")?;
+    cx.range(
+        "gait.stance_hip_adduction_deg",
+        g.stance_hip_adduction_deg,
+        -15.0,
+        15.0,
+        DEG,
+    )?;
+    cx.range(
+        "gait.stance_hip_rotation_deg",
+        g.stance_hip_rotation_deg,
+        -20.0,
+        20.0,
+        DEG,
+    )?;
+    if let Some(spm) = g.step_rate_spm {
+        cx.range("gait.step_rate_spm", spm, 120.0, 240.0, "steps/min")?;
+    }
+    if let Some(c) = g.step_rate_change_pct {
+        cx.range("gait.step_rate_change_pct", c, -20.0, 20.0, "%")?;
+    }
+    // A run that reads the cycles checks the starts against the data file (finite, inside
+    // it, increasing, a plausible stride apart); otherwise only what no file could accept.
+    let uses_gait = spec.scenario.kind == Kind::Gait
+        || (spec.scenario.kind == Kind::Dynamic && spec.dynamic.case == DynamicCase::Gait);
+    if !uses_gait {
+        for &t in g.cycle_starts_s.as_deref().unwrap_or_default() {
+            cx.range("gait.cycle_starts_s", t, 0.0, 1.0e6, "s")?;
+        }
+    }
+
+    let d = &spec.dynamic;
+    cx.range("dynamic.flexion_deg", d.flexion_deg, -5.0, 120.0, DEG)?;
+    cx.range("dynamic.quadriceps_n", d.quadriceps_n, 0.0, 3000.0, "N")?;
+    cx.range("dynamic.force_n", d.force_n, 0.0, 2000.0, "N")?;
+    cx.range("dynamic.onset_s", d.onset_s, 0.0, 10.0, "s")?;
+    cx.range("dynamic.pulse_s", d.pulse_s, 0.0005, 1.0, "s")?;
+    cx.range("dynamic.ramp_n_per_s", d.ramp_n_per_s, 1.0, 100000.0, "N/s")?;
+    cx.range("dynamic.ramp_max_n", d.ramp_max_n, 1.0, 5000.0, "N")?;
+    if let Some(t) = d.duration_s {
+        cx.range("dynamic.duration_s", t, 0.001, 10.0, "s")?;
+    }
+    cx.range(
+        "dynamic.initial_shift_mm",
+        d.initial_shift_mm,
+        -15.0,
+        15.0,
+        "mm",
+    )?;
+    cx.range("dynamic.dt_s", d.dt_s, 1e-6, 2e-3, "s")?;
+    cx.range(
+        "dynamic.damping_per_s",
+        d.damping_per_s,
+        0.0,
+        100000.0,
+        "1/s",
+    )?;
+    cx.range(
+        "dynamic.density_kg_m3",
+        d.density_kg_m3,
+        500.0,
+        3000.0,
+        "kg/m³",
+    )?;
+    cx.range("dynamic.output_hz", d.output_hz, 1.0, 1.0 / d.dt_s, "Hz")?;
+    Ok(())
 }
 
 fn flexion_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<FlexionPlan, ScenarioError> {
@@ -336,6 +524,7 @@ fn secondary_by_angle(
     };
     let base = cx.path.parent().unwrap_or(Path::new(""));
     let storage = Storage::read(&base.join(file)).map_err(err)?;
+    cx.record(&storage);
     let table = SecondaryByFlexion::from_storage(&storage, spec.subject.side).map_err(err)?;
     angles.iter().map(|&a| table.at(a).map_err(err)).collect()
 }
@@ -352,39 +541,7 @@ fn dynamic_plan(
     tibiofemoral: Tibiofemoral,
 ) -> Result<DynamicPlan, ScenarioError> {
     let d = &spec.dynamic;
-    cx.range("dynamic.flexion_deg", d.flexion_deg, -5.0, 120.0, "degrees")?;
-    cx.range("dynamic.quadriceps_n", d.quadriceps_n, 0.0, 3000.0, "N")?;
-    cx.range("dynamic.force_n", d.force_n, 0.0, 2000.0, "N")?;
-    cx.range("dynamic.onset_s", d.onset_s, 0.0, 10.0, "s")?;
-    cx.range("dynamic.pulse_s", d.pulse_s, 0.0005, 1.0, "s")?;
-    cx.range("dynamic.ramp_n_per_s", d.ramp_n_per_s, 1.0, 100000.0, "N/s")?;
-    cx.range("dynamic.ramp_max_n", d.ramp_max_n, 1.0, 5000.0, "N")?;
-    if let Some(t) = d.duration_s {
-        cx.range("dynamic.duration_s", t, 0.001, 10.0, "s")?;
-    }
-    cx.range(
-        "dynamic.initial_shift_mm",
-        d.initial_shift_mm,
-        -15.0,
-        15.0,
-        "mm",
-    )?;
-    cx.range("dynamic.dt_s", d.dt_s, 1e-6, 2e-3, "s")?;
-    cx.range(
-        "dynamic.damping_per_s",
-        d.damping_per_s,
-        0.0,
-        100000.0,
-        "1/s",
-    )?;
-    cx.range(
-        "dynamic.density_kg_m3",
-        d.density_kg_m3,
-        500.0,
-        3000.0,
-        "kg/m³",
-    )?;
-    cx.range("dynamic.output_hz", d.output_hz, 1.0, 1.0 / d.dt_s, "Hz")?;
+    // The ranges of every key: section_ranges.
     let direction =
         match d.direction {
             Direction::Lateral => 1.0,
@@ -445,17 +602,7 @@ fn stability_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<StabilityPlan, Scenar
     if s.flexion_deg.is_empty() {
         return Err(cx.invalid("stability.flexion_deg", "is empty: give at least one angle"));
     }
-    for &a in &s.flexion_deg {
-        cx.range("stability.flexion_deg", a, -5.0, 120.0, "degrees")?;
-    }
-    cx.range(
-        "stability.displacement_mm",
-        s.displacement_mm,
-        0.5,
-        25.0,
-        "mm",
-    )?;
-    cx.range("stability.quadriceps_n", s.quadriceps_n, 0.0, 3000.0, "N")?;
+    // The ranges of every key: section_ranges.
     let directions = match s.direction {
         Direction::Lateral => vec![1.0],
         Direction::Medial => vec![-1.0],
@@ -475,30 +622,7 @@ fn gait_plan(
     tibiofemoral: Tibiofemoral,
 ) -> Result<GaitPlan, ScenarioError> {
     let g = &spec.gait;
-    cx.range("gait.speed_mps", g.speed_mps, 1.5, 8.0, "m/s")?;
-    cx.range("gait.slope_pct", g.slope_pct, -30.0, 30.0, "%")?;
-    cx.range(
-        "gait.frames_per_cycle",
-        g.frames_per_cycle as f64,
-        10.0,
-        2000.0,
-        "",
-    )?;
-    cx.range("gait.cycles", g.cycles as f64, 1.0, 1000.0, "")?;
-    cx.range(
-        "gait.stance_hip_adduction_deg",
-        g.stance_hip_adduction_deg,
-        -15.0,
-        15.0,
-        "degrees",
-    )?;
-    cx.range(
-        "gait.stance_hip_rotation_deg",
-        g.stance_hip_rotation_deg,
-        -20.0,
-        20.0,
-        "degrees",
-    )?;
+    // The ranges of every key: section_ranges.
     let preferred = preferred_step_rate_spm(g.speed_mps);
     let change = match (g.step_rate_spm, g.step_rate_change_pct) {
         (Some(_), Some(_)) => {
@@ -568,12 +692,14 @@ fn gait_plan(
     } else {
         let base = cx.path.parent().unwrap_or(Path::new(""));
         let read = |key: &str, file: &str| {
-            Storage::read(&base.join(file)).map_err(|source| ScenarioError::OpenSim {
+            let s = Storage::read(&base.join(file)).map_err(|source| ScenarioError::OpenSim {
                 path: cx.path.into(),
                 line: locate(cx.text, key),
                 key: key.into(),
                 source: Box::new(source),
-            })
+            })?;
+            cx.record(&s);
+            Ok(s)
         };
         let ik = read("gait.kinematics", &g.kinematics)?;
         let id = g
@@ -647,28 +773,140 @@ fn gait_plan(
     })
 }
 
+/// Longest run or sweep name, characters (it names a folder; file systems take 255 bytes).
+pub const MAX_NAME_CHARS: usize = 128;
+
+/// Where a run's outputs go, as the scenario or sweep file says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputFolder {
+    /// The run's name (a valid folder name).
+    pub name: String,
+    /// The output folder: `output.dir` resolved against the file's folder, or `out/<name>`
+    /// relative to the working directory.
+    pub dir: PathBuf,
+    /// Set when `output.dir` is absolute or climbs out of the file's folder: such a folder
+    /// is used only when the command line allows it ([`OutsideDir::error`]).
+    pub outside: Option<OutsideDir>,
+}
+
+/// An `output.dir` outside the file's folder, kept until the command line says whether it
+/// is allowed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutsideDir {
+    /// The scenario or sweep file.
+    pub path: PathBuf,
+    /// Line of `output.dir` in it.
+    pub line: usize,
+    /// The value as written.
+    pub dir: String,
+}
+
+impl OutsideDir {
+    /// The refusal (exit code 2) when the command line does not allow the folder.
+    pub fn error(&self) -> ScenarioError {
+        let why = if Path::new(&self.dir).is_absolute() {
+            "is absolute"
+        } else {
+            "climbs out of the file's folder"
+        };
+        ScenarioError::Invalid {
+            path: self.path.clone(),
+            line: self.line,
+            key: "output.dir".into(),
+            message: format!(
+                "= \"{}\" {why}: a relative output.dir is resolved against the file's folder and stays inside it; pass --allow-outside to write there, or --out DIR",
+                self.dir.escape_debug()
+            ),
+        }
+    }
+}
+
+/// Checks that `name` can name an output folder on any file system: not empty, at most
+/// [`MAX_NAME_CHARS`] characters, no slash, backslash, NUL or other control character, not
+/// starting with `.`.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let shown = name.escape_debug().to_string();
+    let why = if name.is_empty() {
+        Some("is empty".to_string())
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        Some(format!(
+            "has {} characters; allowed 1 to {MAX_NAME_CHARS}",
+            name.chars().count()
+        ))
+    } else if name.contains(['/', '\\']) {
+        Some("contains a slash".into())
+    } else if name.chars().any(char::is_control) {
+        Some("contains a control character (NUL, newline, tab…)".into())
+    } else if name.starts_with('.') {
+        Some("starts with '.'".into())
+    } else if name.trim() != name {
+        Some("starts or ends with a space".into())
+    } else {
+        None
+    };
+    match why {
+        Some(w) => Err(format!(
+            "\"{}\" cannot name an output folder: it {w} (allowed: 1 to {MAX_NAME_CHARS} characters, no slashes or control characters, not starting with '.')",
+            if shown.chars().count() > 60 { shown.chars().take(60).collect::<String>() + "…" } else { shown }
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The name of a run (given, or the file name without `.toml`, or `fallback`) and its output
-/// folder (given, or `out/<name>`); the name must be usable as a folder name.
+/// folder: `dir` (the file's `output.dir`) resolved against the folder of `path`, else
+/// `out/<name>` relative to the working directory. The name must be usable as a folder name.
 pub fn output_folder(
     name: Option<&str>,
     path: &Path,
     fallback: &str,
     dir: Option<&str>,
-) -> Result<(String, PathBuf), String> {
+    dir_line: usize,
+) -> Result<OutputFolder, String> {
     let name = name.map(str::to_string).unwrap_or_else(|| {
         path.file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| fallback.into())
     });
-    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+    check_name(&name)?;
+    let Some(d) = dir else {
+        return Ok(OutputFolder {
+            dir: PathBuf::from("out").join(&name),
+            name,
+            outside: None,
+        });
+    };
+    if d.is_empty() || d.contains('\0') {
         return Err(format!(
-            "\"{name}\" cannot name an output folder (no slashes, not empty, not starting with '.')"
+            "output.dir = \"{}\" is not a folder name",
+            d.escape_debug()
         ));
     }
-    let dir = dir
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("out").join(&name));
-    Ok((name, dir))
+    let given = Path::new(d);
+    // Lexical depth below the file's folder: `..` past it leaves the folder.
+    let mut depth = 0i64;
+    let mut climbs = false;
+    for c in given.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                depth -= 1;
+                climbs |= depth < 0;
+            }
+            std::path::Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+    }
+    let outside = (given.is_absolute() || climbs).then(|| OutsideDir {
+        path: path.into(),
+        line: dir_line,
+        dir: d.into(),
+    });
+    let base = path.parent().unwrap_or(Path::new(""));
+    Ok(OutputFolder {
+        name,
+        dir: base.join(given),
+        outside,
+    })
 }
 
 /// Reads, parses and compiles a scenario file.

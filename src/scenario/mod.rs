@@ -1,12 +1,17 @@
 //! Scenario files: read (serde spec) → compile (validated model and run plan), with errors
 //! that name the file, line, key, value and allowed range.
 
+#![warn(missing_docs)]
+
 pub mod compile;
 pub mod spec;
 
 use std::path::{Path, PathBuf};
 
-pub use compile::{compile, Compiled, FlexionPlan, GaitPlan, RunPlan, StabilityPlan};
+pub use compile::{
+    compile, Compiled, DataFile, FlexionPlan, GaitPlan, OutputFolder, OutsideDir, RunPlan,
+    StabilityPlan,
+};
 pub use spec::{Direction, Format, Kind, ScenarioSpec};
 
 /// A scenario that cannot be used. Every variant names the file; the CLI exits with code 2.
@@ -15,60 +20,95 @@ pub enum ScenarioError {
     /// The file could not be read.
     #[error("{path}: cannot read the scenario file: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
         #[source]
+        /// What the OS or the reader said.
         source: std::io::Error,
     },
     /// The file has no content.
     #[error(
         "{path}: the scenario file is empty (it needs at least a [scenario] section with a kind)"
     )]
-    Empty { path: PathBuf },
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
     /// TOML syntax, unknown key or wrong type.
     #[error("{path}:{line}:{column}: {message}")]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// 1-based line in the file.
         line: usize,
+        /// 1-based column.
         column: usize,
+        /// What is wrong, and what to do.
         message: String,
     },
     /// A number outside its allowed range (or not a finite number).
-    #[error("{path}:{line}: {key} = {value} is out of range: allowed {min} to {max}{unit}")]
+    #[error("{path}:{line}: {key} = {} is out of range: allowed {min} to {max}{unit}", show_number(*.value))]
     Range {
+        /// The file.
         path: PathBuf,
+        /// 1-based line in the file.
         line: usize,
+        /// The dotted key.
         key: String,
+        /// The value given.
         value: f64,
+        /// Smallest allowed value.
         min: f64,
+        /// Largest allowed value.
         max: f64,
+        /// Unit of the range, with a leading space (empty for none).
         unit: String,
     },
     /// An OpenSim file named by the scenario cannot be used (the message names that file
     /// and the column).
     #[error("{path}:{line}: {key}: {source}")]
     OpenSim {
+        /// The file.
         path: PathBuf,
+        /// 1-based line in the file.
         line: usize,
+        /// The dotted key.
         key: String,
         #[source]
+        /// What the OS or the reader said.
         source: Box<crate::gait::opensim::OpenSimError>,
     },
     /// Values that are each fine but do not fit together.
     #[error("{path}:{line}: {key}: {message}")]
     Invalid {
+        /// The file.
         path: PathBuf,
+        /// 1-based line in the file.
         line: usize,
+        /// The dotted key.
         key: String,
+        /// What is wrong, and what to do.
         message: String,
     },
 }
 
+/// A number as a message shows it: plain, or in exponent form when it is very large or very
+/// small (`1e308`, not 309 digits).
+pub fn show_number(x: f64) -> String {
+    if x.is_finite() && x != 0.0 && !(1e-6..1e15).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// Reads and parses a scenario file. Does not validate values (see [`compile()`]).
 pub fn load(path: &Path) -> Result<(ScenarioSpec, String), ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: path.into(),
-        source,
-    })?;
+    let text = crate::input::read_text(path, crate::input::MAX_SCENARIO_BYTES, "scenario file")
+        .map_err(|source| ScenarioError::Read {
+            path: path.into(),
+            source,
+        })?;
     let spec = parse(path, &text)?;
     Ok((spec, text))
 }

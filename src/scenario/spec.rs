@@ -98,8 +98,11 @@ impl Default for FlexionSpec {
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     #[default]
+    /// Push (or test) laterally.
     Lateral,
+    /// Medially.
     Medial,
+    /// Both ways (stability tests).
     Both,
 }
 
@@ -258,8 +261,11 @@ impl Default for DynamicSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
+    /// frames.csv (and stability.csv).
     Csv,
+    /// summary.json.
     Json,
+    /// The SVG plots.
     Svg,
     /// OpenSim Storage (gait runs: results over time).
     Sto,
@@ -279,19 +285,34 @@ pub struct OutputSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScenarioSpec {
+    /// `[scenario]`.
     pub scenario: ScenarioSection,
+    /// `[anatomy]`.
     pub anatomy: Anatomy,
+    /// `[subject]`.
     pub subject: Subject,
+    /// `[cartilage]`.
     pub cartilage: Cartilage,
+    /// `[muscles]`.
     pub muscles: Muscles,
+    /// `[ligaments]`.
     pub ligaments: Ligaments,
+    /// `[itb]`.
     pub itb: Itb,
+    /// `[foot]`.
     pub foot: Foot,
+    /// `[mechanisms]`.
     pub mechanisms: Mechanisms,
+    /// `[solver]`.
     pub solver: Solver,
+    /// `[gait]`.
     pub gait: GaitSpec,
+    /// `[flexion]`.
     pub flexion: FlexionSpec,
+    /// `[stability]`.
     pub stability: StabilitySpec,
+    /// `[dynamic]`.
     pub dynamic: DynamicSpec,
+    /// `[output]`.
     pub output: OutputSpec,
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::sample::{grid_index, latin_hypercube, uniform};
 use super::spec::{Method, SweepSpec};
+pub use super::table::show;
 use super::SweepError;
 use crate::scenario::{self, Compiled, ScenarioError};
 
@@ -19,8 +20,11 @@ pub enum AxisValues {
     List(Vec<toml::Value>),
     /// A closed range; `steps` grid points (grid), or a continuous interval (sampled).
     Range {
+        /// Range start.
         from: f64,
+        /// Range end, inclusive.
         to: f64,
+        /// Grid points, ends included (grid sweeps).
         steps: Option<u64>,
         /// The key takes an integer (e.g. `gait.cycles`): values are rounded.
         integer: bool,
@@ -34,6 +38,7 @@ pub struct Axis {
     pub key: String,
     /// 1-based line of the axis in the sweep file (for messages).
     pub line: usize,
+    /// The values.
     pub values: AxisValues,
 }
 
@@ -110,22 +115,32 @@ pub struct Sweep {
     pub name: String,
     /// The sweep file and its text.
     pub path: PathBuf,
+    /// The sweep file's text.
     pub text: String,
     /// The base scenario file, its parsed table and its compiled form.
     pub base_path: PathBuf,
     base_table: toml::Table,
+    /// The base scenario, compiled.
     pub base: Compiled,
+    /// How variants are drawn.
     pub method: Method,
+    /// Seed of the sampled methods.
     pub seed: u64,
+    /// The axes, in file order.
     pub axes: Vec<Axis>,
     /// Total number of variants.
     pub variants: u64,
     /// Metric of sweep.svg.
     pub plot_metric: String,
-    /// Default output folder.
+    /// Default output folder: `output.dir` resolved against the sweep file's folder, or
+    /// `out/<name>` relative to the working directory.
     pub out_dir: PathBuf,
-    /// FNV-1a hash of the sweep and base texts: a resumed or merged output must come from
-    /// the same files.
+    /// Set when `output.dir` is absolute or leaves the sweep file's folder: used only with
+    /// `--allow-outside` (or replaced by `--out`).
+    pub out_dir_outside: Option<scenario::compile::OutsideDir>,
+    /// FNV-1a hash of the sweep and base texts and of the content of every data file a
+    /// variant reads (the knee's model and meshes, OpenSim data): a resumed or merged
+    /// output must come from the same inputs.
     pub hash: u64,
 }
 
@@ -141,6 +156,20 @@ pub fn fnv1a(parts: &[&[u8]]) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+/// The sweep's hash: its text, the base's text, and each data file's path and content hash
+/// (sorted, each once).
+fn inputs_hash(text: &str, base_text: &str, mut files: Vec<scenario::DataFile>) -> u64 {
+    files.sort();
+    files.dedup();
+    let mut parts: Vec<Vec<u8>> = vec![text.as_bytes().to_vec(), base_text.as_bytes().to_vec()];
+    for f in &files {
+        parts.push(f.path.to_string_lossy().as_bytes().to_vec());
+        parts.push(f.fnv1a64.to_le_bytes().to_vec());
+    }
+    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    fnv1a(&refs)
 }
 
 impl Sweep {
@@ -233,21 +262,13 @@ pub fn describe(e: &ScenarioError) -> String {
             max,
             unit,
             ..
-        } => format!("{key} = {value} is out of range: allowed {min} to {max}{unit}"),
+        } => format!(
+            "{key} = {} is out of range: allowed {min} to {max}{unit}",
+            scenario::show_number(*value)
+        ),
         ScenarioError::Parse { message, .. } => message.clone(),
         ScenarioError::Invalid { key, message, .. } if key.is_empty() => message.clone(),
         ScenarioError::Invalid { key, message, .. } => format!("{key}: {message}"),
-        other => other.to_string(),
-    }
-}
-
-/// Formats an axis value for messages and CSV cells.
-pub fn show(v: &toml::Value) -> String {
-    match v {
-        toml::Value::String(s) => s.clone(),
-        toml::Value::Float(x) => format!("{x}"),
-        toml::Value::Integer(x) => format!("{x}"),
-        toml::Value::Boolean(b) => format!("{b}"),
         other => other.to_string(),
     }
 }
@@ -282,10 +303,11 @@ fn axis_line(text: &str, k: usize) -> usize {
 
 /// Reads, parses and compiles a sweep file.
 pub fn load_sweep(path: &Path) -> Result<Sweep, SweepError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SweepError::Read {
-        path: path.into(),
-        source,
-    })?;
+    let text = crate::input::read_text(path, crate::input::MAX_SCENARIO_BYTES, "sweep file")
+        .map_err(|source| SweepError::Read {
+            path: path.into(),
+            source,
+        })?;
     let spec: SweepSpec = toml::from_str(&text).map_err(|e| {
         let (line, column) = e
             .span()
@@ -338,6 +360,8 @@ pub fn compile_sweep(spec: SweepSpec, path: &Path, text: String) -> Result<Sweep
     }
     let sampled = s.method != Method::Grid;
     let mut axes = Vec::new();
+    // Every data file a variant may read: the base's, and those an axis value names.
+    let mut data_files = base.data_files.clone();
     for (k, a) in s.axis.iter().enumerate() {
         let line = axis_line(&text, k);
         let key = a.key.trim();
@@ -411,7 +435,8 @@ pub fn compile_sweep(spec: SweepSpec, path: &Path, text: String) -> Result<Sweep
         // values, so they are left to the variants (failed rows).
         for v in axis.probes() {
             match compile_with(&base_path, &base_table, &[(key, v.clone())]) {
-                Ok(_) | Err(ScenarioError::Invalid { .. }) => {}
+                Ok(c) => data_files.extend(c.data_files),
+                Err(ScenarioError::Invalid { .. }) => {}
                 Err(e) => {
                     return Err(SweepError::Axis {
                         path: path.into(),
@@ -462,16 +487,24 @@ pub fn compile_sweep(spec: SweepSpec, path: &Path, text: String) -> Result<Sweep
             ),
         ));
     }
-    let (name, out_dir) = scenario::compile::output_folder(
+    let folder = scenario::compile::output_folder(
         s.name.as_deref(),
         path,
         "sweep",
         spec.output.dir.as_deref(),
+        line_of("output.dir"),
     )
-    .map_err(|m| invalid(line_of("sweep.name"), "sweep.name", m))?;
+    .map_err(|m| {
+        if m.starts_with("output.dir") {
+            invalid(line_of("output.dir"), "output.dir", m)
+        } else {
+            invalid(line_of("sweep.name"), "sweep.name", m)
+        }
+    })?;
     Ok(Sweep {
-        name,
-        hash: fnv1a(&[text.as_bytes(), base_text.as_bytes()]),
+        name: folder.name,
+        out_dir_outside: folder.outside,
+        hash: inputs_hash(&text, &base_text, data_files),
         path: path.into(),
         text,
         base_path,
@@ -482,7 +515,7 @@ pub fn compile_sweep(spec: SweepSpec, path: &Path, text: String) -> Result<Sweep
         axes,
         variants,
         plot_metric,
-        out_dir,
+        out_dir: folder.dir,
     })
 }
 

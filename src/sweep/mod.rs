@@ -4,10 +4,24 @@
 //!
 //! Data flow: sweep TOML → [`load_sweep`] (parse + validate every axis against the base
 //! scenario) → [`run_sweep`] (variants → journal `sweep.csv.partial` → sorted `sweep.csv`,
-//! `sweep.json` manifest, `sweep.svg`) → optionally [`merge`] of shard folders.
+//! `sweep.json` manifest, `sweep.svg`) → optionally [`merge()`] of shard folders.
+//!
+//! Modules, lowest first (each uses only those above it): [`spec`] (the file as serde reads
+//! it), [`sample`] (variant → unit coordinates), [`table`] (rows and their CSV),
+//! [`compile`] (the checked sweep), [`manifest`] (`sweep.json`), [`plot`] (`sweep.svg`),
+//! [`lock`] (one process per folder), [`journal`] (checksummed rows, resume, the sorted
+//! table), [`progress`], [`pool`] (the workers), [`run`] and [`merge`].
+
+#![warn(missing_docs)]
 
 pub mod compile;
+pub mod journal;
+pub mod lock;
+pub mod manifest;
+pub mod merge;
 pub mod plot;
+pub mod pool;
+pub mod progress;
 pub mod run;
 pub mod sample;
 pub mod spec;
@@ -16,9 +30,10 @@ pub mod table;
 use std::path::PathBuf;
 
 pub use compile::{load_sweep, Axis, AxisValues, Sweep};
-pub use run::{
-    merge, run_sweep, Manifest, MergeReport, ProgressMode, RunOptions, Shard, SweepReport,
-};
+pub use manifest::Manifest;
+pub use merge::{merge, MergeReport};
+pub use progress::ProgressMode;
+pub use run::{run_sweep, RunOptions, Shard, SweepReport};
 pub use spec::{Method, SweepSpec};
 pub use table::{Row, METRICS};
 
@@ -32,33 +47,48 @@ pub enum SweepError {
     /// The sweep file could not be read.
     #[error("{path}: cannot read the sweep file: {source}")]
     Read {
+        /// The sweep file.
         path: PathBuf,
         #[source]
+        /// What the OS or the reader said.
         source: std::io::Error,
     },
     /// TOML syntax, unknown key or wrong type in the sweep file.
     #[error("{path}:{line}:{column}: {message}")]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// 1-based line in the file.
         line: usize,
+        /// 1-based column.
         column: usize,
+        /// What is wrong, and what to do.
         message: String,
     },
     /// A sweep setting that cannot be used.
     #[error("{path}:{line}: {key}: {message}")]
     Invalid {
+        /// The file.
         path: PathBuf,
+        /// 1-based line in the file.
         line: usize,
+        /// The dotted key.
         key: String,
+        /// What is wrong, and what to do.
         message: String,
     },
     /// An axis whose key or value the base scenario does not accept.
     #[error("{path}:{line}: axis {key} = {value}: {message}")]
     Axis {
+        /// The file.
         path: PathBuf,
+        /// 1-based line in the file.
         line: usize,
+        /// The dotted key.
         key: String,
+        /// The value given.
         value: String,
+        /// What is wrong, and what to do.
         message: String,
     },
     /// The base scenario is itself invalid.
@@ -69,20 +99,43 @@ pub enum SweepError {
     TooLarge(String),
     /// `--resume` on a folder that holds another sweep, or a run over an unfinished one.
     #[error("{dir}: {message}")]
-    Folder { dir: PathBuf, message: String },
+    Folder {
+        /// The folder.
+        dir: PathBuf,
+        /// What is wrong, and what to do.
+        message: String,
+    },
     /// The worker pool could not be started (checked before the folder is touched).
     #[error("--threads {threads}: cannot start the worker pool: {message}")]
-    Threads { threads: usize, message: String },
+    Threads {
+        /// Workers asked for.
+        threads: usize,
+        /// What the pool said.
+        message: String,
+    },
     /// Shards that do not add up to the whole sweep.
     #[error("merge: {0}")]
     Merge(String),
     /// Reading or writing outputs failed.
     #[error("{path}: {source}")]
     Io {
+        /// The sweep file.
         path: PathBuf,
         #[source]
+        /// What the OS or the reader said.
         source: std::io::Error,
     },
+}
+
+impl From<crate::output::OutputError> for SweepError {
+    fn from(e: crate::output::OutputError) -> Self {
+        match e {
+            crate::output::OutputError::Io { path, source } => SweepError::Io { path, source },
+            crate::output::OutputError::Target { path, message } => {
+                SweepError::Folder { dir: path, message }
+            }
+        }
+    }
 }
 
 impl SweepError {

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::run::Manifest;
+use super::manifest::Manifest;
 use super::spec::Method;
 use super::table::METRICS;
 use crate::output::svg::{chart, esc, nice_ticks, Frame, Series};

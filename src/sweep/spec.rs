@@ -90,6 +90,8 @@ pub struct SweepOutputSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct SweepSpec {
+    /// `[sweep]`.
     pub sweep: SweepSection,
+    /// `[output]`.
     pub output: SweepOutputSpec,
 }

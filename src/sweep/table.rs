@@ -3,8 +3,18 @@
 //! a plain header, `.` decimals, empty cells for metrics a run kind does not have, and the
 //! error text quoted.
 
-use super::compile::{show, Sweep};
 use crate::experiment::Metrics;
+
+/// Formats an axis value for messages and CSV cells.
+pub fn show(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Float(x) => format!("{x}"),
+        toml::Value::Integer(x) => format!("{x}"),
+        toml::Value::Boolean(b) => format!("{b}"),
+        other => other.to_string(),
+    }
+}
 
 /// A metric column and how to read it from a run's summary.
 pub type MetricColumn = (&'static str, fn(&Metrics) -> Option<f64>);
@@ -62,10 +72,13 @@ impl Row {
     /// One CSV line, newline included.
     pub fn to_csv(&self) -> String {
         let mut cells = vec![self.variant.to_string()];
-        cells.extend(self.values.iter().map(|v| quote(&show(v))));
+        cells.extend(self.values.iter().map(|v| one_line(&show(v))));
         match &self.outcome {
             Ok(metrics) => {
                 cells.push("ok".into());
+                // Numbers are formatted here, not by a serializer: `{x}` is Rust's shortest
+                // round-trip form, the same on every machine and thread count, so tables
+                // compare byte for byte.
                 cells.extend(
                     metrics
                         .iter()
@@ -76,61 +89,54 @@ impl Row {
             Err(e) => {
                 cells.push("failed".into());
                 cells.extend(METRICS.iter().map(|_| String::new()));
-                cells.push(quote(e));
+                cells.push(one_line(e));
             }
         }
-        let mut line = cells.join(",");
-        line.push('\n');
-        line
+        record(&cells)
     }
 }
 
-/// The header line of a sweep's table, newline included.
-pub fn header(sweep: &Sweep) -> String {
+/// The header line of a sweep's table (axis keys in axis order), newline included.
+pub fn header<'a>(axis_keys: impl IntoIterator<Item = &'a str>) -> String {
     let mut cols = vec!["variant".to_string()];
-    cols.extend(sweep.axes.iter().map(|a| quote(&a.key)));
+    cols.extend(axis_keys.into_iter().map(str::to_string));
     cols.push("status".into());
     cols.extend(METRICS.iter().map(|m| m.0.to_string()));
     cols.push("error".into());
-    let mut line = cols.join(",");
-    line.push('\n');
-    line
+    record(&cols)
 }
 
-/// Number of columns of a sweep's table.
-pub fn columns(sweep: &Sweep) -> usize {
-    sweep.axes.len() + METRICS.len() + 3
+/// Number of columns of a sweep's table with `axes` axes.
+pub fn columns(axes: usize) -> usize {
+    axes + METRICS.len() + 3
 }
 
-/// CSV quoting (RFC 4180) where needed; newlines become spaces so a row is one line.
-fn quote(s: &str) -> String {
-    let s = s.replace(['\n', '\r'], " ");
-    if s.contains([',', '"']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
+/// Newlines become spaces so a row is one line (the journal and resume work by lines).
+fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
 }
 
-/// Splits one CSV line (without its newline) into cells, undoing [`quote`].
+/// One CSV record (RFC 4180 quoting where needed, by the `csv` crate), newline included.
+fn record(cells: &[String]) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .quote_style(csv::QuoteStyle::Necessary)
+        .from_writer(Vec::new());
+    w.write_record(cells).expect("writing to memory");
+    String::from_utf8(w.into_inner().expect("writing to memory")).expect("cells are UTF-8")
+}
+
+/// Splits one CSV line (without its newline) into cells, undoing the quoting.
 pub fn split(line: &str) -> Vec<String> {
-    let mut cells = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => cells.push(std::mem::take(&mut cur)),
-            (c, _) => cur.push(c),
-        }
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(line.as_bytes());
+    match r.records().next() {
+        Some(Ok(rec)) => rec.iter().map(str::to_string).collect(),
+        _ => vec![String::new()],
     }
-    cells.push(cur);
-    cells
 }
 
 /// The variant index of a complete table line (it ends in a newline and has `columns`
