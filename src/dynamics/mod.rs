@@ -30,7 +30,6 @@ use std::time::Instant;
 use nalgebra::{Isometry3, Point3, Vector6};
 use serde::{Deserialize, Serialize};
 
-use crate::contact::elastic_foundation_warm;
 use crate::experiment::{approach, run_gait, GaitRun};
 use crate::math::Vec3;
 use crate::model::{Data, Model};
@@ -487,15 +486,7 @@ fn evaluate(
     let con = if plan.without_contact {
         Default::default()
     } else {
-        elastic_foundation_warm(
-            pose,
-            &model.femur,
-            &model.patella,
-            &model.law,
-            &mut data.contact_cache,
-            &mut data.pressure,
-            jacobian,
-        )
+        crate::step::contact(model, pose, data, jacobian)
     };
     let applied = Vec3::new(0.0, 0.0, model.lat * d.applied_n);
     let f = tis.force + con.force + applied;

@@ -29,6 +29,21 @@ pub struct RecordedFrame {
     pub stance: f64,
 }
 
+impl RecordedFrame {
+    /// A rig or dynamic frame (no gluteus medius, no stance): the solved (or integrated)
+    /// frame with its tissue lines and the pressure field it left in `data`.
+    fn rig(model: &crate::model::Model, x: f64, r: &FrameResult, data: &Data) -> Self {
+        Self {
+            x,
+            lines: tissue_lines(model, r),
+            result: r.clone(),
+            pressure: data.pressure.clone(),
+            glute_med_n: None,
+            stance: 0.0,
+        }
+    }
+}
+
 /// A recorded run.
 #[derive(Debug, Clone)]
 pub struct Recording {
@@ -85,14 +100,7 @@ pub fn record(compiled: &Compiled) -> Result<Recording, NotRecordable> {
         }
         RunPlan::Flexion(plan) => {
             let run = run_flexion_observed(model, plan, |r, d| {
-                frames.push(RecordedFrame {
-                    x: r.knee.flexion.to_degrees(),
-                    lines: tissue_lines(model, r),
-                    result: r.clone(),
-                    pressure: d.pressure.clone(),
-                    glute_med_n: None,
-                    stance: 0.0,
-                });
+                frames.push(RecordedFrame::rig(model, r.knee.flexion.to_degrees(), r, d));
             });
             Ok(Recording {
                 x_label: "knee flexion, degrees",
@@ -103,14 +111,7 @@ pub fn record(compiled: &Compiled) -> Result<Recording, NotRecordable> {
         }
         RunPlan::Dynamic(plan) => {
             let run = crate::dynamics::run_dynamic_observed(model, plan, |s, r, d| {
-                frames.push(RecordedFrame {
-                    x: s.time_s * 1e3,
-                    lines: tissue_lines(model, r),
-                    result: r.clone(),
-                    pressure: d.pressure.clone(),
-                    glute_med_n: None,
-                    stance: 0.0,
-                });
+                frames.push(RecordedFrame::rig(model, s.time_s * 1e3, r, d));
             });
             Ok(Recording {
                 x_label: "time, ms",

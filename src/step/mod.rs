@@ -128,6 +128,28 @@ pub struct FrameResult {
     pub status: SolveStatus,
 }
 
+/// The patellofemoral contact at `pose` (femur_from_patella): the model's elastic
+/// foundation over its patella elements against its femur, warm (the motion bound in
+/// `data`), with the 6×6 Jacobian when `jacobian`; leaves the pressure field in `data`. The
+/// one call the quasi-static solve and the dynamic integrators share.
+pub fn contact(
+    model: &Model,
+    pose: &Isometry3<f64>,
+    data: &mut Data,
+    jacobian: bool,
+) -> crate::contact::ContactResult {
+    data.contact_evaluations += 1;
+    crate::contact::elastic_foundation_warm(
+        pose,
+        &model.femur,
+        &model.patella,
+        &model.law,
+        &mut data.contact_cache,
+        &mut data.pressure,
+        jacobian,
+    )
+}
+
 /// Advances one frame: solves the patella's equilibrium for `input` and reports it.
 /// Never panics on a hard frame: non-convergence is `FrameResult::status`.
 pub fn step(model: &Model, input: &FrameInput, data: &mut Data) -> FrameResult {

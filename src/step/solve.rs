@@ -21,7 +21,7 @@ use serde::Serialize;
 use super::kinematics::Joint;
 use super::tissues::{tissues, TissueLoads};
 use super::{FrameInput, QuadLoad};
-use crate::contact::{elastic_foundation_warm, ContactResult};
+use crate::contact::ContactResult;
 use crate::math::{rot_vec, rot_z, Vec3};
 use crate::model::{Data, Model};
 
@@ -307,16 +307,7 @@ fn evaluate(
     data: &mut Data,
 ) -> Eval {
     let tis = tissues(model, input, joint, pose, scale);
-    data.contact_evaluations += 1;
-    let con = elastic_foundation_warm(
-        pose,
-        &model.femur,
-        &model.patella,
-        &model.law,
-        &mut data.contact_cache,
-        &mut data.pressure,
-        true,
-    );
+    let con = super::contact(model, pose, data, true);
     let f = tis.force + con.force;
     let m = tis.moment + con.moment;
     let jac = tis.jacobian + con.jacobian;
