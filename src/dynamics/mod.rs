@@ -741,8 +741,9 @@ pub fn run_dynamic_observed(
             }
             let base = last.as_ref().expect("the first step evaluates its start");
             let xi0 = w.patella_twist();
-            let mass = w.mass_matrix() * (1.0 + 0.5 * dt * plan.damping_per_s);
-            let momentum = w.mass_matrix() * xi0;
+            let inertia = w.mass_matrix();
+            let momentum = inertia * xi0;
+            let mass = inertia * (1.0 + 0.5 * dt * plan.damping_per_s);
             // Predict the mean velocity ξ̄ from the last evaluation's linearisation, then
             // correct it by Newton on the midpoint equation
             //   G(ξ̄) = M·(1 + c·dt/2)·ξ̄ − M·ξ₀ − dt/2·f(x₀ ⊕ dt/2·ξ̄) = 0
