@@ -646,9 +646,13 @@ pub fn run_dynamic_observed(
         let pose = w.patella_pose();
         let sample_now = k % every == 0 || k == steps;
         // The state at t: every step for the explicit integrator (its force), at output
-        // samples, the first and the last step for the implicit one.
-        let start = (!implicit || sample_now || last.is_none())
-            .then(|| evaluate(model, plan, gait, &mut data, &pose, t, implicit));
+        // samples, the first and the last step for the implicit one. The implicit rule
+        // linearises about its last midpoint; only its first step starts from this state,
+        // so only that evaluation needs the Jacobian (a sample's is for the record).
+        let start = (!implicit || sample_now || last.is_none()).then(|| {
+            let jacobian = implicit && last.is_none();
+            evaluate(model, plan, gait, &mut data, &pose, t, jacobian)
+        });
         let ke = w.kinetic_energy();
         if let Some(e) = &start {
             w.set_tibia(&e.joint.femur_from_tibia);
@@ -736,8 +740,8 @@ pub fn run_dynamic_observed(
             break;
         }
         if implicit {
-            if let Some(e) = start {
-                last = Some(e);
+            if last.is_none() {
+                last = start;
             }
             let base = last.as_ref().expect("the first step evaluates its start");
             let xi0 = w.patella_twist();
