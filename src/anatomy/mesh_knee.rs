@@ -125,6 +125,9 @@ pub struct MeshKnee {
     /// The knee's passive tibiofemoral envelope, solved on first use (see
     /// [`super::passive_tf`]).
     envelope: OnceLock<Result<PassiveEnvelope, String>>,
+    /// The bones' shapes for a dynamic run's rapier world, right and left knee, built on
+    /// first use ([`crate::dynamics::world::bone_shapes`]).
+    pub(crate) bone_shapes: [OnceLock<crate::dynamics::world::BoneShapes>; 2],
 }
 
 /// The tibial side of the tibiofemoral joint: what [`super::passive_tf`] needs.
@@ -495,6 +498,7 @@ fn build(path: &Path, text: &str) -> Result<MeshKnee, KneeError> {
         build_seconds: t0.elapsed().as_secs_f64(),
         tibia,
         envelope: OnceLock::new(),
+        bone_shapes: Default::default(),
     })
 }
 

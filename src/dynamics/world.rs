@@ -12,6 +12,7 @@
 use nalgebra::{Isometry3, Matrix3, Matrix6, Point3, Translation3, UnitQuaternion, Vector6};
 use rapier3d_f64::prelude::*;
 
+use crate::anatomy::mesh_knee::MeshKnee;
 use crate::math::Vec3;
 use crate::mesh::TriMesh as KneeMesh;
 use crate::model::Model;
@@ -211,18 +212,13 @@ const FEMUR: Group = Group::GROUP_1;
 const TIBIA: Group = Group::GROUP_2;
 const PATELLA: Group = Group::GROUP_3;
 
-/// A bone as a collider: the femur and tibia as their triangle meshes; the moving patella as
-/// the convex hull of its bone mesh (`convex`): parry's mesh-against-mesh contact search on
-/// the 64,000-triangle femur and 17,000-triangle patella took over a minute per step here,
-/// convex-against-mesh is the fast path, and the patella bone is nearly convex (the hull
-/// fills the shallow concavity of its facets, which the cartilage covers anyway).
-fn collider(
-    m: &KneeMesh,
-    lat: f64,
-    member: Group,
-    filter: Group,
-    convex: bool,
-) -> Option<Collider> {
+/// A bone's shape for rapier: the femur and tibia as their triangle meshes; the moving
+/// patella as the convex hull of its bone mesh (`convex`): parry's mesh-against-mesh contact
+/// search on the 64,000-triangle femur and 17,000-triangle patella took over a minute per
+/// step here, convex-against-mesh is the fast path, and the patella bone is nearly convex
+/// (the hull fills the shallow concavity of its facets, which the cartilage covers anyway).
+/// World units (m), mirrored for a left knee (`lat` = −1).
+fn bone_shape(m: &KneeMesh, lat: f64, convex: bool) -> Option<SharedShape> {
     let (verts, tris) = cluster(&m.vertices, &m.triangles, COLLISION_CELL_MM);
     // A left knee mirrors z: flip the winding so the mesh stays outward-wound.
     let v: Vec<Vector> = verts
@@ -233,22 +229,66 @@ fn collider(
         .iter()
         .map(|t| if lat < 0.0 { [t[0], t[2], t[1]] } else { *t })
         .collect();
-    let builder = if convex {
-        ColliderBuilder::convex_hull(&simplified_hull(&v, HULL_TOLERANCE_MM / MM))
+    if convex {
+        SharedShape::convex_hull(&simplified_hull(&v, HULL_TOLERANCE_MM / MM))
     } else {
-        ColliderBuilder::trimesh(v, t).ok()
-    };
-    builder.map(|b| {
-        b.density(0.0)
-            .friction(0.0)
-            .restitution(0.0)
-            .collision_groups(InteractionGroups::new(
-                member,
-                filter,
-                InteractionTestMode::And,
-            ))
-            .build()
+        SharedShape::trimesh(v, t).ok()
+    }
+}
+
+/// The bone shapes of a mesh knee for rapier's contact search (femur, tibia, patella; `None`
+/// where the knee has no such bone mesh). Building them — clustering, the hull
+/// simplification and the triangle meshes' bounding-volume hierarchies — takes ~20 ms, so
+/// it happens once per knee and side (cached in the [`MeshKnee`]) and every dynamic run of
+/// that knee shares them (shapes are reference-counted).
+#[derive(Clone, Default)]
+pub struct BoneShapes {
+    /// Femur and tibia bone meshes (triangle meshes), the patella's simplified hull.
+    pub femur: Option<SharedShape>,
+    pub tibia: Option<SharedShape>,
+    pub patella: Option<SharedShape>,
+}
+
+impl std::fmt::Debug for BoneShapes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoneShapes")
+            .field("femur", &self.femur.is_some())
+            .field("tibia", &self.tibia.is_some())
+            .field("patella", &self.patella.is_some())
+            .finish()
+    }
+}
+
+/// The cached [`BoneShapes`] of `knee` for side `lat` (+1 right, −1 left).
+pub fn bone_shapes(knee: &MeshKnee, lat: f64) -> &BoneShapes {
+    knee.bone_shapes[usize::from(lat < 0.0)].get_or_init(|| {
+        let surface = |name: &str, frame: KneeFrame| {
+            knee.surfaces
+                .iter()
+                .find(|s| s.name == name && s.frame == frame)
+                .map(|s| &s.mesh)
+        };
+        BoneShapes {
+            femur: surface("femur", KneeFrame::Femur).and_then(|m| bone_shape(m, lat, false)),
+            tibia: surface("tibia", KneeFrame::Tibia).and_then(|m| bone_shape(m, lat, false)),
+            patella: surface("patella", KneeFrame::Patella).and_then(|m| bone_shape(m, lat, true)),
+        }
     })
+}
+
+/// A bone collider: frictionless and inelastic (wet bone and cartilage), massless (the
+/// patella's mass comes from its mesh), in the collision group `member` meeting `filter`.
+fn collider(shape: &SharedShape, member: Group, filter: Group) -> Collider {
+    ColliderBuilder::new(shape.clone())
+        .density(0.0)
+        .friction(0.0)
+        .restitution(0.0)
+        .collision_groups(InteractionGroups::new(
+            member,
+            filter,
+            InteractionTestMode::And,
+        ))
+        .build()
 }
 
 impl KneeWorld {
@@ -359,26 +399,27 @@ impl KneeWorld {
                 .build(),
         );
         let mut patella_collider = None;
-        let surface = |name: &str, frame: KneeFrame| surface(name, frame).filter(|_| bone_contact);
-        if let Some(c) =
-            surface("femur", KneeFrame::Femur).and_then(|m| collider(m, lat, FEMUR, PATELLA, false))
-        {
-            world
-                .colliders
-                .insert_with_parent(c, femur, &mut world.bodies);
+        let shapes = match (&model.mesh, bone_contact) {
+            (Some(knee), true) => bone_shapes(knee, lat).clone(),
+            _ => BoneShapes::default(),
+        };
+        if let Some(s) = &shapes.femur {
+            world.colliders.insert_with_parent(
+                collider(s, FEMUR, PATELLA),
+                femur,
+                &mut world.bodies,
+            );
         }
-        if let Some(c) =
-            surface("tibia", KneeFrame::Tibia).and_then(|m| collider(m, lat, TIBIA, PATELLA, false))
-        {
-            world
-                .colliders
-                .insert_with_parent(c, tibia, &mut world.bodies);
+        if let Some(s) = &shapes.tibia {
+            world.colliders.insert_with_parent(
+                collider(s, TIBIA, PATELLA),
+                tibia,
+                &mut world.bodies,
+            );
         }
-        if let Some(c) = surface("patella", KneeFrame::Patella)
-            .and_then(|m| collider(m, lat, PATELLA, FEMUR | TIBIA, true))
-        {
+        if let Some(s) = &shapes.patella {
             patella_collider = Some(world.colliders.insert_with_parent(
-                c,
+                collider(s, PATELLA, FEMUR | TIBIA),
                 patella,
                 &mut world.bodies,
             ));
@@ -504,6 +545,46 @@ impl KneeWorld {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The simplified hull keeps a subset of the full hull's vertices, far fewer of them,
+    /// and no vertex of the full hull lies more than the tolerance outside it.
+    #[test]
+    fn simplified_hull_stays_within_its_tolerance() {
+        // 2,000 points on an ellipsoid of 20 × 15 × 10 (a patella's size), golden spiral.
+        let n = 2000;
+        let pts: Vec<Vector> = (0..n)
+            .map(|i| {
+                let z = 1.0 - 2.0 * (i as f64 + 0.5) / n as f64;
+                let r = (1.0 - z * z).sqrt();
+                let phi = i as f64 * std::f64::consts::PI * (3.0 - 5f64.sqrt());
+                Vector::new(20.0 * r * phi.cos(), 15.0 * r * phi.sin(), 10.0 * z)
+            })
+            .collect();
+        let (full, _) = rapier3d_f64::parry::transformation::convex_hull(&pts);
+        let tol = 0.5;
+        let simple = simplified_hull(&pts, tol);
+        assert!(
+            simple.len() * 4 < full.len(),
+            "{} of {}",
+            simple.len(),
+            full.len()
+        );
+        assert!(simple.iter().all(|p| full.contains(p)));
+        let (hv, hf) = rapier3d_f64::parry::transformation::convex_hull(&simple);
+        let worst = full
+            .iter()
+            .map(|p| {
+                hf.iter()
+                    .filter_map(|f| {
+                        let (a, b, c) = (hv[f[0] as usize], hv[f[1] as usize], hv[f[2] as usize]);
+                        let n = (b - a).cross(c - a);
+                        (n.length() > 0.0).then(|| n.normalize().dot(*p - a))
+                    })
+                    .fold(f64::NEG_INFINITY, f64::max)
+            })
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert!(worst <= tol, "{worst}");
+    }
 
     /// A cube's mass properties come out exact (and independent of where it sits).
     #[test]
