@@ -3,10 +3,15 @@
 //! 30° flexion under a 400 N quadriceps load (a solved, loaded pose): the full kernel,
 //! and the warm kernel (motion bounds) — the latter measured as reference + warm pair, so
 //! subtract the full `wrench_and_jacobian` time for the warm evaluation alone.
+//!
+//! With `KNEETRACK_CONTACT_POSE` set to a file path, the real knee's bench pose and its
+//! contact result are written there as JSON (femur_from_patella: row-major rotation and
+//! translation in mm, both in the model file's body frames): `benches/opensim_ef.py` poses
+//! OpenSim's patella with it, so both tools evaluate the same overlap.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use kneetrack::contact::{
-    elastic_foundation_in, elastic_foundation_warm, ContactCache, ContactScratch,
+    elastic_foundation_in, elastic_foundation_warm, ContactCache, ContactResult, ContactScratch,
 };
 use kneetrack::experiment::approach;
 use kneetrack::params::AnatomyModel;
@@ -31,6 +36,28 @@ fn bench(c: &mut Criterion) {
             r.contact.elements
         ));
         let mut scratch = ContactScratch::default();
+        if let (AnatomyModel::Lenhart2015, Some(path)) =
+            (knee_model, std::env::var_os("KNEETRACK_CONTACT_POSE"))
+        {
+            let c = elastic_foundation_in(
+                &pose,
+                &model.femur,
+                &model.patella,
+                &model.law,
+                &mut scratch,
+                &mut data.pressure,
+                false,
+            );
+            let k = &model.knee;
+            let layer = [
+                model.lat,
+                k.modulus_mpa,
+                k.poisson,
+                k.mean_patella_thickness_mm,
+                k.mean_femur_thickness_mm,
+            ];
+            std::fs::write(&path, pose_json(&pose, n, &c, layer)).expect("KNEETRACK_CONTACT_POSE");
+        }
         for (name, jacobian) in [("wrench", false), ("wrench_and_jacobian", true)] {
             g.bench_function(name, |b| {
                 b.iter(|| {
@@ -79,6 +106,39 @@ fn bench(c: &mut Criterion) {
         });
         g.finish();
     }
+}
+
+/// The bench pose and its contact result as JSON (see the module documentation).
+fn pose_json(
+    pose: &nalgebra::Isometry3<f64>,
+    elements: usize,
+    c: &ContactResult,
+    [lat, modulus, poisson, patella_mm, femur_mm]: [f64; 5],
+) -> String {
+    let r = pose.rotation.to_rotation_matrix();
+    let rows: Vec<String> = (0..3)
+        .map(|i| format!("[{:?}, {:?}, {:?}]", r[(i, 0)], r[(i, 1)], r[(i, 2)]))
+        .collect();
+    let t = pose.translation.vector;
+    format!(
+        "{{\"rotation\": [{}], \"translation_mm\": [{:?}, {:?}, {:?}], \
+         \"elements\": {elements}, \"lat\": {lat:?}, \"elements_in_contact\": {}, \
+         \"force_n\": [{:?}, {:?}, {:?}], \"load_n\": {:?}, \
+         \"area_mm2\": {:?}, \"peak_pressure_mpa\": {:?}, \"modulus_mpa\": {modulus:?}, \
+         \"poisson\": {poisson:?}, \"mean_patella_thickness_mm\": {patella_mm:?}, \
+         \"mean_femur_thickness_mm\": {femur_mm:?}}}\n",
+        rows.join(", "),
+        t.x,
+        t.y,
+        t.z,
+        c.elements_in_contact,
+        c.force.x,
+        c.force.y,
+        c.force.z,
+        c.load,
+        c.area,
+        c.peak_pressure,
+    )
 }
 
 criterion_group!(benches, bench);
