@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
+    /// A right knee (the model as built).
     #[default]
     Right,
+    /// A left knee: the right knee mirrored across the sagittal plane.
     Left,
 }
 
@@ -439,14 +441,23 @@ impl Default for Solver {
 /// Everything that defines a knee: the sections a `Model` is compiled from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ModelParams {
+    /// `[anatomy]`: which knee.
     pub anatomy: Anatomy,
+    /// `[subject]`: the knee's anatomy.
     pub subject: Subject,
+    /// `[cartilage]`: the elastic foundation.
     pub cartilage: Cartilage,
+    /// `[muscles]`: quadriceps and hip strength factors, tightness.
     pub muscles: Muscles,
+    /// `[ligaments]`: stiffness scales.
     pub ligaments: Ligaments,
+    /// `[itb]`: the iliotibial band.
     pub itb: Itb,
+    /// `[foot]`: the runner's foot.
     pub foot: Foot,
+    /// `[mechanisms]`: the risk-factor coefficients.
     pub mechanisms: Mechanisms,
+    /// `[solver]`: the per-frame solve.
     pub solver: Solver,
 }
 

@@ -125,7 +125,7 @@ impl KeySpec {
         }
     }
 
-    const fn note(self, note: &'static str) -> Self {
+    const fn with_note(self, note: &'static str) -> Self {
         KeySpec { note, ..self }
     }
 
@@ -327,7 +327,7 @@ pub static KEYS: &[KeySpec] = &[
         "mm",
         "mean crest height above the groove floor, mid-trochlea (mesh knee: morphed†)",
     )
-    .note("and at most what the facets allow"),
+    .with_note("and at most what the facets allow"),
     num(
         "subject.lateral_trochlear_inclination_deg",
         "20",
@@ -627,7 +627,7 @@ pub static KEYS: &[KeySpec] = &[
     // [flexion]
     num("flexion.from_deg", "0", -5.0, 140.0, DEG, "first knee flexion angle"),
     num("flexion.to_deg", "90", -5.0, 140.0, DEG, "last knee flexion angle")
-        .note("at least `from_deg`"),
+        .with_note("at least `from_deg`"),
     num("flexion.step_deg", "10", 0.5, 45.0, DEG, "angle step"),
     each(
         "flexion.angles_deg",
@@ -637,7 +637,7 @@ pub static KEYS: &[KeySpec] = &[
         DEG,
         "explicit angles (override from/to/step)",
     )
-    .note("increasing")
+    .with_note("increasing")
     .derived("none"),
     num(
         "flexion.quadriceps_n",
@@ -689,7 +689,7 @@ pub static KEYS: &[KeySpec] = &[
         DEG,
         "knee flexion angles",
     )
-    .note("at least one"),
+    .with_note("at least one"),
     num(
         "stability.displacement_mm",
         "10",
@@ -729,7 +729,7 @@ pub static KEYS: &[KeySpec] = &[
         "steps/min",
         "step rate of both legs (exclusive with `step_rate_change_pct`)",
     )
-    .note("within ±20 % of the preferred rate")
+    .with_note("within ±20 % of the preferred rate")
     .derived("the preferred rate at this speed"),
     num(
         "gait.step_rate_change_pct",
@@ -783,7 +783,7 @@ pub static KEYS: &[KeySpec] = &[
         "s",
         "foot-strike times in the OpenSim kinematics file",
     )
-    .note("at least two, increasing, inside the file, 0.4 to 2 s apart")
+    .with_note("at least two, increasing, inside the file, 0.4 to 2 s apart")
     .derived("detected from the knee angle"),
     num(
         "gait.stance_hip_adduction_deg",
@@ -864,7 +864,7 @@ pub static KEYS: &[KeySpec] = &[
         "s",
         "simulated time (gait: the first `duration_s` of the cycles)",
     )
-    .note("at most 5,000,000 steps of `dt_s`")
+    .with_note("at most 5,000,000 steps of `dt_s`")
     .derived("0.2 (pulse, ramp); the cycles (gait)"),
     num(
         "dynamic.initial_shift_mm",
@@ -912,7 +912,7 @@ pub static KEYS: &[KeySpec] = &[
         "Hz",
         "output samples per simulated second",
     )
-    .note("at most 1/`dt_s`"),
+    .with_note("at most 1/`dt_s`"),
     // [output]
     text(
         "output.dir",

@@ -1,8 +1,6 @@
 //! Scenario files: read (serde spec) → compile (validated model and run plan), with errors
 //! that name the file, line, key, value and allowed range.
 
-#![warn(missing_docs)]
-
 pub mod compile;
 pub mod keys;
 pub mod spec;
