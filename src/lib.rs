@@ -8,6 +8,8 @@
 //! (validated [`Model`] + run plan) → [`experiment`] drivers calling [`step::step`] per
 //! frame → [`output`] writers. Units inside: mm, N, MPa, s, rad.
 
+#![warn(missing_docs)]
+
 pub mod anatomy;
 pub mod contact;
 pub mod dynamics;

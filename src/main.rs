@@ -24,7 +24,7 @@ use kneetrack::{output, validation};
     version,
     about = "kneetrack — patellofemoral contact and patellar tracking simulator",
     after_help = "Exit codes: 0 success, 1 failure while running or writing, 2 bad scenario or usage.\n\
-                  Scenario keys are documented in README.md (section \"Scenario reference\")."
+                  Scenario keys: `kneetrack keys` (and README.md, section \"Scenario reference\")."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -106,6 +106,16 @@ enum Command {
         /// Move a factor slider, e.g. muscles.vmo=0.5 (re-solved live); repeatable.
         #[arg(long, value_name = "KEY=VALUE", value_parser = parse_set)]
         set: Vec<(String, f64)>,
+    },
+    /// Print every scenario key: default, range, unit and meaning (the README's scenario
+    /// reference is this table's markdown).
+    Keys {
+        /// Only these sections (`gait`) or keys (`gait.speed_mps`); default every key.
+        #[arg(value_name = "SECTION|KEY")]
+        only: Vec<String>,
+        /// Print the markdown table the README holds, instead of aligned text.
+        #[arg(long)]
+        markdown: bool,
     },
     /// Run the published validation cases on a knee and print the table.
     Validate {
@@ -299,6 +309,22 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             at,
             set,
         } => view(file, screenshot, at, set),
+        Command::Keys { only, markdown } => {
+            let keys = scenario::keys::select(&only).map_err(UsageError)?;
+            let table = if markdown {
+                scenario::keys::markdown(&keys)
+            } else {
+                scenario::keys::text_table(&keys)
+            };
+            // `kneetrack keys | head` closes the pipe early: that is not a failure.
+            match std::io::Write::write_all(&mut std::io::stdout().lock(), table.as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(e).context("writing the key table")?
+                }
+                _ => {}
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Validate { anatomy, strict } => {
             let anatomy = match anatomy {
                 Anatomy::Lenhart2015 => kneetrack::params::AnatomyModel::Lenhart2015,

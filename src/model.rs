@@ -47,17 +47,29 @@ pub enum ModelError {
     /// Trochlear parameters do not fit together; names the key to change.
     #[error("{key}: {source}")]
     Trochlea {
+        /// The dotted scenario key to change.
         key: &'static str,
+        /// Which trochlear parameters disagree, and the allowed range.
         #[source]
         source: TrochleaError,
     },
     /// The knee's model file or meshes could not be used; names the key that chose them.
     #[error("{message}")]
-    Knee { key: &'static str, message: String },
+    Knee {
+        /// The dotted scenario key (`anatomy.osim`, `anatomy.model`, …).
+        key: &'static str,
+        /// What is wrong, naming the file.
+        message: String,
+    },
     /// A key that acts on the parametric knee only was set for a mesh knee, or a trochlear
     /// request its morph cannot reach (names the reachable range).
     #[error("{message}")]
-    Unsupported { key: &'static str, message: String },
+    Unsupported {
+        /// The dotted scenario key.
+        key: &'static str,
+        /// Why it cannot be used here, and what to do.
+        message: String,
+    },
 }
 
 /// What knee a model was built on (echoed in summary.json).
@@ -76,12 +88,14 @@ pub struct KneeDescription {
     /// With `seated`: the solved envelope (right-knee coordinates per flexion angle, each
     /// row's residual and convergence).
     pub seated_envelope: Option<PassiveEnvelope>,
-    /// Contact material in use: modulus (MPa), Poisson's ratio.
+    /// Contact modulus in use, MPa.
     pub modulus_mpa: f64,
+    /// Contact Poisson's ratio in use.
     pub poisson: f64,
-    /// Area-weighted mean layer thickness in use, mm: patellar and femoral (their sum is
-    /// the foundation's combined layer; the parametric knee puts all of it on the patella).
+    /// Area-weighted mean patellar layer thickness in use, mm (with the femoral one, the
+    /// foundation's combined layer; the parametric knee puts all of it on the patella).
     pub mean_patella_thickness_mm: f64,
+    /// Area-weighted mean femoral layer thickness in use, mm (0 on the parametric knee).
     pub mean_femur_thickness_mm: f64,
     /// The knee's own TT-TG at extension, mm (before `subject.tt_tg_mm` moves the tuberosity).
     pub own_tt_tg_mm: f64,

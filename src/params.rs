@@ -1,6 +1,6 @@
 //! Model parameters: plain `Default + serde` structs that mirror the scenario file's model
 //! sections. Each default says where it comes from. Ranges are checked once, in
-//! `scenario::compile`, against [`RANGES`].
+//! `scenario::compile`, against the key table ([`crate::scenario::keys::KEYS`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
+    /// A right knee (the model as built).
     #[default]
     Right,
+    /// A left knee: the right knee mirrored across the sagittal plane.
     Left,
 }
 
@@ -439,324 +441,25 @@ impl Default for Solver {
 /// Everything that defines a knee: the sections a `Model` is compiled from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ModelParams {
+    /// `[anatomy]`: which knee.
     pub anatomy: Anatomy,
+    /// `[subject]`: the knee's anatomy.
     pub subject: Subject,
+    /// `[cartilage]`: the elastic foundation.
     pub cartilage: Cartilage,
+    /// `[muscles]`: quadriceps and hip strength factors, tightness.
     pub muscles: Muscles,
+    /// `[ligaments]`: stiffness scales.
     pub ligaments: Ligaments,
+    /// `[itb]`: the iliotibial band.
     pub itb: Itb,
+    /// `[foot]`: the runner's foot.
     pub foot: Foot,
+    /// `[mechanisms]`: the risk-factor coefficients.
     pub mechanisms: Mechanisms,
+    /// `[solver]`: the per-frame solve.
     pub solver: Solver,
 }
-
-/// One range rule: dotted key, inclusive bounds, unit for the message.
-#[derive(Debug, Clone, Copy)]
-pub struct Range {
-    pub key: &'static str,
-    pub min: f64,
-    pub max: f64,
-    pub unit: &'static str,
-}
-
-/// Allowed ranges of the numeric model keys. Wide enough for pathology, narrow enough that
-/// the geometry stays valid.
-pub const RANGES: &[Range] = &[
-    Range {
-        key: "subject.body_mass_kg",
-        min: 20.0,
-        max: 250.0,
-        unit: "kg",
-    },
-    Range {
-        key: "subject.q_angle_deg",
-        min: -10.0,
-        max: 40.0,
-        unit: "degrees",
-    },
-    Range {
-        key: "subject.tt_tg_mm",
-        min: -5.0,
-        max: 35.0,
-        unit: "mm",
-    },
-    Range {
-        key: "subject.insall_salvati",
-        min: 0.6,
-        max: 2.0,
-        unit: "",
-    },
-    Range {
-        key: "subject.sulcus_angle_deg",
-        min: 110.0,
-        max: 175.0,
-        unit: "degrees",
-    },
-    Range {
-        key: "subject.trochlear_depth_mm",
-        min: 0.3,
-        max: 10.0,
-        unit: "mm",
-    },
-    Range {
-        key: "subject.lateral_trochlear_inclination_deg",
-        min: 0.0,
-        max: 45.0,
-        unit: "degrees",
-    },
-    Range {
-        key: "subject.patella_width_mm",
-        min: 30.0,
-        max: 60.0,
-        unit: "mm",
-    },
-    Range {
-        key: "subject.patella_height_mm",
-        min: 25.0,
-        max: 50.0,
-        unit: "mm",
-    },
-    Range {
-        key: "subject.patella_thickness_mm",
-        min: 15.0,
-        max: 30.0,
-        unit: "mm",
-    },
-    Range {
-        key: "subject.lateral_facet_fraction",
-        min: 0.4,
-        max: 0.8,
-        unit: "",
-    },
-    Range {
-        key: "cartilage.modulus_mpa",
-        min: 0.5,
-        max: 100.0,
-        unit: "MPa",
-    },
-    Range {
-        key: "cartilage.poisson",
-        min: 0.0,
-        max: 0.49,
-        unit: "",
-    },
-    Range {
-        key: "cartilage.thickness_mm",
-        min: 0.5,
-        max: 10.0,
-        unit: "mm",
-    },
-    Range {
-        key: "cartilage.element_size_mm",
-        min: 0.3,
-        max: 3.0,
-        unit: "mm",
-    },
-    Range {
-        key: "muscles.rf",
-        min: 0.0,
-        max: 3.0,
-        unit: "",
-    },
-    Range {
-        key: "muscles.vi",
-        min: 0.0,
-        max: 3.0,
-        unit: "",
-    },
-    Range {
-        key: "muscles.vl",
-        min: 0.0,
-        max: 3.0,
-        unit: "",
-    },
-    Range {
-        key: "muscles.vml",
-        min: 0.0,
-        max: 3.0,
-        unit: "",
-    },
-    Range {
-        key: "muscles.vmo",
-        min: 0.0,
-        max: 3.0,
-        unit: "",
-    },
-    Range {
-        key: "ligaments.mpfl",
-        min: 0.0,
-        max: 5.0,
-        unit: "",
-    },
-    Range {
-        key: "ligaments.lateral_retinaculum",
-        min: 0.0,
-        max: 5.0,
-        unit: "",
-    },
-    Range {
-        key: "ligaments.patellar_tendon",
-        min: 0.0,
-        max: 5.0,
-        unit: "",
-    },
-    Range {
-        key: "itb.tension_n",
-        min: 0.0,
-        max: 1000.0,
-        unit: "N",
-    },
-    Range {
-        key: "itb.patellar_fraction",
-        min: 0.0,
-        max: 1.0,
-        unit: "",
-    },
-    Range {
-        key: "muscles.glute_med",
-        min: 0.0,
-        max: 3.0,
-        unit: "",
-    },
-    Range {
-        key: "muscles.rf_tightness",
-        min: 0.0,
-        max: 1.0,
-        unit: "",
-    },
-    Range {
-        key: "muscles.biceps_femoris_tightness",
-        min: 0.0,
-        max: 1.0,
-        unit: "",
-    },
-    Range {
-        key: "itb.stiffness_scale",
-        min: 0.0,
-        max: 10.0,
-        unit: "",
-    },
-    Range {
-        key: "foot.pronation_deg",
-        min: -15.0,
-        max: 20.0,
-        unit: "degrees",
-    },
-    Range {
-        key: "mechanisms.glute_med_share",
-        min: 0.0,
-        max: 1.0,
-        unit: "",
-    },
-    Range {
-        key: "mechanisms.tfl_compensation",
-        min: 0.0,
-        max: 1.0,
-        unit: "",
-    },
-    Range {
-        key: "mechanisms.tfl_moment_arm_mm",
-        min: 10.0,
-        max: 100.0,
-        unit: "mm",
-    },
-    Range {
-        key: "mechanisms.hip_frontal_stiffness_nm_per_kg_deg",
-        min: 0.01,
-        max: 10.0,
-        unit: "N·m/kg/deg",
-    },
-    Range {
-        key: "mechanisms.femoral_ir_per_adduction",
-        min: 0.0,
-        max: 3.0,
-        unit: "",
-    },
-    Range {
-        key: "mechanisms.rotation_transfer",
-        min: 0.0,
-        max: 1.0,
-        unit: "",
-    },
-    Range {
-        key: "mechanisms.pronation_tibial_coupling",
-        min: 0.0,
-        max: 2.0,
-        unit: "",
-    },
-    Range {
-        key: "mechanisms.pronation_femoral_follow",
-        min: 0.0,
-        max: 3.0,
-        unit: "",
-    },
-    Range {
-        key: "mechanisms.itb_adduction_arm_mm",
-        min: 0.0,
-        max: 100.0,
-        unit: "mm",
-    },
-    Range {
-        key: "mechanisms.itb_rotation_arm_mm",
-        min: 0.0,
-        max: 50.0,
-        unit: "mm",
-    },
-    Range {
-        key: "mechanisms.rf_slack_knee_deg",
-        min: 30.0,
-        max: 160.0,
-        unit: "degrees",
-    },
-    Range {
-        key: "mechanisms.rf_tightness_shift_deg",
-        min: 0.0,
-        max: 90.0,
-        unit: "degrees",
-    },
-    Range {
-        key: "mechanisms.bf_slack_hip_deg",
-        min: -10.0,
-        max: 90.0,
-        unit: "degrees",
-    },
-    Range {
-        key: "mechanisms.bf_tightness_shift_deg",
-        min: 0.0,
-        max: 90.0,
-        unit: "degrees",
-    },
-    Range {
-        key: "mechanisms.knee_rotation_stiffness_nm_per_deg",
-        min: 0.05,
-        max: 20.0,
-        unit: "N·m/deg",
-    },
-    Range {
-        key: "mechanisms.quadriceps_floor_nm",
-        min: 0.0,
-        max: 50.0,
-        unit: "N·m",
-    },
-    Range {
-        key: "solver.max_iterations",
-        min: 1.0,
-        max: 10000.0,
-        unit: "",
-    },
-    Range {
-        key: "solver.force_tolerance_n",
-        min: 1e-6,
-        max: 10.0,
-        unit: "N",
-    },
-    Range {
-        key: "solver.moment_tolerance_nmm",
-        min: 1e-6,
-        max: 1000.0,
-        unit: "N·mm",
-    },
-];
 
 impl ModelParams {
     /// The value of a numeric key (`section.key`), for range checks and sweeps.
@@ -785,9 +488,10 @@ impl ModelParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::keys::{bounds, KEYS};
 
-    /// Every numeric key of the model sections has a range rule and a value lookup, so a new
-    /// parameter cannot reach the model unchecked.
+    /// Every numeric key of the model sections has a range in the key table and a value
+    /// lookup, so a new parameter cannot reach the model unchecked.
     #[test]
     fn every_numeric_model_key_has_a_range() {
         let json = serde_json::to_value(ModelParams::default()).unwrap();
@@ -802,16 +506,21 @@ mod tests {
         }
         assert!(keys.len() > 20);
         for k in &keys {
-            assert!(RANGES.iter().any(|r| r.key == k), "{k} has no range");
+            assert!(bounds(k).is_some(), "{k} has no range");
             let mut p = ModelParams::default();
             p.cartilage.modulus_mpa = Some(5.0);
             p.cartilage.poisson = Some(0.45);
             p.cartilage.thickness_mm = Some(3.0);
             assert!(p.numeric(k).is_some(), "{k} has no value lookup");
         }
+        let model_sections = json.as_object().unwrap();
+        let ranged = KEYS
+            .iter()
+            .filter(|k| k.bounds().is_some() && model_sections.contains_key(k.section()))
+            .count();
         assert_eq!(
             keys.len(),
-            RANGES.len(),
+            ranged,
             "a range names a key that does not exist"
         );
     }

@@ -834,9 +834,13 @@ pub const RUNNING_SPEED_MPS: f64 = 4.0;
 /// (%), and stance hip adduction / internal-rotation offsets (degrees).
 #[derive(Debug, Clone, Default)]
 pub struct RunnerVariant {
+    /// The knee and runner.
     pub params: ModelParams,
+    /// Step-rate change against the preferred rate, %.
     pub step_rate_change_pct: f64,
+    /// Extra stance hip adduction, degrees.
     pub stance_hip_adduction_deg: f64,
+    /// Extra stance hip internal rotation, degrees.
     pub stance_hip_rotation_deg: f64,
 }
 

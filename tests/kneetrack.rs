@@ -90,6 +90,8 @@ fn a_warm_frame_solve_makes_no_heap_allocation() {
 mod fuzz;
 #[path = "kneetrack/hardening.rs"]
 mod hardening;
+#[path = "kneetrack/readme.rs"]
+mod readme;
 
 /// The parametric knee's parameters (the analytic trochlea and patella).
 fn parametric() -> ModelParams {

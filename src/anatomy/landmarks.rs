@@ -36,10 +36,14 @@ pub struct Landmarks {
     pub patella_rest: Isometry3<f64>,
     /// Patellar tendon: `far` is the tuberosity in the tibia frame at the knee's own TT-TG.
     pub patellar_tendon: LigamentLine,
+    /// Medial patellofemoral ligament: `far` is its femoral attachment.
     pub mpfl: LigamentLine,
+    /// Lateral retinaculum / lateral patellofemoral ligament: `far` is its femoral
+    /// attachment.
     pub lateral_retinaculum: LigamentLine,
-    /// Iliopatellar band: anchor (femur frame) and patellar attachment (patella frame).
+    /// Iliopatellar band anchor (femur frame, mm).
     pub itb_anchor: Vec3,
+    /// Iliopatellar band attachment on the lateral patella (patella frame, mm).
     pub itb_patella: Vec3,
     /// Quadriceps insertions (rf, vi, vl, vlo, vml, vmo), patella frame, mm.
     pub head_insertions: [Vec3; 6],

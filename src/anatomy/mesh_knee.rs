@@ -72,15 +72,20 @@ pub struct KneeError(pub String);
 /// One input file and its content hash (FNV-1a 64, hex), for the summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FileHash {
+    /// The file, as read.
     pub file: String,
+    /// FNV-1a 64 of its content, 16 hex digits.
     pub fnv1a64: String,
 }
 
 /// A bone or cartilage surface for display, in its knee frame (mm).
 #[derive(Debug, Clone)]
 pub struct Surface {
+    /// What it shows, for the viewer (`femur`, `patella`, `tibia`, `femoral cartilage`).
     pub name: String,
+    /// The body frame the vertices are given in.
     pub frame: KneeFrame,
+    /// Vertices (mm, in `frame`) and triangles.
     pub mesh: TriMesh,
 }
 
@@ -93,23 +98,26 @@ pub struct MeshKnee {
     pub osim: OsimKnee,
     /// Femoral cartilage distance field (femur frame).
     pub femur: Arc<FemurSdf>,
-    /// Patella cartilage: vertices (patella frame, mm), triangles (normals facing the femur)
-    /// and each triangle's patellar layer thickness (mm).
-    /// The triangles are stored in patch order (see [`crate::geometry::patches`]), not the
-    /// file's: element i of the contact kernel is triangle i here.
+    /// Patella cartilage vertices (patella frame, mm).
     pub patella_vertices: Vec<[f64; 3]>,
+    /// Patella cartilage triangles (indices into `patella_vertices`, normals facing the
+    /// femur), stored in patch order (see [`crate::geometry::patches`]), not the file's:
+    /// element i of the contact kernel is triangle i here.
     pub patella_triangles: Vec<[u32; 3]>,
+    /// Each triangle's patellar layer thickness, mm (one per `patella_triangles`).
     pub patella_thickness_mm: Vec<f64>,
     /// The element patches: contiguous ranges of `patella_triangles`, [start, end).
     pub patella_patches: Vec<[u32; 2]>,
     /// Trochlear groove medio-lateral position (right knee, femur frame), mm.
     pub groove_z: f64,
-    /// Contact material from the model file (the patella mesh's, averaged with the femur's
-    /// as Smith 2018 does): modulus (MPa) and Poisson's ratio.
+    /// Contact modulus from the model file (the patella mesh's, averaged with the femur's as
+    /// Smith 2018 does), MPa.
     pub modulus_mpa: f64,
+    /// Contact Poisson's ratio from the model file, averaged the same way.
     pub poisson: f64,
-    /// Area-weighted mean layer thickness, mm: patellar and femoral.
+    /// Area-weighted mean patellar layer thickness, mm.
     pub mean_patella_thickness_mm: f64,
+    /// Area-weighted mean femoral layer thickness, mm.
     pub mean_femur_thickness_mm: f64,
     /// Bone and cartilage surfaces for the viewer.
     pub surfaces: Vec<Surface>,
@@ -133,15 +141,17 @@ pub struct MeshKnee {
 /// The tibial side of the tibiofemoral joint: what [`super::passive_tf`] needs.
 #[derive(Debug, Clone)]
 pub struct TibiaContact {
-    /// Cartilage vertices (tibia frame, mm) and triangles in patch order.
+    /// Cartilage vertices (tibia frame, mm).
     pub vertices: Vec<[f64; 3]>,
+    /// Cartilage triangles (indices into `vertices`), in patch order.
     pub triangles: Vec<[u32; 3]>,
     /// Per triangle: tibial layer thickness measured to the tibia bone, mm.
     pub thickness_mm: Vec<f64>,
     /// Element patches (ranges of `triangles`).
     pub patches: Vec<[u32; 2]>,
-    /// Modulus (MPa) and Poisson's ratio, the tibial mesh's averaged with the femoral's.
+    /// Modulus, MPa: the tibial mesh's averaged with the femoral's.
     pub modulus_mpa: f64,
+    /// Poisson's ratio, averaged the same way.
     pub poisson: f64,
     /// The ligament bundles joining femur and tibia.
     pub ligaments: Vec<TfLigament>,

@@ -141,11 +141,17 @@ pub fn to_patella_frame(p: [f64; 3]) -> Vec3 {
 /// the origin or previous via point (mm).
 #[derive(Debug, Clone, Copy)]
 pub struct HeadRef {
+    /// Short name (`rf`, `vi`, `vl`, `vlo`, `vml`, `vmo`).
     pub name: &'static str,
+    /// PCSA share of the whole quadriceps (the six shares sum to 1).
     pub share: f64,
+    /// Frontal-plane angle from the femoral mechanical axis, degrees (+ lateral).
     pub frontal_deg: f64,
+    /// Sagittal-plane angle, degrees (+ anterior).
     pub sagittal_deg: f64,
+    /// Patellar insertion, femur frame at the default pose, mm.
     pub insertion: [f64; 3],
+    /// Effective line length to the origin or previous via point, mm.
     pub line_length_mm: f64,
 }
 

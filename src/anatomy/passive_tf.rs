@@ -144,6 +144,7 @@ pub struct EnvelopeRow {
 /// The solved envelope: rows at every [`STEP_DEG`] from 0 to [`MAX_FLEXION_DEG`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PassiveEnvelope {
+    /// One row per flexion angle, increasing from 0.
     pub rows: Vec<EnvelopeRow>,
 }
 

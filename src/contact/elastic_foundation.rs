@@ -41,6 +41,7 @@ pub struct ContactResult {
     pub peak_pressure: f64,
     /// Highest pressure on the lateral / medial facet, MPa.
     pub peak_lateral_pressure: f64,
+    /// Highest pressure on the medial facet, MPa.
     pub peak_medial_pressure: f64,
     /// Σ p·A·x over contacting elements, patella frame, N·mm (centre of pressure = this / load).
     pub cop_moment: Vec3,

@@ -39,6 +39,7 @@ pub struct ContactCache {
     scratch: ContactScratch,
     /// Evaluations that refreshed the reference / that reused it (cost counters).
     pub refreshed: u64,
+    /// Evaluations that reused the reference (a cost counter).
     pub reused: u64,
     /// Elements skipped over all reusing evaluations.
     pub skipped: u64,

@@ -106,6 +106,7 @@ pub enum DynamicCase {
 /// What drives one dynamic run, ready to run (compiled from `[dynamic]`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DynamicPlan {
+    /// Which loading case.
     pub case: DynamicCase,
     /// Knee flexion of the pulse and ramp cases, rad.
     pub flexion: f64,
@@ -115,10 +116,13 @@ pub struct DynamicPlan {
     pub direction: f64,
     /// Pulse: force (N), onset (s), duration (s).
     pub pulse_n: f64,
+    /// Time the pulse or ramp starts, s.
     pub onset_s: f64,
+    /// Pulse duration, s.
     pub pulse_s: f64,
     /// Ramp: rate (N/s) and the force at which the ramp stops if nothing dislocates (N).
     pub ramp_n_per_s: f64,
+    /// Force at which the ramp stops rising if nothing dislocates, N.
     pub ramp_max_n: f64,
     /// Simulated time, s (the gait case: at most its cycles' length).
     pub duration_s: f64,
@@ -128,8 +132,11 @@ pub struct DynamicPlan {
     pub integrator: Integrator,
     /// Time step (s), damping (1/s), patella density (kg/m³), output rate (Hz).
     pub dt_s: f64,
+    /// Damping of the patella's motion, 1/s.
     pub damping_per_s: f64,
+    /// Apparent density of the patella, kg/m³.
     pub density_kg_m3: f64,
+    /// Output samples per simulated second, Hz.
     pub output_hz: f64,
     /// The gait case's cycles.
     pub gait: Option<GaitPlan>,
@@ -167,13 +174,18 @@ impl DynamicPlan {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum DynamicStatus {
+    /// The run reached its simulated time.
     Completed,
     /// The ramp case stopped after the dislocation.
     Dislocated {
+        /// Simulated time of the dislocation, s.
         time_s: f64,
     },
+    /// The state became non-finite or its kinetic energy ran away: the run stopped there.
     Unstable {
+        /// Simulated time it was detected, s.
         time_s: f64,
+        /// What went wrong.
         reason: String,
     },
 }
@@ -181,19 +193,25 @@ pub enum DynamicStatus {
 /// One output sample.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct DynamicSample {
+    /// Simulated time, s.
     pub time_s: f64,
+    /// Knee flexion, degrees.
     pub knee_flexion_deg: f64,
     /// Applied medio-lateral force on the patella, N (lateral +).
     pub applied_n: f64,
     /// Bull tracking of the patella: lateral shift (mm), lateral tilt (deg), flexion (deg).
     pub shift_mm: f64,
+    /// Bull lateral tilt, degrees.
     pub tilt_deg: f64,
+    /// Bull patellar flexion, degrees.
     pub patellar_flexion_deg: f64,
     /// Patella origin speed, mm/s.
     pub speed_mm_s: f64,
     /// PF contact force (N) and its lateral component (N, lateral +).
     pub pf_force_n: f64,
+    /// Lateral component of the PF contact force, N (lateral +).
     pub pf_lateral_n: f64,
+    /// Patellar tendon tension, N.
     pub patellar_tendon_n: f64,
     /// Bone-on-bone contact force from rapier, N.
     pub bone_contact_n: f64,
@@ -201,12 +219,16 @@ pub struct DynamicSample {
     /// applied load and the tissues and contact on the patella since t = 0 (J), dissipated
     /// by damping and bone contact since t = 0 (J).
     pub kinetic_j: f64,
+    /// Elastic energy in the patellar tendon and ligaments, J.
     pub ligament_j: f64,
+    /// Work of the applied load and the tissues and contact on the patella since t = 0, J.
     pub work_j: f64,
+    /// Energy dissipated by damping and bone contact since t = 0, J.
     pub dissipated_j: f64,
     /// The quasi-static answer at this instant (gait case), lateral shift (mm) and PF force
     /// (N); NaN elsewhere.
     pub quasi_static_shift_mm: f64,
+    /// The quasi-static PF force at this instant (gait case), N; NaN elsewhere.
     pub quasi_static_pf_n: f64,
 }
 
@@ -222,9 +244,12 @@ pub struct DynamicMetrics {
     /// Pulse: whether the patella came back within 1 mm of its baseline, and when it settled
     /// (within [`SETTLE_MM`] of its final position) after the pulse ended, s.
     pub relocated: Option<bool>,
+    /// Pulse: when the patella settled (within [`SETTLE_MM`] of its final position) after
+    /// the pulse ended, s.
     pub settle_time_s: Option<f64>,
     /// Lateral and medial crest positions at the patella's level (lateral +), mm.
     pub lateral_crest_mm: Option<f64>,
+    /// Medial crest position at the patella's level (lateral +), mm.
     pub medial_crest_mm: Option<f64>,
     /// Ramp: applied force when the patella's centre passed the crest on the side it was
     /// pushed to (lateral or medial), N.
@@ -232,7 +257,9 @@ pub struct DynamicMetrics {
     /// Gait: peak PF force dynamic vs quasi-static (N), and the largest difference of the
     /// lateral shift (mm).
     pub peak_pf_dynamic_n: Option<f64>,
+    /// Gait: peak PF force of the quasi-static run, N.
     pub peak_pf_quasi_static_n: Option<f64>,
+    /// Gait: largest |dynamic − quasi-static| lateral shift over the samples, mm.
     pub max_shift_difference_mm: Option<f64>,
     /// Energy balance at the end, J: stored = kinetic + elastic energy of the tendon and the
     /// patellar ligaments; dissipated = work of every force on the patella − its kinetic
@@ -240,10 +267,13 @@ pub struct DynamicMetrics {
     /// dissipated: the work of the applied load, the quadriceps and IT band, the moving
     /// tibia and the cartilage contact (whose elastic energy is not separated).
     pub work_in_j: f64,
+    /// Dissipated energy at the end, J (see `work_in_j`).
     pub dissipated_j: f64,
+    /// Stored energy at the end, J (see `work_in_j`).
     pub stored_j: f64,
     /// Substeps taken and the time step, s.
     pub steps: usize,
+    /// The time step, s.
     pub dt_s: f64,
     /// The implicit rule's iterations (non-convergence is reported, not hidden).
     pub implicit: Option<ImplicitStats>,
@@ -252,9 +282,13 @@ pub struct DynamicMetrics {
 /// A finished dynamic run.
 #[derive(Debug, Clone)]
 pub struct DynamicRun {
+    /// What was run.
     pub plan: DynamicPlan,
+    /// The output samples, in time order.
     pub samples: Vec<DynamicSample>,
+    /// How the run ended.
     pub status: DynamicStatus,
+    /// Its metrics.
     pub metrics: DynamicMetrics,
     /// The quasi-static gait run of the gait case.
     pub quasi_static: Option<GaitRun>,
@@ -446,6 +480,8 @@ pub const IMPLICIT_MAX_ITERATIONS: usize = 4;
 /// notch; a tolerance in the 1e-6 mm range then costs many evaluations for no visible
 /// change.)
 pub const IMPLICIT_TOLERANCE_MM: f64 = 1e-4;
+/// The rotational part of that tolerance, rad (1e-6 rad moves a point 50 mm from the
+/// patella's centre by 5e-5 mm).
 pub const IMPLICIT_TOLERANCE_RAD: f64 = 1e-6;
 
 /// One evaluation of the patella's wrench for the integrators.
@@ -527,7 +563,10 @@ pub struct ImplicitStats {
     /// Steps taken, wrench evaluations at midpoints, steps whose iteration did not reach
     /// its tolerance within [`IMPLICIT_MAX_ITERATIONS`] (they go on with the last iterate).
     pub steps: usize,
+    /// Wrench evaluations at midpoints.
     pub evaluations: usize,
+    /// Steps whose iteration did not reach its tolerance within
+    /// [`IMPLICIT_MAX_ITERATIONS`] (they go on with the last iterate).
     pub unconverged: usize,
 }
 

@@ -83,14 +83,19 @@ pub fn from_pose(p: &Pose) -> Isometry3<f64> {
 
 /// The world and the handles of its three bodies.
 pub struct KneeWorld {
+    /// The rapier world (bodies, colliders, pipeline).
     pub world: PhysicsWorld,
+    /// The patella: a dynamic body.
     pub patella: RigidBodyHandle,
+    /// The tibia: a kinematic body posed every step.
     pub tibia: RigidBodyHandle,
     /// The patella's bone collider, if the knee has bone meshes.
     pub patella_collider: Option<ColliderHandle>,
     /// Patella mass (kg), centre of mass in the patella frame (mm), inertia about it (kg·mm²).
     pub mass_kg: f64,
+    /// Patella centre of mass, patella frame, mm.
     pub com_mm: Vec3,
+    /// Patella inertia tensor about its centre of mass, patella frame axes, kg·mm².
     pub inertia_kg_mm2: Matrix3<f64>,
 }
 

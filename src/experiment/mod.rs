@@ -22,9 +22,13 @@ pub const APPROACH_STEP_DEG: f64 = 5.0;
 /// The result of running a compiled scenario.
 #[derive(Debug, Clone)]
 pub enum RunResult {
+    /// A flexion sweep: one frame per angle.
     Flexion(FlexionRun),
+    /// A stability test: per angle and direction, the neutral and displaced frames.
     Stability(StabilityRun),
+    /// Running gait: the frames of every cycle.
     Gait(GaitRun),
+    /// A dynamic run: the samples over time.
     Dynamic(Box<crate::dynamics::DynamicRun>),
 }
 

@@ -49,6 +49,7 @@ impl RecordedFrame {
 pub struct Recording {
     /// What `x` is.
     pub x_label: &'static str,
+    /// The frames, in order of `x`.
     pub frames: Vec<RecordedFrame>,
     /// Summary metrics of the recorded frames.
     pub metrics: Metrics,

@@ -18,18 +18,32 @@ use crate::step::FrameResult;
 /// The metrics of summary.json.
 #[derive(Debug, Clone, Serialize)]
 pub struct Metrics {
+    /// Largest patellofemoral contact force over the frames (stability: the neutral
+    /// frames), N.
     pub peak_pf_force_n: f64,
+    /// The same in body weights.
     pub peak_pf_force_bw: f64,
+    /// Largest lateral component of the contact force, N.
     pub peak_lateral_force_n: f64,
+    /// Lateral facet's share of the contact force at the peak-force frame (NaN for dynamic
+    /// runs).
     pub lateral_share_at_peak: f64,
+    /// Highest element pressure over the frames, MPa (NaN for dynamic runs).
     pub peak_pressure_mpa: f64,
+    /// Mean contact pressure at the peak-force frame, MPa (NaN for dynamic runs).
     pub mean_pressure_at_peak_mpa: f64,
+    /// Contact area at the peak-force frame, mm² (NaN for dynamic runs).
     pub contact_area_at_peak_mm2: f64,
+    /// Largest Bull lateral shift of the patella, mm.
     pub max_lateral_shift_mm: f64,
+    /// Largest Bull lateral tilt of the patella, degrees.
     pub max_lateral_tilt_deg: f64,
-    /// Gait only.
+    /// Gait only: peak knee flexion in stance, degrees.
     pub peak_knee_flexion_stance_deg: Option<f64>,
+    /// Peak knee extensor moment per kg body mass, N·m/kg (gait: the body's net moment;
+    /// NaN for dynamic runs).
     pub peak_extensor_moment_nm_per_kg: f64,
+    /// Peak patellar tendon force, body weights.
     pub peak_pt_force_bw: f64,
     /// Gait only.
     pub impulse_per_step_bw_s: Option<f64>,
@@ -37,15 +51,18 @@ pub struct Metrics {
     pub steps_per_km: Option<f64>,
     /// Gait only.
     pub load_per_km_bw_s: Option<f64>,
+    /// Frames whose solve converged.
     pub frames_converged: usize,
+    /// Frames solved.
     pub frames_total: usize,
     /// Stability runs: the restraining force per angle and direction.
     pub restraining_force_n: Option<Vec<StabilityRow>>,
     /// Gait runs: where the cycles came from.
     pub gait: Option<GaitProvenance>,
-    /// Dynamic runs: how the run ended and its metrics (the PF and tracking metrics above
-    /// are then over the dynamic samples).
+    /// Dynamic runs: how the run ended (the PF and tracking metrics above are then over
+    /// the dynamic samples).
     pub dynamic_status: Option<crate::dynamics::DynamicStatus>,
+    /// Dynamic runs: their own metrics.
     pub dynamic: Option<crate::dynamics::DynamicMetrics>,
 }
 

@@ -25,21 +25,27 @@ use crate::step::{FrameInput, KneeAngles, QuadLoad};
 /// hip-to-knee length of ≈ 450 mm (*assumption* for the area and length).
 pub const ITB_STIFFNESS_N_PER_MM: f64 = 20.0;
 
-/// Rectus femoris (gait2392 / Delp et al. 1990 values as shipped with OpenSim): maximum
-/// isometric force N, optimal fibre length mm, hip-flexion and knee-extension moment arms
-/// mm (*approximate* mid-range values of the model's moment-arm curves).
+/// Rectus femoris maximum isometric force, N (gait2392 / Delp et al. 1990 values as shipped
+/// with OpenSim).
 pub const RF_MAX_FORCE_N: f64 = 1169.0;
+/// Rectus femoris optimal fibre length, mm (gait2392).
 pub const RF_OPTIMAL_FIBRE_MM: f64 = 84.0;
+/// Rectus femoris hip-flexion moment arm, mm (*approximate*: a mid-range value of the
+/// gait2392 moment-arm curve).
 pub const RF_HIP_ARM_MM: f64 = 40.0;
+/// Rectus femoris knee-extension moment arm, mm (*approximate*, as above).
 pub const RF_KNEE_ARM_MM: f64 = 40.0;
-/// Biceps femoris long head (gait2392): maximum isometric force N, optimal fibre length mm,
-/// hip-extension and knee-flexion moment arms mm (*approximate*), and its tibial
-/// external-rotation moment arm mm (*assumption*: the biceps is the main external rotator
-/// of the flexed knee; Buford et al. 1997 report rotation arms of the order of 10 mm).
+/// Biceps femoris long head maximum isometric force, N (gait2392).
 pub const BF_MAX_FORCE_N: f64 = 896.0;
+/// Biceps femoris long head optimal fibre length, mm (gait2392).
 pub const BF_OPTIMAL_FIBRE_MM: f64 = 109.0;
+/// Biceps femoris hip-extension moment arm, mm (*approximate*, gait2392).
 pub const BF_HIP_ARM_MM: f64 = 60.0;
+/// Biceps femoris knee-flexion moment arm, mm (*approximate*, gait2392).
 pub const BF_KNEE_ARM_MM: f64 = 25.0;
+/// Biceps femoris tibial external-rotation moment arm, mm (*assumption*: the biceps is the
+/// main external rotator of the flexed knee; Buford et al. 1997 report rotation arms of
+/// the order of 10 mm).
 pub const BF_ROTATION_ARM_MM: f64 = 10.0;
 
 /// Thelen (2003) passive force–length curve of muscle: force / F_max at a fibre stretch
@@ -204,11 +210,17 @@ pub struct StanceOffsets {
 /// The runner's factors, borrowed from the model parameters.
 #[derive(Debug, Clone, Copy)]
 pub struct Factors<'a> {
+    /// `[muscles]`: strength factors and tightness.
     pub muscles: &'a Muscles,
+    /// `[itb]`: IT-band tension and stiffness.
     pub itb: &'a Itb,
+    /// `[foot]`: pronation.
     pub foot: &'a Foot,
+    /// `[mechanisms]`: the coefficients.
     pub mechanisms: &'a Mechanisms,
+    /// Body mass, kg.
     pub body_mass_kg: f64,
+    /// Extra stance hip adduction and rotation (`gait.stance_hip_*`).
     pub offsets: StanceOffsets,
 }
 

@@ -37,103 +37,178 @@ use crate::step::SecondaryCoords;
 /// Why an OpenSim file could not be used. Every variant names the file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OpenSimError {
+    /// The file could not be read.
     #[error("{path}: cannot read: {message}")]
-    Io { path: PathBuf, message: String },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS or the reader said.
+        message: String,
+    },
+    /// The header never ends: not a .mot/.sto file.
     #[error("{path}: no `endheader` line: not an OpenSim .mot/.sto file")]
-    NoEndHeader { path: PathBuf },
+    NoEndHeader {
+        /// The file.
+        path: PathBuf,
+    },
     /// A header entry with a value kneetrack cannot read unambiguously.
     #[error("{path}:{line}: header `{key}={value}`: allowed {allowed}")]
     BadHeader {
+        /// The file.
         path: PathBuf,
+        /// 1-based line in the file.
         line: usize,
+        /// The header key (`inDegrees`).
         key: String,
+        /// Its value as written.
         value: String,
+        /// The values kneetrack reads.
         allowed: String,
     },
+    /// The column-label line does not start with `time`.
     #[error("{path}:{line}: column labels must start with `time`, found `{found}`")]
     BadLabels {
+        /// The file.
         path: PathBuf,
+        /// 1-based line of the labels.
         line: usize,
+        /// The first label found.
         found: String,
     },
+    /// A data row that cannot be read (a missing or non-numeric value).
     #[error("{path}:{line}: {message}")]
     BadRow {
+        /// The file.
         path: PathBuf,
+        /// 1-based line of the row.
         line: usize,
+        /// What is wrong with it.
         message: String,
     },
+    /// A row whose time is not after the previous row's.
     #[error("{path}:{line}: time {time} s is not after the previous row's {previous} s (time must increase)")]
     NonMonotonicTime {
+        /// The file.
         path: PathBuf,
+        /// 1-based line of the row.
         line: usize,
+        /// Its time, s.
         time: f64,
+        /// The previous row's time, s.
         previous: f64,
     },
+    /// A column kneetrack needs is not in the file.
     #[error("{path}: no column `{column}` (columns: {available})")]
     MissingColumn {
+        /// The file.
         path: PathBuf,
+        /// The column needed.
         column: String,
+        /// The columns the file has.
         available: String,
     },
+    /// No usable gait cycle in the file (fewer than two foot strikes, or a stride of
+    /// implausible length).
     #[error("{path}: {message}")]
-    Cycles { path: PathBuf, message: String },
+    Cycles {
+        /// The file.
+        path: PathBuf,
+        /// What is missing, and what to do.
+        message: String,
+    },
     /// A joint coordinate outside its plausibility bounds ([`SECONDARY_LIMITS`],
     /// [`ANGLE_LIMITS_DEG`]).
     #[error("{path}:{line}: column `{column}` = {value}{unit} is out of range: allowed {min} to {max}{unit} ({why})")]
     OutOfRange {
+        /// The file.
         path: PathBuf,
+        /// 1-based line of the row.
         line: usize,
+        /// The column.
         column: String,
         /// The value in `unit` (after the degree conversion and, for the knee, the sign).
         value: f64,
+        /// Smallest plausible value, in `unit`.
         min: f64,
+        /// Largest plausible value, in `unit`.
         max: f64,
+        /// Unit of the value and bounds as shown (`°`, or ` mm` with a leading space).
         unit: &'static str,
+        /// Why the bounds are what they are.
         why: String,
     },
     /// A foot-strike time given in [`ImportOptions::cycle_starts_s`] that cannot start a
     /// cycle (`index` from 0).
     #[error("{path}: cycle start #{index} = {} s {problem}: allowed {allowed}", show(*.value))]
     CycleStart {
+        /// The kinematics file.
         path: PathBuf,
+        /// Which start, from 0.
         index: usize,
+        /// The time given, s.
         value: f64,
+        /// What is wrong with it.
         problem: String,
+        /// What would be allowed there.
         allowed: String,
     },
     /// A file whose time range does not cover the cycles used (data are interpolated, never
     /// extrapolated).
     #[error("{path}: its data cover {first_s} s to {last_s} s, but the {cycles} cycle(s) used need {from_s} s to {to_s} s; values are interpolated, never extrapolated — give data over the whole cycles, or cycle_starts_s / cycles within the file's range")]
     Coverage {
+        /// The file.
         path: PathBuf,
+        /// Its first time, s.
         first_s: f64,
+        /// Its last time, s.
         last_s: f64,
+        /// Start of the cycles used, s.
         from_s: f64,
+        /// End of the cycles used, s.
         to_s: f64,
+        /// Number of cycles used.
         cycles: usize,
     },
     /// The knee angles, read with the chosen sign, are a hyperextended knee.
     #[error("{path}: `{column}` read as {sign} gives a knee flexion below {bound_deg}° (hyperextension) in {share_pct:.0} % of the rows, down to {min_deg}°; allowed in at most {max_share_pct} % of them: {hint}")]
     KneeSign {
+        /// The file.
         path: PathBuf,
+        /// The knee-angle column.
         column: String,
+        /// The sign convention it was read with (`flexion_positive`, `flexion_negative`).
         sign: String,
+        /// Flexion below this is hyperextension, degrees.
         bound_deg: f64,
+        /// Share of the rows below the bound, %.
         share_pct: f64,
+        /// Largest share allowed, %.
         max_share_pct: f64,
+        /// Smallest flexion read, degrees.
         min_deg: f64,
+        /// What to do (the other sign, or `gait.knee_sign`).
         hint: String,
     },
     /// Columns that are each fine but do not fit together, or do not fit their use.
     #[error("{path}: {message}")]
-    Columns { path: PathBuf, message: String },
+    Columns {
+        /// The file.
+        path: PathBuf,
+        /// What does not fit, and what to do.
+        message: String,
+    },
     /// A flexion angle the secondary-kinematics file does not cover.
     #[error("{path}: flexion {angle_deg}° is outside the file's `{column}` range {min_deg}° to {max_deg}° (the secondary coordinates are interpolated, not extrapolated)")]
     FlexionOutside {
+        /// The secondary-kinematics file.
         path: PathBuf,
+        /// Its knee-flexion column.
         column: String,
+        /// The flexion angle asked for, degrees.
         angle_deg: f64,
+        /// Smallest flexion in the file, degrees.
         min_deg: f64,
+        /// Largest flexion in the file, degrees.
         max_deg: f64,
     },
 }
@@ -356,19 +431,24 @@ pub enum KneeSign {
 /// What [`read_cycles`] needs besides the files.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportOptions {
+    /// Which leg's columns to read (`_r` or `_l`).
     pub side: Side,
+    /// Knee-angle sign convention of the file (or detect it).
     pub knee_sign: KneeSign,
     /// Foot-strike times, s (at least two); `None` = detect from the knee angle.
     pub cycle_starts_s: Option<Vec<f64>>,
     /// At most this many cycles (the first ones).
     pub max_cycles: usize,
+    /// Frames each cycle is resampled to.
     pub frames_per_cycle: usize,
+    /// Body mass, kg: scales the built-in N·m/kg moments when there is no ID file.
     pub body_mass_kg: f64,
 }
 
 /// Cycles read from OpenSim files, and how.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Imported {
+    /// The cycles, in time order.
     pub cycles: Vec<GaitCycle>,
     /// `flexion_positive` or `flexion_negative`, with `(detected)` or `(given)`.
     pub knee_sign: String,

@@ -84,10 +84,20 @@ struct Row {
 pub enum TrochleaError {
     /// `sulcus + LTI` leaves no room for a medial facet.
     #[error("the medial facet would be inclined {medial_deg:.1}° (180° − sulcus angle − LTI); it must be at least 1°")]
-    NoMedialFacet { medial_deg: f64 },
+    NoMedialFacet {
+        /// The medial facet's inclination those angles leave, degrees.
+        medial_deg: f64,
+    },
     /// Depth deeper than the facet lines reach.
     #[error("a trochlear depth of {depth:.2} mm does not fit these facet angles; allowed {min:.2} to {max:.2} mm")]
-    TooDeep { depth: f64, min: f64, max: f64 },
+    TooDeep {
+        /// The depth asked for, mm.
+        depth: f64,
+        /// Shallowest depth these facet angles allow, mm.
+        min: f64,
+        /// Deepest depth these facet angles allow, mm.
+        max: f64,
+    },
 }
 
 /// The femoral articular surface in the femur frame. Immutable; built once per model.
@@ -130,6 +140,7 @@ pub struct BatchBuffers {
     pub radial: Vec<f64>,
     /// ∂R/∂θ (mm/rad) and ∂R/∂u at the point's (θ, u).
     pub r_t: Vec<f64>,
+    /// ∂R/∂u at the point's (θ, u), mm/mm.
     pub r_u: Vec<f64>,
     /// Points not rejected by the first pass.
     pub cand: Vec<u32>,

@@ -14,6 +14,7 @@
 pub struct Patch {
     /// First element (inclusive) and one past the last, in the mesh's element order.
     pub start: u32,
+    /// One past the last element.
     pub end: u32,
     /// Centre of the ball, patella frame, mm.
     pub centre: [f64; 3],

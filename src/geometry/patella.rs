@@ -47,6 +47,7 @@ pub struct PatellaMesh {
     pub element_size: f64,
     /// Articular width (ML) and height (PD), mm.
     pub width: f64,
+    /// Articular height (proximo-distal), mm.
     pub height: f64,
     /// Articular outline centre (y, z_anatomical), patella frame, mm.
     pub centre: [f64; 2],

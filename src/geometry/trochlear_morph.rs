@@ -106,14 +106,22 @@ const RAY_STEP_MM: f64 = 0.25;
 /// The clinical measures of one trochlear section (see the module doc), degrees and mm.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TrochleaMeasures {
+    /// Sulcus angle: between the lines from the deepest point to the two facet highs,
+    /// degrees.
     pub sulcus_angle_deg: f64,
+    /// Depth: the facet highs' mean height above the deepest point, mm.
     pub depth_mm: f64,
+    /// Lateral trochlear inclination: the lateral line's slope to the medio-lateral axis,
+    /// degrees.
     pub lateral_inclination_deg: f64,
+    /// Medial facet inclination: the medial line's slope, degrees.
     pub medial_inclination_deg: f64,
     /// Medio-lateral positions (lateral +, from the groove landmark) of the deepest point
     /// and the lateral and medial highs, mm.
     pub floor_u_mm: f64,
+    /// Medio-lateral position of the lateral facet high, mm.
     pub lateral_high_u_mm: f64,
+    /// Medio-lateral position of the medial facet high, mm.
     pub medial_high_u_mm: f64,
     /// Radius of the deepest point from the flexion axis, mm.
     pub floor_radius_mm: f64,
@@ -122,8 +130,11 @@ pub struct TrochleaMeasures {
 /// The trochlear keys the morph realises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum TrochlearKey {
+    /// `subject.sulcus_angle_deg`.
     SulcusAngle,
+    /// `subject.trochlear_depth_mm`.
     Depth,
+    /// `subject.lateral_trochlear_inclination_deg`.
     LateralInclination,
 }
 
@@ -378,6 +389,7 @@ pub struct TrochleaReport {
     pub native: TrochleaMeasures,
     /// The requested key and value, when a morph was asked for.
     pub requested_key: Option<&'static str>,
+    /// The requested value, in the key's unit.
     pub requested_value: Option<f64>,
     /// The morph's amplitude, mm (0: none).
     pub morph_amplitude_mm: f64,

@@ -145,41 +145,60 @@ pub enum MeshError {
     /// The file could not be read.
     #[error("{file}: cannot read: {source}")]
     Io {
+        /// The file.
         file: String,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
     /// The extension is not `.stl`, `.obj` or `.vtp`.
     #[error("{file}: unknown mesh format {ext:?}; expected a .stl, .obj or .vtp file")]
-    UnknownFormat { file: String, ext: String },
+    UnknownFormat {
+        /// The file.
+        file: String,
+        /// Its extension (empty when it has none).
+        ext: String,
+    },
     /// A binary STL shorter than its triangle count says.
     #[error("{file}: binary STL truncated: {what} need {expected} bytes, file has {got}")]
     Truncated {
+        /// The file.
         file: String,
         /// What needed the bytes, e.g. "1000 triangles".
         what: String,
+        /// Bytes needed.
         expected: u64,
+        /// Bytes in the file.
         got: u64,
     },
     /// Malformed content; `line` (1-based) for text formats where known.
     #[error("{file}: {}{msg}", at_line(.line))]
     Parse {
+        /// The file.
         file: String,
+        /// 1-based line, for text formats where known.
         line: Option<usize>,
+        /// What is wrong.
         msg: String,
     },
     /// A NaN or infinite coordinate. `vertex` is the 0-based vertex index in the file.
     #[error("{file}: {}vertex {vertex} has a non-finite coordinate ({value})", at_line(.line))]
     NonFinite {
+        /// The file.
         file: String,
+        /// 0-based vertex index in the file.
         vertex: usize,
+        /// 1-based line, for text formats where known.
         line: Option<usize>,
+        /// The coordinate read.
         value: f64,
     },
     /// A face refers to a vertex that does not exist.
     #[error("{file}: {}face {face} refers to vertex {index}, but there are {count} vertices{note}", at_line(.line))]
     BadIndex {
+        /// The file.
         file: String,
+        /// 1-based line, for text formats where known.
         line: Option<usize>,
         /// 0-based face (polygon) index in the file.
         face: usize,
@@ -192,13 +211,28 @@ pub enum MeshError {
     },
     /// Nothing usable is left.
     #[error("{file}: no usable triangles: {why}")]
-    Empty { file: String, why: String },
+    Empty {
+        /// The file.
+        file: String,
+        /// Why nothing is left (no triangles, all degenerate, …).
+        why: String,
+    },
     /// [`Units::Auto`] could not decide.
     #[error("{file}: cannot tell metres from millimetres (largest extent {} in file units); declare the units", short_num(.extent))]
-    AmbiguousUnits { file: String, extent: f64 },
+    AmbiguousUnits {
+        /// The file.
+        file: String,
+        /// Largest bounding-box extent, in file units.
+        extent: f64,
+    },
     /// A valid file using a feature this loader does not read.
     #[error("{file}: {what} is not supported")]
-    Unsupported { file: String, what: String },
+    Unsupported {
+        /// The file.
+        file: String,
+        /// The feature (e.g. VTP appended data, or more than 4 billion vertices).
+        what: String,
+    },
 }
 
 fn at_line(line: &Option<usize>) -> String {

@@ -10,18 +10,30 @@ pub enum OsimFunction {
     /// `Constant`: `value`, whatever the argument.
     Constant(f64),
     /// `LinearFunction`: y = slope·x + intercept (OpenSim `coefficients` = [slope, intercept]).
-    Linear { slope: f64, intercept: f64 },
+    Linear {
+        /// dy/dx.
+        slope: f64,
+        /// y at x = 0.
+        intercept: f64,
+    },
     /// `PolynomialFunction`: coefficients in order of decreasing power (SimTK convention),
     /// y = c₀·xⁿ + c₁·xⁿ⁻¹ + … + cₙ.
     Polynomial(Vec<f64>),
     /// `PiecewiseLinearFunction`: straight lines between the knots, extended with the end
     /// segments' slopes outside them.
-    PiecewiseLinear { x: Vec<f64>, y: Vec<f64> },
+    PiecewiseLinear {
+        /// Knot abscissae, increasing.
+        x: Vec<f64>,
+        /// Knot values, one per `x`.
+        y: Vec<f64>,
+    },
     /// `SimmSpline`: OpenSim's interpolating cubic spline (see [`SimmSpline`]).
     SimmSpline(SimmSpline),
     /// `MultiplierFunction`: scale · function(x).
     Multiplier {
+        /// The factor.
         scale: f64,
+        /// The function it scales.
         function: Box<OsimFunction>,
     },
 }

@@ -215,10 +215,15 @@ pub struct LigamentSpec {
 /// Which muscle a [`MusclePath`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MuscleRole {
+    /// Rectus femoris (`recfem`, `rectfem`, …).
     RectusFemoris,
+    /// Vastus intermedius (`vasint`, …).
     VastusIntermedius,
+    /// Vastus lateralis (`vaslat`, …).
     VastusLateralis,
+    /// Vastus medialis (`vasmed`, …).
     VastusMedialis,
+    /// Tensor fasciae latae (`tfl`, `tenfaslat`, …).
     TensorFasciaeLatae,
 }
 

@@ -5,8 +5,6 @@
 //! plot and manifest) go through [`write_atomic`]: a uniquely named temporary file in the
 //! same folder, synced, then renamed.
 
-#![warn(missing_docs)]
-
 pub mod csv;
 pub mod set;
 pub mod svg;

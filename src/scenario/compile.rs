@@ -7,13 +7,13 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::spec::{Direction, Format, Kind, PerAngle, ScenarioSpec};
-use super::{locate, ScenarioError};
+use super::{keys, locate, ScenarioError};
 use crate::dynamics::{DynamicCase, DynamicPlan};
 use crate::gait::builtin::{builtin_cycle, preferred_step_rate_spm, Conditions};
 use crate::gait::opensim::{read_cycles, ImportOptions, OpenSimError, SecondaryByFlexion, Storage};
 use crate::gait::{GaitCycle, GaitProvenance};
 use crate::model::{Model, ModelError};
-use crate::params::{ModelParams, Tibiofemoral, RANGES};
+use crate::params::{ModelParams, Tibiofemoral};
 use crate::step::{KneeAngles, QuadLoad, SecondaryCoords};
 
 /// Default quadriceps force of a flexion sweep when none is given, N.
@@ -149,17 +149,23 @@ impl Ctx<'_> {
         });
     }
 
-    fn range(
-        &self,
-        key: &str,
-        value: f64,
-        min: f64,
-        max: f64,
-        unit: &str,
-    ) -> Result<(), ScenarioError> {
+    /// Checks `value` against the key's range in the key table ([`keys::KEYS`]).
+    ///
+    /// # Panics
+    /// When `key` has no numeric range in the table: a programming error (a unit test checks
+    /// every key this file checks).
+    fn check(&self, key: &str, value: f64) -> Result<(), ScenarioError> {
+        let (min, max, _) = numeric_key(key);
+        self.within(key, value, min, max)
+    }
+
+    /// Checks `value` against `min`…`max` where another key narrows the table's range
+    /// (`flexion.to_deg` ≥ `flexion.from_deg`); the unit is the table's.
+    fn within(&self, key: &str, value: f64, min: f64, max: f64) -> Result<(), ScenarioError> {
         if value >= min && value <= max {
             return Ok(());
         }
+        let (_, _, unit) = numeric_key(key);
         Err(ScenarioError::Range {
             path: self.path.into(),
             line: locate(self.text, key),
@@ -184,15 +190,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn per_angle(
-        &self,
-        key: &str,
-        v: &PerAngle,
-        n: usize,
-        min: f64,
-        max: f64,
-        unit: &str,
-    ) -> Result<Vec<f64>, ScenarioError> {
+    fn per_angle(&self, key: &str, v: &PerAngle, n: usize) -> Result<Vec<f64>, ScenarioError> {
         let values = match v {
             PerAngle::One(x) => vec![*x; n],
             PerAngle::Each(xs) if xs.len() == n => xs.clone(),
@@ -207,7 +205,7 @@ impl Ctx<'_> {
             }
         };
         for &x in &values {
-            self.range(key, x, min, max, unit)?;
+            self.check(key, x)?;
         }
         Ok(values)
     }
@@ -238,12 +236,15 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
         mechanisms: spec.mechanisms.clone(),
         solver: spec.solver.clone(),
     };
-    for r in RANGES {
-        // Only the keys that default to the anatomy's own value can be absent.
-        if let Some(v) = params.numeric(r.key) {
-            cx.range(r.key, v, r.min, r.max, r.unit)?;
+    // Every numeric key of the model sections (a key of another section has no value in
+    // `params`; only the keys that default to the anatomy's own value can be absent).
+    for k in keys::KEYS.iter().filter(|k| k.bounds().is_some()) {
+        if let Some(v) = params.numeric(k.key) {
+            cx.check(k.key, v)?;
         }
     }
+    // Every range before the model is built: a bad value is reported at once.
+    section_ranges(&cx, &spec)?;
     let model = Model::new(&params).map_err(|e| match e {
         ModelError::Trochlea { key, source } => cx.invalid(key, source.to_string()),
         ModelError::Knee { key, message } | ModelError::Unsupported { key, message } => {
@@ -251,7 +252,6 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
         }
     })?;
 
-    section_ranges(&cx, &spec)?;
     let plan = match spec.scenario.kind {
         Kind::Flexion => RunPlan::Flexion(flexion_plan(&cx, &spec)?),
         Kind::Stability => RunPlan::Stability(stability_plan(&cx, &spec)?),
@@ -318,80 +318,48 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
 /// Range checks of every numeric key of the experiment sections, whatever the kind: a key
 /// the kind does not use is still checked (NaN, ±1e308 or a typo there is an error in
 /// `check` as in `run`, not something a later edit of `scenario.kind` brings to light).
-/// Checks that relate two keys stay with the plan that uses them.
+/// The bounds are the key table's ([`keys::KEYS`]); checks that relate two keys stay with
+/// the plan that uses them.
 fn section_ranges(cx: &Ctx, spec: &ScenarioSpec) -> Result<(), ScenarioError> {
-    const DEG: &str = "degrees";
     let f = &spec.flexion;
-    if let Some(list) = &f.angles_deg {
-        for &a in list {
-            cx.range("flexion.angles_deg", a, -5.0, 140.0, DEG)?;
-        }
+    for &a in f.angles_deg.as_deref().unwrap_or_default() {
+        cx.check("flexion.angles_deg", a)?;
     }
-    cx.range("flexion.from_deg", f.from_deg, -5.0, 140.0, DEG)?;
-    cx.range("flexion.to_deg", f.to_deg, -5.0, 140.0, DEG)?;
-    cx.range("flexion.step_deg", f.step_deg, 0.5, 45.0, DEG)?;
-    cx.range(
-        "flexion.tibial_rotation_deg",
-        f.tibial_rotation_deg,
-        -30.0,
-        30.0,
-        DEG,
-    )?;
-    cx.range("flexion.varus_deg", f.varus_deg, -15.0, 15.0, DEG)?;
+    cx.check("flexion.from_deg", f.from_deg)?;
+    cx.check("flexion.to_deg", f.to_deg)?;
+    cx.check("flexion.step_deg", f.step_deg)?;
+    cx.check("flexion.tibial_rotation_deg", f.tibial_rotation_deg)?;
+    cx.check("flexion.varus_deg", f.varus_deg)?;
     let each = |v: &PerAngle| match v {
         PerAngle::One(x) => vec![*x],
         PerAngle::Each(xs) => xs.clone(),
     };
     for x in f.quadriceps_n.as_ref().map(each).unwrap_or_default() {
-        cx.range("flexion.quadriceps_n", x, 0.0, 10000.0, "N")?;
+        cx.check("flexion.quadriceps_n", x)?;
     }
     for x in f.extensor_moment_nm.as_ref().map(each).unwrap_or_default() {
-        cx.range("flexion.extensor_moment_nm", x, 0.0, 400.0, "N·m")?;
+        cx.check("flexion.extensor_moment_nm", x)?;
     }
 
     let s = &spec.stability;
     for &a in &s.flexion_deg {
-        cx.range("stability.flexion_deg", a, -5.0, 120.0, DEG)?;
+        cx.check("stability.flexion_deg", a)?;
     }
-    cx.range(
-        "stability.displacement_mm",
-        s.displacement_mm,
-        0.5,
-        25.0,
-        "mm",
-    )?;
-    cx.range("stability.quadriceps_n", s.quadriceps_n, 0.0, 3000.0, "N")?;
+    cx.check("stability.displacement_mm", s.displacement_mm)?;
+    cx.check("stability.quadriceps_n", s.quadriceps_n)?;
 
     let g = &spec.gait;
-    cx.range("gait.speed_mps", g.speed_mps, 1.5, 8.0, "m/s")?;
-    cx.range("gait.slope_pct", g.slope_pct, -30.0, 30.0, "%")?;
-    cx.range(
-        "gait.frames_per_cycle",
-        g.frames_per_cycle as f64,
-        10.0,
-        2000.0,
-        "",
-    )?;
-    cx.range("gait.cycles", g.cycles as f64, 1.0, 1000.0, "")?;
-    cx.range(
-        "gait.stance_hip_adduction_deg",
-        g.stance_hip_adduction_deg,
-        -15.0,
-        15.0,
-        DEG,
-    )?;
-    cx.range(
-        "gait.stance_hip_rotation_deg",
-        g.stance_hip_rotation_deg,
-        -20.0,
-        20.0,
-        DEG,
-    )?;
+    cx.check("gait.speed_mps", g.speed_mps)?;
+    cx.check("gait.slope_pct", g.slope_pct)?;
+    cx.check("gait.frames_per_cycle", g.frames_per_cycle as f64)?;
+    cx.check("gait.cycles", g.cycles as f64)?;
+    cx.check("gait.stance_hip_adduction_deg", g.stance_hip_adduction_deg)?;
+    cx.check("gait.stance_hip_rotation_deg", g.stance_hip_rotation_deg)?;
     if let Some(spm) = g.step_rate_spm {
-        cx.range("gait.step_rate_spm", spm, 120.0, 240.0, "steps/min")?;
+        cx.check("gait.step_rate_spm", spm)?;
     }
     if let Some(c) = g.step_rate_change_pct {
-        cx.range("gait.step_rate_change_pct", c, -20.0, 20.0, "%")?;
+        cx.check("gait.step_rate_change_pct", c)?;
     }
     // A run that reads the cycles checks the starts against the data file (finite, inside
     // it, increasing, a plausible stride apart); otherwise only what no file could accept.
@@ -399,45 +367,41 @@ fn section_ranges(cx: &Ctx, spec: &ScenarioSpec) -> Result<(), ScenarioError> {
         || (spec.scenario.kind == Kind::Dynamic && spec.dynamic.case == DynamicCase::Gait);
     if !uses_gait {
         for &t in g.cycle_starts_s.as_deref().unwrap_or_default() {
-            cx.range("gait.cycle_starts_s", t, 0.0, 1.0e6, "s")?;
+            cx.check("gait.cycle_starts_s", t)?;
         }
     }
 
     let d = &spec.dynamic;
-    cx.range("dynamic.flexion_deg", d.flexion_deg, -5.0, 120.0, DEG)?;
-    cx.range("dynamic.quadriceps_n", d.quadriceps_n, 0.0, 3000.0, "N")?;
-    cx.range("dynamic.force_n", d.force_n, 0.0, 2000.0, "N")?;
-    cx.range("dynamic.onset_s", d.onset_s, 0.0, 10.0, "s")?;
-    cx.range("dynamic.pulse_s", d.pulse_s, 0.0005, 1.0, "s")?;
-    cx.range("dynamic.ramp_n_per_s", d.ramp_n_per_s, 1.0, 100000.0, "N/s")?;
-    cx.range("dynamic.ramp_max_n", d.ramp_max_n, 1.0, 5000.0, "N")?;
+    cx.check("dynamic.flexion_deg", d.flexion_deg)?;
+    cx.check("dynamic.quadriceps_n", d.quadriceps_n)?;
+    cx.check("dynamic.force_n", d.force_n)?;
+    cx.check("dynamic.onset_s", d.onset_s)?;
+    cx.check("dynamic.pulse_s", d.pulse_s)?;
+    cx.check("dynamic.ramp_n_per_s", d.ramp_n_per_s)?;
+    cx.check("dynamic.ramp_max_n", d.ramp_max_n)?;
     if let Some(t) = d.duration_s {
-        cx.range("dynamic.duration_s", t, 0.001, 10.0, "s")?;
+        cx.check("dynamic.duration_s", t)?;
     }
-    cx.range(
-        "dynamic.initial_shift_mm",
-        d.initial_shift_mm,
-        -15.0,
-        15.0,
-        "mm",
-    )?;
-    cx.range("dynamic.dt_s", d.dt_s, 1e-6, 2e-3, "s")?;
-    cx.range(
-        "dynamic.damping_per_s",
-        d.damping_per_s,
-        0.0,
-        100000.0,
-        "1/s",
-    )?;
-    cx.range(
-        "dynamic.density_kg_m3",
-        d.density_kg_m3,
-        500.0,
-        3000.0,
-        "kg/m³",
-    )?;
-    cx.range("dynamic.output_hz", d.output_hz, 1.0, 1.0 / d.dt_s, "Hz")?;
+    cx.check("dynamic.initial_shift_mm", d.initial_shift_mm)?;
+    cx.check("dynamic.dt_s", d.dt_s)?;
+    cx.check("dynamic.damping_per_s", d.damping_per_s)?;
+    cx.check("dynamic.density_kg_m3", d.density_kg_m3)?;
+    cx.check("dynamic.output_hz", d.output_hz)?;
+    // At most one sample per step.
+    let (min_hz, _, _) = numeric_key("dynamic.output_hz");
+    cx.within("dynamic.output_hz", d.output_hz, min_hz, 1.0 / d.dt_s)?;
+    // Not a range, but a value serde reads that no run takes.
+    dynamic_direction(cx, d.direction)?;
     Ok(())
+}
+
+/// Bounds and unit of a numeric key of the table.
+///
+/// # Panics
+/// When the table has no such numeric key (a programming error in this file).
+fn numeric_key(key: &str) -> (f64, f64, &'static str) {
+    keys::bounds(key)
+        .unwrap_or_else(|| panic!("`{key}` has no numeric range in scenario::keys::KEYS"))
 }
 
 fn flexion_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<FlexionPlan, ScenarioError> {
@@ -447,30 +411,20 @@ fn flexion_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<FlexionPlan, ScenarioEr
             if list.is_empty() {
                 return Err(cx.invalid("flexion.angles_deg", "is empty: give at least one angle"));
             }
-            for &a in list {
-                cx.range("flexion.angles_deg", a, -5.0, 140.0, "degrees")?;
-            }
+            // The ranges of every key: section_ranges.
             if list.windows(2).any(|w| w[1] <= w[0]) {
                 return Err(cx.invalid("flexion.angles_deg", "must be strictly increasing"));
             }
             list.clone()
         }
         None => {
-            cx.range("flexion.from_deg", f.from_deg, -5.0, 140.0, "degrees")?;
-            cx.range("flexion.to_deg", f.to_deg, f.from_deg, 140.0, "degrees")?;
-            cx.range("flexion.step_deg", f.step_deg, 0.5, 45.0, "degrees")?;
+            // The ranges of every key: section_ranges; the last angle is not below the first.
+            let (_, max, _) = numeric_key("flexion.to_deg");
+            cx.within("flexion.to_deg", f.to_deg, f.from_deg, max)?;
             let n = ((f.to_deg - f.from_deg) / f.step_deg + 1e-9).floor() as usize + 1;
             (0..n).map(|i| f.from_deg + i as f64 * f.step_deg).collect()
         }
     };
-    cx.range(
-        "flexion.tibial_rotation_deg",
-        f.tibial_rotation_deg,
-        -30.0,
-        30.0,
-        "degrees",
-    )?;
-    cx.range("flexion.varus_deg", f.varus_deg, -15.0, 15.0, "degrees")?;
     let secondary = secondary_by_angle(cx, spec, &angles)?;
     let n = angles.len();
     let loads = match (&f.quadriceps_n, &f.extensor_moment_nm) {
@@ -481,12 +435,12 @@ fn flexion_plan(cx: &Ctx, spec: &ScenarioSpec) -> Result<FlexionPlan, ScenarioEr
             ))
         }
         (Some(q), None) => cx
-            .per_angle("flexion.quadriceps_n", q, n, 0.0, 10000.0, "N")?
+            .per_angle("flexion.quadriceps_n", q, n)?
             .into_iter()
             .map(QuadLoad::Force)
             .collect(),
         (None, Some(m)) => cx
-            .per_angle("flexion.extensor_moment_nm", m, n, 0.0, 400.0, "N·m")?
+            .per_angle("flexion.extensor_moment_nm", m, n)?
             .into_iter()
             .map(|nm| QuadLoad::ExtensorMoment(nm * 1000.0))
             .collect(),
@@ -535,6 +489,18 @@ pub const MAX_DYNAMIC_STEPS: f64 = 5.0e6;
 /// Simulated time of a pulse or ramp run when `dynamic.duration_s` is not given, s.
 pub const DEFAULT_DURATION_S: f64 = 0.2;
 
+/// The sign of `dynamic.direction`: +1 lateral, −1 medial; `both` is refused.
+fn dynamic_direction(cx: &Ctx, direction: Direction) -> Result<f64, ScenarioError> {
+    match direction {
+        Direction::Lateral => Ok(1.0),
+        Direction::Medial => Ok(-1.0),
+        Direction::Both => Err(cx.invalid(
+            "dynamic.direction",
+            "\"both\" is for stability tests: a dynamic run pushes one way (lateral or medial)",
+        )),
+    }
+}
+
 fn dynamic_plan(
     cx: &Ctx,
     spec: &ScenarioSpec,
@@ -542,15 +508,7 @@ fn dynamic_plan(
 ) -> Result<DynamicPlan, ScenarioError> {
     let d = &spec.dynamic;
     // The ranges of every key: section_ranges.
-    let direction =
-        match d.direction {
-            Direction::Lateral => 1.0,
-            Direction::Medial => -1.0,
-            Direction::Both => return Err(cx.invalid(
-                "dynamic.direction",
-                "\"both\" is for stability tests: a dynamic run pushes one way (lateral or medial)",
-            )),
-        };
+    let direction = dynamic_direction(cx, d.direction)?;
     let gait = match d.case {
         DynamicCase::Gait => Some(gait_plan(cx, spec, tibiofemoral)?),
         _ => None,
@@ -632,7 +590,6 @@ fn gait_plan(
             ))
         }
         (Some(spm), None) => {
-            cx.range("gait.step_rate_spm", spm, 120.0, 240.0, "steps/min")?;
             let c = 100.0 * (spm / preferred - 1.0);
             if !(-20.0..=20.0).contains(&c) {
                 return Err(cx.invalid(
@@ -646,10 +603,7 @@ fn gait_plan(
             }
             c
         }
-        (None, Some(c)) => {
-            cx.range("gait.step_rate_change_pct", c, -20.0, 20.0, "%")?;
-            c
-        }
+        (None, Some(c)) => c,
         (None, None) => 0.0,
     };
     let mass = spec.subject.body_mass_kg;

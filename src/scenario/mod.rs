@@ -1,9 +1,8 @@
 //! Scenario files: read (serde spec) → compile (validated model and run plan), with errors
 //! that name the file, line, key, value and allowed range.
 
-#![warn(missing_docs)]
-
 pub mod compile;
+pub mod keys;
 pub mod spec;
 
 use std::path::{Path, PathBuf};
@@ -128,14 +127,14 @@ pub fn parse(path: &Path, text: &str) -> Result<ScenarioSpec, ScenarioError> {
         let key = e.span().and_then(|s| key_at(text, s.start));
         let allowed = key
             .as_deref()
-            .and_then(|k| crate::params::RANGES.iter().find(|r| r.key == k))
-            .map(|r| {
-                let unit = if r.unit.is_empty() {
+            .and_then(keys::bounds)
+            .map(|(min, max, unit)| {
+                let unit = if unit.is_empty() {
                     String::new()
                 } else {
-                    format!(" {}", r.unit)
+                    format!(" {unit}")
                 };
-                format!(" (allowed {} to {}{unit})", r.min, r.max)
+                format!(" (allowed {min} to {max}{unit})")
             });
         let message = match key {
             Some(k) if !message.contains(&k) => format!("{k}: {message}"),

@@ -1,5 +1,7 @@
 //! The raw scenario file, as serde reads it (`deny_unknown_fields`, every key optional with
-//! a documented default). Nothing here is validated; `compile` does that once.
+//! a documented default). Nothing here is validated; `compile` does that once, against the
+//! key table ([`super::keys::KEYS`]: every key's default, range, unit and meaning — the one
+//! place a range is written).
 
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +32,7 @@ pub enum Kind {
 pub struct ScenarioSection {
     /// Name used for the default output folder (default: the file name without `.toml`).
     pub name: Option<String>,
-    /// `flexion`, `stability` or `gait` (default flexion).
+    /// `flexion`, `stability`, `gait` or `dynamic` (default flexion).
     pub kind: Kind,
     /// Free text, echoed in summary.json.
     pub description: String,
@@ -50,23 +52,23 @@ pub enum PerAngle {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FlexionSpec {
-    /// First knee flexion angle, degrees (default 0; range −5…140).
+    /// First knee flexion angle, degrees (default 0).
     pub from_deg: f64,
-    /// Last knee flexion angle, degrees (default 90; range −5…140, ≥ from_deg).
+    /// Last knee flexion angle, degrees (default 90; ≥ from_deg).
     pub to_deg: f64,
-    /// Angle step, degrees (default 10; range 0.5…45).
+    /// Angle step, degrees (default 10).
     pub step_deg: f64,
     /// Explicit list of angles, degrees, increasing (overrides from/to/step).
     pub angles_deg: Option<Vec<f64>>,
-    /// Total quadriceps force, N (range 0…10000): one value or one per angle. Default
+    /// Total quadriceps force, N: one value or one per angle. Default
     /// 400 N when neither this nor `extensor_moment_nm` is given.
     pub quadriceps_n: Option<PerAngle>,
-    /// Knee extensor moment, N·m (range 0…400): one value or one per angle; the
+    /// Knee extensor moment, N·m: one value or one per angle; the
     /// quadriceps scale is then solved. Exclusive with `quadriceps_n`.
     pub extensor_moment_nm: Option<PerAngle>,
-    /// Tibial internal rotation held through the sweep, degrees (default 0; −30…30).
+    /// Tibial internal rotation held through the sweep, degrees (default 0).
     pub tibial_rotation_deg: f64,
-    /// Knee varus (+) / valgus (−) held through the sweep, degrees (default 0; −15…15).
+    /// Knee varus (+) / valgus (−) held through the sweep, degrees (default 0).
     pub varus_deg: f64,
     /// Measured tibiofemoral secondary motion per flexion angle: an OpenSim `.mot`/`.sto`
     /// (relative to the scenario file) with `knee_flex_r` (`_l` for a left knee; + flexion)
@@ -110,13 +112,13 @@ pub enum Direction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StabilitySpec {
-    /// Knee flexion angles, degrees (default [0, 30, 60, 90]; each −5…120).
+    /// Knee flexion angles, degrees (default [0, 30, 60, 90]).
     pub flexion_deg: Vec<f64>,
-    /// Displacement from the loaded neutral position, mm (default 10; 0.5…25).
+    /// Displacement from the loaded neutral position, mm (default 10).
     pub displacement_mm: f64,
     /// `lateral`, `medial` or `both` (default lateral).
     pub direction: Direction,
-    /// Total quadriceps force, N (default 175, Senavongse & Amis 2005; 0…3000).
+    /// Total quadriceps force, N (default 175, Senavongse & Amis 2005).
     pub quadriceps_n: f64,
 }
 
@@ -135,19 +137,19 @@ impl Default for StabilitySpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GaitSpec {
-    /// Running speed, m/s (default 3.5; 1.5…8). Sets the preferred step rate and the
+    /// Running speed, m/s (default 3.5). Sets the preferred step rate and the
     /// steps per km.
     pub speed_mps: f64,
-    /// Step rate, steps/min of both legs (range 120…240). Exclusive with
+    /// Step rate, steps/min of both legs, within ±20 % of the preferred rate. Exclusive with
     /// `step_rate_change_pct`; default: the preferred rate at this speed.
     pub step_rate_spm: Option<f64>,
-    /// Step-rate change against the preferred rate, % (range −20…20; default 0).
+    /// Step-rate change against the preferred rate, % (default 0).
     pub step_rate_change_pct: Option<f64>,
-    /// Grade, % (default 0; −30…30, negative = downhill).
+    /// Grade, % (default 0; negative = downhill).
     pub slope_pct: f64,
-    /// Frames per cycle (default 100; 10…2000).
+    /// Frames per cycle (default 100).
     pub frames_per_cycle: usize,
-    /// Number of cycles (default 1; 1…1000). Cycles run in parallel.
+    /// Number of cycles (default 1). Cycles run in parallel.
     pub cycles: usize,
     /// `"builtin"` or the path of an OpenSim IK `.mot` (relative to the scenario file).
     pub kinematics: String,
@@ -160,9 +162,9 @@ pub struct GaitSpec {
     /// Foot-strike times in the OpenSim file, s (at least two, increasing); default:
     /// detected from the knee angle.
     pub cycle_starts_s: Option<Vec<f64>>,
-    /// Extra hip adduction in stance, degrees (default 0; −15…15).
+    /// Extra hip adduction in stance, degrees (default 0).
     pub stance_hip_adduction_deg: f64,
-    /// Extra hip internal rotation in stance, degrees (default 0; −20…20).
+    /// Extra hip internal rotation in stance, degrees (default 0).
     pub stance_hip_rotation_deg: f64,
 }
 
@@ -192,44 +194,44 @@ pub struct DynamicSpec {
     /// `pulse`, `ramp` or `gait` (default pulse). `gait` runs the `[gait]` section's cycles
     /// in real time.
     pub case: crate::dynamics::DynamicCase,
-    /// Knee flexion of the pulse and ramp cases, degrees (default 30; −5…120).
+    /// Knee flexion of the pulse and ramp cases, degrees (default 30).
     pub flexion_deg: f64,
     /// Quadriceps force of the pulse and ramp cases, N (default 175, the stability test's
-    /// load, Senavongse & Amis 2005; 0…3000).
+    /// load, Senavongse & Amis 2005).
     pub quadriceps_n: f64,
     /// Direction of the applied force: `lateral` or `medial` (default lateral).
     pub direction: Direction,
-    /// Pulse force, N (default 100; 0…2000).
+    /// Pulse force, N (default 100).
     pub force_n: f64,
-    /// Time the pulse or ramp starts, s (default 0.02; 0…10).
+    /// Time the pulse or ramp starts, s (default 0.02).
     pub onset_s: f64,
-    /// Pulse duration, s (default 0.02; 0.0005…1).
+    /// Pulse duration, s (default 0.02).
     pub pulse_s: f64,
-    /// Ramp rate, N/s (default 1000; 1…100000).
+    /// Ramp rate, N/s (default 1000).
     pub ramp_n_per_s: f64,
     /// Force at which the ramp stops rising if the patella has not dislocated, N (default
-    /// 600; 1…5000).
+    /// 600).
     pub ramp_max_n: f64,
-    /// Simulated time, s (0.001…10): the pulse and ramp cases run this long (default 0.2);
+    /// Simulated time, s: the pulse and ramp cases run this long (default 0.2);
     /// the gait case runs its cycles (default), or only their first `duration_s` when it is
     /// shorter (the stance phase alone, for example).
     pub duration_s: Option<f64>,
-    /// Lateral displacement of the patella from its equilibrium at t = 0, mm (default 0;
-    /// −15…15): release from a displaced position.
+    /// Lateral displacement of the patella from its equilibrium at t = 0, mm (default 0):
+    /// release from a displaced position.
     pub initial_shift_mm: f64,
     /// How each step integrates: `implicit` (default; the linearly implicit midpoint rule,
     /// steps of 0.25–0.5 ms) or `explicit` (rapier's symplectic Euler; steps ≤ ~20 µs on the
     /// real knee).
     pub integrator: crate::dynamics::Integrator,
-    /// Time step, s (default 2.5e-4; 1e-6…2e-3). Implicit: resolve the motion (a pulse's
+    /// Time step, s (default 2.5e-4). Implicit: resolve the motion (a pulse's
     /// rise, a gait cycle's loading); explicit: keep it below ~1/(4ω) of the stiffest mode
     /// (the loaded cartilage layer, ω ≈ 12,000 rad/s: 2e-5).
     pub dt_s: f64,
-    /// Damping of the patella's motion, 1/s (default 2000; 0…100000).
+    /// Damping of the patella's motion, 1/s (default 2000).
     pub damping_per_s: f64,
-    /// Apparent density of the patella, kg/m³ (default 1300; 500…3000).
+    /// Apparent density of the patella, kg/m³ (default 1300).
     pub density_kg_m3: f64,
-    /// Output samples per simulated second (default 1000; 1…1e6, at most one per step).
+    /// Output samples per simulated second (default 1000; at most one per step).
     pub output_hz: f64,
 }
 

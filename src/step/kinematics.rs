@@ -140,7 +140,9 @@ pub struct Joint {
     /// coordinates where [`KneeAngles::secondary`] gives them: adduction (rad), internal
     /// rotation (rad), and the tibial translation (femur frame, mm).
     pub coupled_varus: f64,
+    /// Secondary tibial internal rotation added, rad (the same sources).
     pub coupled_internal_rotation: f64,
+    /// Secondary tibial translation, femur frame, mm (the same sources).
     pub coupled_translation: Vec3,
 }
 

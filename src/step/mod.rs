@@ -94,7 +94,9 @@ pub struct FrameResult {
     /// measured coordinates of [`KneeAngles::secondary`] where given: adduction and internal
     /// rotation (rad), and the tibia's translation (femur frame, mm).
     pub tibia_coupled_varus: f64,
+    /// Secondary tibial internal rotation added this frame, rad (the same sources).
     pub tibia_coupled_internal_rotation: f64,
+    /// The tibia's secondary translation, femur frame, mm (the same sources).
     pub tibia_translation_mm: Vec3,
     /// Patellar tendon moment arm about the knee's flexion motion, mm: extensor moment /
     /// tendon force (the virtual-work lever; NaN without tendon force).

@@ -50,29 +50,46 @@ const PREDICTOR_RATIO: f64 = 0.65;
 pub enum SolveStatus {
     /// Residuals within tolerance.
     Converged {
+        /// Newton iterations taken.
         iterations: u32,
+        /// |net force| on the patella, N (without the held medio-lateral component when a
+        /// shift is prescribed).
         force_residual_n: f64,
+        /// Largest of |net moment| on the patella and the extensor-moment error, N·mm.
         moment_residual_nmm: f64,
     },
     /// Iteration limit reached; residuals at the last iterate.
     MaxIterations {
+        /// Newton iterations taken.
         iterations: u32,
+        /// |net force| on the patella, N (without the held medio-lateral component when a
+        /// shift is prescribed).
         force_residual_n: f64,
+        /// Largest of |net moment| on the patella and the extensor-moment error, N·mm.
         moment_residual_nmm: f64,
     },
     /// No step reduced the residual even with heavy damping.
     Stalled {
+        /// Newton iterations taken.
         iterations: u32,
+        /// |net force| on the patella, N (without the held medio-lateral component when a
+        /// shift is prescribed).
         force_residual_n: f64,
+        /// Largest of |net moment| on the patella and the extensor-moment error, N·mm.
         moment_residual_nmm: f64,
     },
     /// A trial state produced a non-finite number.
-    NonFinite { iterations: u32 },
+    NonFinite {
+        /// Newton iterations taken before it.
+        iterations: u32,
+    },
     /// Not a solve: a dynamic run's state at an output sample, where the patella need not be
     /// in equilibrium — the net force and moment on it (its inertia and damping) are shown
     /// as the residuals.
     Integrated {
+        /// |net force| on the patella, N.
         net_force_n: f64,
+        /// |net moment| on the patella, N·mm.
         net_moment_nmm: f64,
     },
 }
@@ -132,17 +149,24 @@ impl SolveStatus {
 /// Starting point of a solve.
 #[derive(Debug, Clone, Copy)]
 pub struct Guess {
+    /// Patella pose, femur_from_patella (mm).
     pub pose: Isometry3<f64>,
+    /// Quadriceps scale, N.
     pub scale: f64,
 }
 
 /// The solution with everything evaluated at it.
 #[derive(Debug, Clone)]
 pub struct Solution {
+    /// Patella pose, femur_from_patella (mm).
     pub pose: Isometry3<f64>,
+    /// Quadriceps scale, N.
     pub scale: f64,
+    /// Tissue loads on the patella at the pose.
     pub tissues: TissueLoads,
+    /// Patellofemoral contact at the pose.
     pub contact: ContactResult,
+    /// How the solve ended.
     pub status: SolveStatus,
 }
 

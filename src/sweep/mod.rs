@@ -10,9 +10,7 @@
 //! it), [`sample`] (variant → unit coordinates), [`table`] (rows and their CSV),
 //! [`compile`] (the checked sweep), [`manifest`] (`sweep.json`), [`plot`] (`sweep.svg`),
 //! [`lock`] (one process per folder), [`journal`] (checksummed rows, resume, the sorted
-//! table), [`progress`], [`pool`] (the workers), [`run`] and [`merge`].
-
-#![warn(missing_docs)]
+//! table), [`progress`], [`pool`] (the workers), [`run`] and [`mod@merge`].
 
 pub mod compile;
 pub mod journal;

@@ -1,5 +1,5 @@
 //! The raw sweep file, as serde reads it (`deny_unknown_fields`). Nothing is validated
-//! here; [`super::compile()`] does that once.
+//! here; [`super::compile::compile_sweep`] does that once.
 //!
 //! ```toml
 //! [sweep]
