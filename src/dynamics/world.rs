@@ -248,9 +248,11 @@ fn bone_shape(m: &KneeMesh, lat: f64, convex: bool) -> Option<SharedShape> {
 /// that knee shares them (shapes are reference-counted).
 #[derive(Clone, Default)]
 pub struct BoneShapes {
-    /// Femur and tibia bone meshes (triangle meshes), the patella's simplified hull.
+    /// The femur bone mesh, clustered (a triangle mesh; femur frame, m).
     pub femur: Option<SharedShape>,
+    /// The tibia bone mesh, clustered (a triangle mesh; tibia frame, m).
     pub tibia: Option<SharedShape>,
+    /// The patella bone's simplified convex hull (patella frame, m).
     pub patella: Option<SharedShape>,
 }
 
