@@ -313,7 +313,8 @@ pub fn ligament_energy(lig: &Ligament, l: f64) -> f64 {
     let nmm = if e <= 2.0 * el {
         toe(e)
     } else {
-        toe(2.0 * el) + l0 * ke * ((0.5 * e * e - el * e) - (0.5 * 4.0 * el * el - 2.0 * el * el))
+        // The linear branch's antiderivative s²/2 − εl·s vanishes at its start, s = 2εl.
+        toe(2.0 * el) + l0 * ke * (0.5 * e * e - el * e)
     };
     nmm / 1000.0
 }

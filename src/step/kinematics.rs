@@ -51,6 +51,9 @@ use crate::tissues::Anchor;
 /// Walker et al. (1988) coupling as in Rajagopal et al. (2016) `walker_knee_r` (values copied
 /// from the model file): knee flexion (rad) → rotation2 (adduction, rad), rotation3 (tibial
 /// internal rotation, rad), translation1 and translation2 (m).
+// The flexion column is the model file's, rounded as published (10° steps in radians to four
+// places), not approximations of π fractions to replace by the constants.
+#[allow(clippy::approx_constant)]
 pub const WALKER_1988: [[f64; 5]; 13] = [
     [0.0, 0.0, 0.0, 0.0, 0.0],
     [0.1745, 0.0126809, 0.059461, 0.000479, 0.000988],
