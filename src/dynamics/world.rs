@@ -163,8 +163,14 @@ pub const HULL_TOLERANCE_MM: f64 = 0.5;
 /// add the vertex of the full hull that lies farthest outside the current hull until none
 /// lies more than `tolerance` outside any face plane. Deterministic (a fixed order, first
 /// of equals). Returns the chosen vertices (a subset of the full hull's).
+/// Degenerate input (fewer than four points off one plane), where no hull exists, returns
+/// the points as given (the collider's own hull then fails as it would have without this
+/// step).
 pub fn simplified_hull(points: &[Vector], tolerance: f64) -> Vec<Vector> {
-    let (full, _) = rapier3d_f64::parry::transformation::convex_hull(points);
+    use rapier3d_f64::parry::transformation::try_convex_hull;
+    let Ok((full, _)) = try_convex_hull(points) else {
+        return points.to_vec();
+    };
     if full.len() <= 4 {
         return full;
     }
@@ -182,7 +188,17 @@ pub fn simplified_hull(points: &[Vector], tolerance: f64) -> Vec<Vector> {
     }
     loop {
         let pts: Vec<Vector> = chosen.iter().map(|&i| full[i]).collect();
-        let (hv, hf) = rapier3d_f64::parry::transformation::convex_hull(&pts);
+        // The chosen points may not span a solid yet (all on one plane): then add the
+        // next vertex of the full hull not yet chosen.
+        let Ok((hv, hf)) = try_convex_hull(&pts) else {
+            match (0..full.len()).find(|i| !chosen.contains(i)) {
+                Some(i) => {
+                    chosen.push(i);
+                    continue;
+                }
+                None => return full,
+            }
+        };
         // Outward face planes (unit normal, offset); degenerate faces carry no plane.
         let planes: Vec<(Vector, f64)> = hf
             .iter()
@@ -591,6 +607,17 @@ mod tests {
             })
             .fold(f64::NEG_INFINITY, f64::max);
         assert!(worst <= tol, "{worst}");
+    }
+
+    /// Degenerate input (too few points, all on one plane) gives no panic.
+    #[test]
+    fn simplified_hull_survives_degenerate_input() {
+        let flat: Vec<Vector> = (0..20)
+            .map(|i| Vector::new((i % 5) as f64, (i / 5) as f64, 0.0))
+            .collect();
+        assert!(!simplified_hull(&flat, 0.5).is_empty());
+        assert_eq!(simplified_hull(&flat[..2], 0.5).len(), 2);
+        assert!(SharedShape::convex_hull(&simplified_hull(&flat[..2], 0.5)).is_none());
     }
 
     /// A cube's mass properties come out exact (and independent of where it sits).
