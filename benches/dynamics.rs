@@ -3,8 +3,9 @@
 //! midpoint rule (400 steps of 250 µs: a predicted, then Newton-corrected mean velocity from
 //! the quasi-static step's tissues and contact with their Jacobian, then a rapier3d step with
 //! the bone backstop), and 0.01 s with the explicit reference (500 steps of 20 µs). The setup
-//! (walking the quasi-static patella to 30° and building the rapier world) is included in
-//! `…_Implicit` / `…_Explicit`, so the real-time factors they imply are lower bounds; the
+//! (walking the quasi-static patella to 30° and building the rapier world; the bone shapes
+//! are built once per process, in the warm-up) is included in `…_Implicit` /
+//! `…_Explicit`, so the real-time factors they imply are lower bounds; the
 //! `…_loop` functions time the integration alone (the run's own wall clock around its time
 //! loop, through `iter_custom`): simulated time over that is the real-time factor.
 //! Issue target: real-time factor ≥ 1.

@@ -181,7 +181,8 @@ pub enum DynamicStatus {
         /// Simulated time of the dislocation, s.
         time_s: f64,
     },
-    /// The state became non-finite or its kinetic energy ran away: the run stopped there.
+    /// The state became non-finite, its kinetic energy ran away, or the implicit step's
+    /// matrix was singular: the run stopped there.
     Unstable {
         /// Simulated time it was detected, s.
         time_s: f64,

@@ -163,15 +163,28 @@ pub const HULL_TOLERANCE_MM: f64 = 0.5;
 /// add the vertex of the full hull that lies farthest outside the current hull until none
 /// lies more than `tolerance` outside any face plane. Deterministic (a fixed order, first
 /// of equals). Returns the chosen vertices (a subset of the full hull's).
-/// Degenerate input (fewer than four points off one plane), where no hull exists, returns
-/// the points as given (the collider's own hull then fails as it would have without this
-/// step).
+/// Input without a hull (fewer than three points) is returned as given (the collider's own
+/// hull then fails as it would have without this step); a hull without volume (points on
+/// one plane, where face planes cannot measure how far a point lies outside) is returned
+/// whole.
 pub fn simplified_hull(points: &[Vector], tolerance: f64) -> Vec<Vector> {
     use rapier3d_f64::parry::transformation::try_convex_hull;
-    let Ok((full, _)) = try_convex_hull(points) else {
+    let Ok((full, faces)) = try_convex_hull(points) else {
         return points.to_vec();
     };
-    if full.len() <= 4 {
+    // Volume and area of the full hull (divergence theorem over its faces): a hull thinner
+    // than the tolerance has no volume to simplify.
+    let (mut volume, mut area) = (0.0, 0.0);
+    for f in &faces {
+        let (a, b, c) = (
+            full[f[0] as usize],
+            full[f[1] as usize],
+            full[f[2] as usize],
+        );
+        volume += a.dot(b.cross(c)) / 6.0;
+        area += 0.5 * (b - a).cross(c - a).length();
+    }
+    if full.len() <= 4 || volume.abs() <= 0.5 * tolerance * area {
         return full;
     }
     let mut chosen: Vec<usize> = Vec::new();
@@ -188,8 +201,8 @@ pub fn simplified_hull(points: &[Vector], tolerance: f64) -> Vec<Vector> {
     }
     loop {
         let pts: Vec<Vector> = chosen.iter().map(|&i| full[i]).collect();
-        // The chosen points may not span a solid yet (all on one plane): then add the
-        // next vertex of the full hull not yet chosen.
+        // (A hull of the chosen points fails only on an internal error: then add the next
+        // vertex of the full hull not yet chosen.)
         let Ok((hv, hf)) = try_convex_hull(&pts) else {
             match (0..full.len()).find(|i| !chosen.contains(i)) {
                 Some(i) => {
@@ -219,8 +232,8 @@ pub fn simplified_hull(points: &[Vector], tolerance: f64) -> Vec<Vector> {
             }
         }
         match worst.1 {
-            Some(i) if planes.len() >= 4 || chosen.len() < full.len() => chosen.push(i),
-            _ => return pts,
+            Some(i) => chosen.push(i),
+            None => return pts,
         }
         if chosen.len() == full.len() {
             return full;
@@ -241,10 +254,12 @@ const PATELLA: Group = Group::GROUP_3;
 /// World units (m), mirrored for a left knee (`lat` = −1).
 fn bone_shape(m: &KneeMesh, lat: f64, convex: bool) -> Option<SharedShape> {
     let (verts, tris) = cluster(&m.vertices, &m.triangles, COLLISION_CELL_MM);
+    // Only the side's sign counts (the cache has one slot per side).
+    let mirror = if lat < 0.0 { -1.0 } else { 1.0 };
     // A left knee mirrors z: flip the winding so the mesh stays outward-wound.
     let v: Vec<Vector> = verts
         .iter()
-        .map(|p| Vector::new(p[0] / MM, p[1] / MM, lat * p[2] / MM))
+        .map(|p| Vector::new(p[0] / MM, p[1] / MM, mirror * p[2] / MM))
         .collect();
     let t: Vec<[u32; 3]> = tris
         .iter()
@@ -615,6 +630,14 @@ mod tests {
         let flat: Vec<Vector> = (0..20)
             .map(|i| Vector::new((i % 5) as f64, (i / 5) as f64, 0.0))
             .collect();
+        // On one plane the hull is kept whole: a 12-gon of radius 100 keeps its 12 corners.
+        let circle: Vec<Vector> = (0..12)
+            .map(|i| {
+                let a = i as f64 * std::f64::consts::TAU / 12.0;
+                Vector::new(100.0 * a.cos(), 100.0 * a.sin(), 0.0)
+            })
+            .collect();
+        assert_eq!(simplified_hull(&circle, 0.5).len(), 12);
         assert!(!simplified_hull(&flat, 0.5).is_empty());
         assert_eq!(simplified_hull(&flat[..2], 0.5).len(), 2);
         assert!(SharedShape::convex_hull(&simplified_hull(&flat[..2], 0.5)).is_none());
