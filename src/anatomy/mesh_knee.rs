@@ -158,6 +158,14 @@ pub struct TibiaContact {
 }
 
 impl MeshKnee {
+    /// The surface mesh called `name` in `frame` (see [`Surface`]), if the knee has one.
+    pub fn surface(&self, name: &str, frame: KneeFrame) -> Option<&TriMesh> {
+        self.surfaces
+            .iter()
+            .find(|s| s.name == name && s.frame == frame)
+            .map(|s| &s.mesh)
+    }
+
     /// The knee's passive tibiofemoral envelope (right knee), solved on first use and
     /// shared; an error when the model has no tibial contact mesh with its bone.
     pub fn passive_envelope(&self) -> Result<&PassiveEnvelope, String> {

@@ -187,14 +187,14 @@ pub fn simplified_hull(points: &[Vector], tolerance: f64) -> Vec<Vector> {
     if full.len() <= 4 || volume.abs() <= 0.5 * tolerance * area {
         return full;
     }
-    let mut chosen: Vec<usize> = Vec::new();
+    // The chosen vertices (indices into `full`, in the order chosen) and which are.
+    let (mut chosen, mut taken) = (Vec::new(), vec![false; full.len()]);
     for axis in 0..3 {
         let key = |i: &usize| full[*i][axis];
-        let idx: Vec<usize> = (0..full.len()).collect();
-        let lo = idx.iter().copied().min_by(|a, b| key(a).total_cmp(&key(b)));
-        let hi = idx.iter().copied().max_by(|a, b| key(a).total_cmp(&key(b)));
+        let lo = (0..full.len()).min_by(|a, b| key(a).total_cmp(&key(b)));
+        let hi = (0..full.len()).max_by(|a, b| key(a).total_cmp(&key(b)));
         for i in [lo, hi].into_iter().flatten() {
-            if !chosen.contains(&i) {
+            if !std::mem::replace(&mut taken[i], true) {
                 chosen.push(i);
             }
         }
@@ -204,8 +204,9 @@ pub fn simplified_hull(points: &[Vector], tolerance: f64) -> Vec<Vector> {
         // (A hull of the chosen points fails only on an internal error: then add the next
         // vertex of the full hull not yet chosen.)
         let Ok((hv, hf)) = try_convex_hull(&pts) else {
-            match (0..full.len()).find(|i| !chosen.contains(i)) {
+            match (0..full.len()).find(|&i| !taken[i]) {
                 Some(i) => {
+                    taken[i] = true;
                     chosen.push(i);
                     continue;
                 }
@@ -227,12 +228,15 @@ pub fn simplified_hull(points: &[Vector], tolerance: f64) -> Vec<Vector> {
             let out = planes
                 .iter()
                 .fold(f64::NEG_INFINITY, |m, (n, d)| m.max(n.dot(*p) - d));
-            if out > worst.0 && !chosen.contains(&i) {
+            if out > worst.0 && !taken[i] {
                 worst = (out, Some(i));
             }
         }
         match worst.1 {
-            Some(i) => chosen.push(i),
+            Some(i) => {
+                taken[i] = true;
+                chosen.push(i);
+            }
             None => return pts,
         }
         if chosen.len() == full.len() {
@@ -300,16 +304,14 @@ impl std::fmt::Debug for BoneShapes {
 /// The cached [`BoneShapes`] of `knee` for side `lat` (+1 right, −1 left).
 pub fn bone_shapes(knee: &MeshKnee, lat: f64) -> &BoneShapes {
     knee.bone_shapes[usize::from(lat < 0.0)].get_or_init(|| {
-        let surface = |name: &str, frame: KneeFrame| {
-            knee.surfaces
-                .iter()
-                .find(|s| s.name == name && s.frame == frame)
-                .map(|s| &s.mesh)
+        let shape = |name, frame, convex| {
+            knee.surface(name, frame)
+                .and_then(|m| bone_shape(m, lat, convex))
         };
         BoneShapes {
-            femur: surface("femur", KneeFrame::Femur).and_then(|m| bone_shape(m, lat, false)),
-            tibia: surface("tibia", KneeFrame::Tibia).and_then(|m| bone_shape(m, lat, false)),
-            patella: surface("patella", KneeFrame::Patella).and_then(|m| bone_shape(m, lat, true)),
+            femur: shape("femur", KneeFrame::Femur, false),
+            tibia: shape("tibia", KneeFrame::Tibia, false),
+            patella: shape("patella", KneeFrame::Patella, true),
         }
     })
 }
@@ -364,17 +366,13 @@ impl KneeWorld {
         // runaway patella must show as one, and `run_dynamic` stops it with a status.
         world.integration_parameters.normalized_max_linear_velocity = Real::MAX;
         let lat = model.lat;
-        let surface = |name: &str, frame: KneeFrame| {
-            model.mesh.as_ref().and_then(|k| {
-                k.surfaces
-                    .iter()
-                    .find(|s| s.name == name && s.frame == frame)
-                    .map(|s| &s.mesh)
-            })
-        };
         // Mass properties: the patella bone mesh, or (parametric knee) a box of the patella's
         // width, height and thickness.
-        let (mass_kg, com_mm, inertia_kg_mm2) = match surface("patella", KneeFrame::Patella) {
+        let patella_bone = model
+            .mesh
+            .as_ref()
+            .and_then(|k| k.surface("patella", KneeFrame::Patella));
+        let (mass_kg, com_mm, inertia_kg_mm2) = match patella_bone {
             Some(m) => {
                 let mirrored: Vec<[f64; 3]> = m
                     .vertices
@@ -436,32 +434,23 @@ impl KneeWorld {
                 .can_sleep(false)
                 .build(),
         );
-        let mut patella_collider = None;
+        let none = BoneShapes::default();
         let shapes = match (&model.mesh, bone_contact) {
-            (Some(knee), true) => bone_shapes(knee, lat).clone(),
-            _ => BoneShapes::default(),
+            (Some(knee), true) => bone_shapes(knee, lat),
+            _ => &none,
         };
-        if let Some(s) = &shapes.femur {
-            world.colliders.insert_with_parent(
-                collider(s, FEMUR, PATELLA),
-                femur,
-                &mut world.bodies,
-            );
-        }
-        if let Some(s) = &shapes.tibia {
-            world.colliders.insert_with_parent(
-                collider(s, TIBIA, PATELLA),
-                tibia,
-                &mut world.bodies,
-            );
-        }
-        if let Some(s) = &shapes.patella {
-            patella_collider = Some(world.colliders.insert_with_parent(
-                collider(s, PATELLA, FEMUR | TIBIA),
-                patella,
-                &mut world.bodies,
-            ));
-        }
+        let mut insert = |shape: &Option<SharedShape>, member, filter, body| {
+            shape.as_ref().map(|s| {
+                world.colliders.insert_with_parent(
+                    collider(s, member, filter),
+                    body,
+                    &mut world.bodies,
+                )
+            })
+        };
+        insert(&shapes.femur, FEMUR, PATELLA, femur);
+        insert(&shapes.tibia, TIBIA, PATELLA, tibia);
+        let patella_collider = insert(&shapes.patella, PATELLA, FEMUR | TIBIA, patella);
         Self {
             world,
             patella,
