@@ -372,12 +372,26 @@ fn mesh_contact_distance_matches_exact_reference() {
 // ---------------------------------------------------------------- Jacobian
 
 /// The analytic Jacobian of the net wrench (tissues + contact) matches central finite
-/// differences within 10 % of its largest entry per column (the contact's neglected
-/// surface-curvature term is the only approximation).
+/// differences, per column within a fraction of its largest entry:
+/// * the mesh knee at 60° under 3,000 N (a running-peak load, where the surface terms
+///   matter most: without the normal's turning the error was 8–50 %): 1 % (measured
+///   0.2 %);
+/// * the mesh knee at 90° under 400 N: 5 % (measured 4 %: central differences of the
+///   cell-wise interpolated field, whose derivatives jump between cells);
+/// * the parametric knee at 30° under 400 N: 10 % (its surface-curvature term is
+///   neglected).
+///
+/// The mesh knee is not checked at 20–45° under 400 N: there its solved VI line lies on
+/// the edge of its wrap cylinder, where the line's direction has a kink (continuous,
+/// one-sided derivatives) that central differences straddle.
 #[test]
 fn jacobian_matches_finite_differences() {
-    for params in [parametric(), ModelParams::default()] {
-        let (m, mut d, r) = solved(&params, 30.0, QuadLoad::Force(400.0));
+    for (params, angle, load, tolerance) in [
+        (parametric(), 30.0, 400.0, 0.10),
+        (ModelParams::default(), 60.0, 3000.0, 0.01),
+        (ModelParams::default(), 90.0, 400.0, 0.05),
+    ] {
+        let (m, mut d, r) = solved(&params, angle, QuadLoad::Force(load));
         let joint = kinematics(&m, &r.knee);
         let pose = r.femur_from_patella;
         let wrench = |p: &Isometry3<f64>, d: &mut Data| {
@@ -417,8 +431,8 @@ fn jacobian_matches_finite_differences() {
                 for i in rows {
                     let err = (jac[(i, k)] - col[i]).abs() * scale;
                     assert!(
-                        err <= 0.10 * big + 1e-6,
-                        "J[{i},{k}] analytic {:.3} vs fd {:.3}",
+                        err <= tolerance * big + 1e-6,
+                        "{angle}°: J[{i},{k}] analytic {:.3} vs fd {:.3} (largest {big:.1})",
                         jac[(i, k)],
                         col[i]
                     );

@@ -67,6 +67,25 @@ impl ContactLaw {
             }
         }
     }
+
+    /// ∂p/∂h (MPa/mm): how the pressure at overlap `d` (mm) changes with the combined layer
+    /// thickness `h` (mm) — the contact Jacobian's layer-thickness term (the femoral layer
+    /// thins toward the cartilage's edges). Linear: p = c·d/h, so −p/h. Logarithmic:
+    /// −c·d / (h(h − d)) below the linear continuation; beyond it, the continuation
+    /// p = −c·ln(1 − β) + c(d − βh)/((1 − β)h) gives −c·d / ((1 − β)h²) (β = 0.9).
+    #[inline]
+    pub fn pressure_dh(&self, d: f64, h: f64) -> f64 {
+        match self.kind {
+            ContactLawKind::Linear => -self.c * d / (h * h),
+            ContactLawKind::Log => {
+                if d < LOG_LINEAR_FROM * h {
+                    -self.c * d / (h * (h - d))
+                } else {
+                    -self.c * d / ((1.0 - LOG_LINEAR_FROM) * h * h)
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -87,5 +106,22 @@ mod tests {
         // the log law stiffens, and stays finite and monotone past h
         assert!(log.pressure(1.5).0 > lin.pressure(1.5).0);
         assert!(log.pressure(3.5).0.is_finite() && log.pressure(3.5).0 > log.pressure(2.8).0);
+    }
+
+    #[test]
+    fn thickness_derivative_matches_central_differences() {
+        for kind in [ContactLawKind::Linear, ContactLawKind::Log] {
+            let law = ContactLaw::new(kind, 5.0, 0.45, 4.0, 1.0);
+            // Below and beyond the log law's linear continuation (0.9·h).
+            for (d, h) in [(0.3, 4.0), (1.5, 3.0), (2.9, 3.0), (3.2, 3.0)] {
+                let e = 1e-6;
+                let fd = (law.pressure_h(d, h + e).0 - law.pressure_h(d, h - e).0) / (2.0 * e);
+                let an = law.pressure_dh(d, h);
+                assert!(
+                    (an - fd).abs() <= 1e-6 * fd.abs().max(1.0),
+                    "{kind:?} {d} {h}: {an} vs {fd}"
+                );
+            }
+        }
     }
 }

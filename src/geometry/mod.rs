@@ -12,7 +12,7 @@ pub mod wrap;
 use std::sync::Arc;
 
 pub use femur::{BatchBuffers, FemoralSurface, SurfaceDistance, TrochleaError};
-pub use femur_mesh::{FemurSdf, FieldSample};
+pub use femur_mesh::{FemurSdf, FieldDerivative, FieldSample};
 pub use patella::PatellaMesh;
 pub use trochlear_morph::{TrochleaMeasures, TrochleaReport, TrochlearKey, TrochlearMorph};
 

@@ -17,7 +17,7 @@
 
 use nalgebra::Isometry3;
 
-use crate::math::Vec3;
+use crate::math::{Mat3, Vec3};
 
 /// A wrap cylinder, fixed in the femur frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,6 +40,12 @@ pub struct PathStart {
     pub segment_mm: f64,
     /// Whether the path wraps.
     pub wrapped: bool,
+    /// ∂direction/∂insertion, femur frame, 1/mm (origin and cylinder fixed): exact for the
+    /// wrapped path too, where the tangent point slides round the cylinder and the helix's
+    /// pitch follows the insertion — the insertion's axial motion is shared by the whole
+    /// path (planar length / first segment), so the line's stiffness along the cylinder
+    /// axis is far below a straight line's. −(I − u uᵀ)/length when straight.
+    pub d_direction: Mat3,
 }
 
 impl WrapCylinder {
@@ -61,10 +67,12 @@ pub fn wrap_path(insertion: &Vec3, origin: &Vec3, cyl: &WrapCylinder) -> PathSta
     let straight = || {
         let d = origin - insertion;
         let l = d.norm();
+        let u = d / l;
         PathStart {
-            direction: d / l,
+            direction: u,
             segment_mm: l,
             wrapped: false,
+            d_direction: -(Mat3::identity() - u * u.transpose()) / l,
         }
     };
     let to_local = |v: &Vec3| {
@@ -99,19 +107,20 @@ pub fn wrap_path(insertion: &Vec3, origin: &Vec3, cyl: &WrapCylinder) -> PathSta
         }
     }
     // Tangent points on the side of the closest approach.
+    // The tangent point of the side the line crosses, and that side (+1: at φ + α).
     let tangent = |x: f64, y: f64, len: f64| {
         let phi = y.atan2(x);
         let a = (r / len).acos();
         let c1 = (r * (phi + a).cos(), r * (phi + a).sin());
         let c2 = (r * (phi - a).cos(), r * (phi - a).sin());
         if c1.0 * mx + c1.1 * my >= c2.0 * mx + c2.1 * my {
-            c1
+            (c1, 1.0)
         } else {
-            c2
+            (c2, -1.0)
         }
     };
-    let t1 = tangent(p.x, p.y, pp);
-    let t2 = tangent(o.x, o.y, oo);
+    let (t1, side) = tangent(p.x, p.y, pp);
+    let (t2, _) = tangent(o.x, o.y, oo);
     let l1 = (pp * pp - r * r).sqrt();
     let l2 = (oo * oo - r * r).sqrt();
     let cosang = ((t1.0 * t2.0 + t1.1 * t2.1) / (r * r)).clamp(-1.0, 1.0);
@@ -120,10 +129,34 @@ pub fn wrap_path(insertion: &Vec3, origin: &Vec3, cyl: &WrapCylinder) -> PathSta
     let dz = (o.z - p.z) * l1 / planar;
     let local = Vec3::new(t1.0 - p.x, t1.1 - p.y, dz);
     let seg = local.norm();
+    // ∂local/∂p (rows: the vector's components; columns: p's), by the chain rule through
+    // ρ = |p_xy|, the tangent point's angle β = atan2(p_y, p_x) ± acos(r/ρ), l1, the arc
+    // and the helix's rise dz.
+    let drho = [p.x / pp, p.y / pp, 0.0];
+    let dphi = [-p.y / (pp * pp), p.x / (pp * pp), 0.0];
+    let dalpha = drho.map(|v| r / (pp * l1) * v);
+    let dbeta: [f64; 3] = std::array::from_fn(|k| dphi[k] + side * dalpha[k]);
+    let dl1 = drho.map(|v| pp / l1 * v);
+    // The arc grows as t1 turns away from t2: dθ/dβ = sign(sin(β − β2)).
+    let turn = if t2.0 * t1.1 - t2.1 * t1.0 >= 0.0 { 1.0 } else { -1.0 };
+    let dplanar: [f64; 3] = std::array::from_fn(|k| dl1[k] + r * turn * dbeta[k]);
+    let rise = o.z - p.z;
+    let mut dv = Mat3::zeros();
+    for k in 0..3 {
+        dv[(0, k)] = -t1.1 * dbeta[k] - if k == 0 { 1.0 } else { 0.0 };
+        dv[(1, k)] = t1.0 * dbeta[k] - if k == 1 { 1.0 } else { 0.0 };
+        dv[(2, k)] = rise * (dl1[k] / planar - l1 * dplanar[k] / (planar * planar))
+            - if k == 2 { l1 / planar } else { 0.0 };
+    }
+    let u = local / seg;
+    let du = (Mat3::identity() - u * u.transpose()) * dv / seg;
+    let rot = cyl.femur_from_cylinder.rotation.to_rotation_matrix();
+    let rot = rot.matrix();
     PathStart {
-        direction: cyl.femur_from_cylinder.rotation * (local / seg),
+        direction: cyl.femur_from_cylinder.rotation * u,
         segment_mm: seg,
         wrapped: true,
+        d_direction: rot * du * rot.transpose(),
     }
 }
 
@@ -170,6 +203,42 @@ mod tests {
             )
             .wrapped
         );
+    }
+
+    /// The direction's derivative matches central differences, wrapped (on either side,
+    /// with a rise along the axis, in a tilted cylinder) and straight.
+    #[test]
+    fn the_direction_derivative_matches_central_differences() {
+        let tilted = WrapCylinder {
+            femur_from_cylinder: Isometry3::from_parts(
+                Translation3::new(3.0, -2.0, 1.0),
+                UnitQuaternion::from_euler_angles(0.3, -0.2, 0.5),
+            ),
+            radius_mm: 20.0,
+            quadrant: None,
+        };
+        let cases = [
+            (cyl(), Vec3::new(10.0, -40.0, 2.0), Vec3::new(10.0, 200.0, 25.0), true),
+            (cyl(), Vec3::new(12.0, -35.0, -8.0), Vec3::new(15.0, 180.0, 30.0), true),
+            (tilted, Vec3::new(-12.0, -35.0, -8.0), Vec3::new(-15.0, 180.0, 30.0), true),
+            (cyl(), Vec3::new(30.0, -40.0, 0.0), Vec3::new(40.0, 200.0, 0.0), false),
+        ];
+        for (c, p, o, wrapped) in cases {
+            let s = wrap_path(&p, &o, &c);
+            assert_eq!(s.wrapped, wrapped);
+            let h = 1e-5;
+            for k in 0..3 {
+                let mut e = Vec3::zeros();
+                e[k] = h;
+                let fd = (wrap_path(&(p + e), &o, &c).direction
+                    - wrap_path(&(p - e), &o, &c).direction)
+                    / (2.0 * h);
+                for i in 0..3 {
+                    let an = s.d_direction[(i, k)];
+                    assert!((an - fd[i]).abs() < 1e-7, "({i},{k}): {an} vs {}", fd[i]);
+                }
+            }
+        }
     }
 
     #[test]

@@ -56,9 +56,16 @@ fn add_line(
     tension: f64,
     dtension: f64,
 ) -> Line {
-    let f = u * tension;
     let uu = u * u.transpose();
     let k: Mat3 = uu * dtension + (Mat3::identity() - uu) * (tension / len);
+    add_line_k(acc, r, u, tension, &k)
+}
+
+/// [`add_line`] with the line's stiffness given: `k` = −∂f/∂x of the force f = tension·u
+/// with respect to the patella-side point x (N/mm).
+fn add_line_k(acc: &mut TissueLoads, r: &Vec3, u: &Vec3, tension: f64, k: &Mat3) -> Line {
+    let k = *k;
+    let f = u * tension;
     let rx = skew(r);
     let kr = k * rx;
     let mut df = nalgebra::Matrix3x6::zeros();
@@ -105,21 +112,24 @@ pub fn tissues(
     for (i, h) in model.heads.iter().enumerate() {
         let p = pose * Point3::from(h.insertion);
         let r = p.coords - t;
-        let (u, len) = match &h.wrap {
+        let passive = if i == 0 { input.rf_passive_n } else { 0.0 };
+        let tension = scale * h.weight + passive;
+        acc.heads_n[i] = tension;
+        let u = match &h.wrap {
             Some(c) => {
+                // The wrapped line turns with the insertion as the path's own derivative
+                // says (the tension is the head's share of the load: no length term).
                 let s = wrap_path(&p.coords, &h.origin, c);
-                (s.direction, s.segment_mm)
+                add_line_k(&mut acc, &r, &s.direction, tension, &(-s.d_direction * tension));
+                s.direction
             }
             None => {
                 let d = h.origin - p.coords;
                 let len = d.norm();
-                (d / len, len)
+                add_line(&mut acc, &r, &(d / len), len, tension, 0.0);
+                d / len
             }
         };
-        let passive = if i == 0 { input.rf_passive_n } else { 0.0 };
-        let tension = scale * h.weight + passive;
-        acc.heads_n[i] = tension;
-        add_line(&mut acc, &r, &u, len, tension, 0.0);
         acc.d_quad_scale
             .fixed_rows_mut::<3>(0)
             .add_assign(&(u * h.weight));
