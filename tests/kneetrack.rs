@@ -401,7 +401,7 @@ fn jacobian_matches_finite_differences() {
             (
                 t.force + c.force,
                 t.moment + c.moment,
-                t.jacobian + c.jacobian,
+                t.jacobian + t.wrap_jacobian + c.jacobian + c.surface_jacobian,
             )
         };
         let (_, _, jac) = wrench(&pose, &mut d);

@@ -32,8 +32,17 @@ pub struct ContactResult {
     pub force: Vec3,
     /// Net contact moment on the patella about its origin, femur frame, N·mm.
     pub moment: Vec3,
-    /// ∂(force, moment)/∂(δt, δω): rows N and N·mm, columns mm and rad. Zero unless asked.
+    /// ∂(force, moment)/∂(δt, δω) without the surface terms: the overlap stiffness and
+    /// the geometric term (rows N and N·mm, columns mm and rad). Zero unless asked. A
+    /// robust approximation (negative semi-definite in its stiffness part) for steps from
+    /// far away; `jacobian + surface_jacobian` is the exact derivative.
     pub jacobian: Matrix6<f64>,
+    /// The surface terms of the Jacobian (a mesh field's normal turning and layer
+    /// thinning as the elements slide; same units): exact near a solution, but dominated
+    /// by the sharply curved rim and facet kinks of the mesh when the patella is far from
+    /// equilibrium, so the solve adds it only once its model predicts well. Zero unless
+    /// asked, and on the parametric knee.
+    pub surface_jacobian: Matrix6<f64>,
     /// Sum of element normal loads Σ p·A, N.
     pub load: f64,
     /// Normal load carried by lateral-facet elements, N.
@@ -239,9 +248,21 @@ pub(crate) fn evaluate(
         }
     }
     let b = &scratch.batch;
+    let field = match femur {
+        FemurGeometry::Mesh(sdf, info) | FemurGeometry::MeshMorphed(sdf, info, _) => {
+            Some((sdf, info.lat))
+        }
+        FemurGeometry::Parametric(_) => None,
+    };
     for (j, &k) in b.hits.iter().enumerate() {
         let i = scratch.active[k as usize] as usize;
         let (_, r) = acc.place(patella, i);
+        let surface = match (field, b.hit_cell.get(j)) {
+            (Some((sdf, lat)), Some(&Some((base, [fx, fy, fz])))) if acc.jacobian => {
+                Some(sdf.refine_derivative(base, fx, fy, fz).mirrored(lat))
+            }
+            _ => None,
+        };
         acc.add(
             patella,
             law,
@@ -252,7 +273,7 @@ pub(crate) fn evaluate(
                 normal: b.hit_normal[j],
             },
             b.hit_h[j],
-            None,
+            surface.as_ref(),
         );
     }
     acc.finish()
@@ -379,9 +400,11 @@ impl MeshPass<'_> {
         if s.gap < 0.0 {
             let normal = Vec3::new(s.normal[0], s.normal[1], self.lat * s.normal[2]);
             let surface = match cell {
-                Some((base, [fx, fy, fz])) if acc.jacobian => {
-                    Some(self.sdf.refine_derivative(base, fx, fy, fz).mirrored(self.lat))
-                }
+                Some((base, [fx, fy, fz])) if acc.jacobian => Some(
+                    self.sdf
+                        .refine_derivative(base, fx, fy, fz)
+                        .mirrored(self.lat),
+                ),
                 _ => None,
             };
             acc.add(
@@ -788,12 +811,8 @@ impl<'a> Accumulator<'a> {
                     j[(3 + r, 3 + c)] += self.rf[3 * r + c] - if r == c { self.fr } else { 0.0 };
                 }
             }
-            for r in 0..6 {
-                for c in 0..6 {
-                    j[(r, c)] += self.kc[6 * r + c];
-                }
-            }
             out.jacobian = j;
+            out.surface_jacobian = Matrix6::from_row_slice(&self.kc);
         }
         out
     }

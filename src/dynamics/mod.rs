@@ -1022,12 +1022,17 @@ mod tests {
     /// Without damping and without contact, the patella swinging on its tendon and
     /// ligaments (quadriceps and IT band silent, nothing applied) keeps its energy: kinetic +
     /// elastic drifts less than 0.1 % over a second with the explicit reference at 10 µs.
-    /// The implicit rule at its 250 µs step is second-order, not exactly energy-conserving
-    /// on the rotating patella (its midpoint takes the mass matrix at the step's start; 0.9–1.0 %
-    /// lost in this second, 0.16 % at 100 µs): it must lose less than 2 % and never gain —
-    /// numerical dissipation, small beside the default damping's (2000/s). Drift is the change
-    /// of the energy's mean over the first and the last 50 ms (the energy oscillates within
-    /// each period by O(ω·dt); what must not happen is a trend).
+    /// The implicit rule is second-order, not exactly energy-conserving on the rotating
+    /// patella (its midpoint takes the mass matrix at the step's start). At its 250 µs step
+    /// the drift over this second depends on the trajectory, either way: −1.6 %, +3.2 % and
+    /// +0.5 % for releases 3.0, 2.9 and 3.1 mm from the quasi-static pose (whose
+    /// superior-inferior position is itself loosely determined without quadriceps load:
+    /// 0.2 mm apart between solver paths that both meet the force tolerance). So the check
+    /// is a bound and a convergence: within 5 % at 250 µs, small beside the default
+    /// damping's dissipation (2000/s), and within 0.5 % at 100 µs (measured ≤ 0.15 %).
+    /// (An earlier form demanded a loss at 250 µs; it held for one release distance only.)
+    /// Drift is the change of the energy's mean over the first and the last 50 ms (the
+    /// energy oscillates within each period by O(ω·dt); what must not happen is a trend).
     #[test]
     fn undamped_patella_without_contact_conserves_energy() {
         let mut p = ModelParams::default();
@@ -1035,7 +1040,8 @@ mod tests {
         let m = Model::new(&p).unwrap();
         for (integrator, dt, lost_at_most, gained_at_most) in [
             (Integrator::Explicit, 1.0e-5, 1e-3, 1e-3),
-            (Integrator::Implicit, DEFAULT_DT_S, 2e-2, 0.0),
+            (Integrator::Implicit, DEFAULT_DT_S, 5e-2, 5e-2),
+            (Integrator::Implicit, 1.0e-4, 5e-3, 5e-3),
         ] {
             let mut plan = DynamicPlan::pulse(0.3, 0.0);
             plan.pulse_n = 0.0;
@@ -1060,7 +1066,7 @@ mod tests {
             let change = (b - a) / a;
             assert!(
                 -lost_at_most < change && change <= gained_at_most,
-                "{integrator:?}: energy {a:.6} → {b:.6} J: {:+.4} %",
+                "{integrator:?} at {dt} s: energy {a:.6} → {b:.6} J: {:+.4} %",
                 change * 100.0
             );
             // And it really moved (energy went back and forth between the two forms).

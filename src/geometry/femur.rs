@@ -153,6 +153,10 @@ pub struct BatchBuffers {
     /// Their femoral cartilage layer thickness, mm; shape (hits,) (0 on the parametric
     /// surface: its whole layer is carried by the patella elements).
     pub hit_h: Vec<f64>,
+    /// On a mesh field, each hit's fine cell (its (0, 0, 0) node and the point's fractions)
+    /// where the sample has surface derivatives ([`crate::geometry::FieldDerivative`]);
+    /// shape (hits,); empty on the parametric surface.
+    pub hit_cell: Vec<Option<(usize, [f64; 3])>>,
 }
 
 impl BatchBuffers {

@@ -71,13 +71,19 @@ impl FemurGeometry {
                 s.contact_batch(px, py, pz, buf);
                 buf.hit_h.clear();
                 buf.hit_h.resize(buf.hits.len(), 0.0);
+                buf.hit_cell.clear();
             }
             FemurGeometry::Mesh(sdf, info) => {
-                mesh_batch(info, |x, y, z| sdf.sample(x, y, z), px, py, pz, buf)
+                mesh_batch(info, |x, y, z| sdf.sample_in_cell(x, y, z), px, py, pz, buf)
             }
-            FemurGeometry::MeshMorphed(sdf, info, morph) => {
-                mesh_batch(info, |x, y, z| morph.sample(sdf, x, y, z), px, py, pz, buf)
-            }
+            FemurGeometry::MeshMorphed(sdf, info, morph) => mesh_batch(
+                info,
+                |x, y, z| morph.sample_in_cell(sdf, x, y, z),
+                px,
+                py,
+                pz,
+                buf,
+            ),
         }
     }
 
@@ -119,7 +125,7 @@ impl FemurGeometry {
 /// The batched query over a mesh field (plain or morphed), one point at a time.
 fn mesh_batch(
     info: &MeshFemurInfo,
-    sample: impl Fn(f64, f64, f64) -> FieldSample,
+    sample: impl Fn(f64, f64, f64) -> (FieldSample, Option<(usize, [f64; 3])>),
     px: &[f64],
     py: &[f64],
     pz: &[f64],
@@ -133,8 +139,9 @@ fn mesh_batch(
     buf.hit_gap.clear();
     buf.hit_normal.clear();
     buf.hit_h.clear();
+    buf.hit_cell.clear();
     for k in 0..m {
-        let s = sample(px[k], py[k], lat * pz[k]);
+        let (s, cell) = sample(px[k], py[k], lat * pz[k]);
         buf.radial[k] = s.trilinear;
         if s.gap < 0.0 {
             buf.hits.push(k as u32);
@@ -142,6 +149,7 @@ fn mesh_batch(
             buf.hit_normal
                 .push(Vec3::new(s.normal[0], s.normal[1], lat * s.normal[2]));
             buf.hit_h.push(s.thickness);
+            buf.hit_cell.push(cell);
         }
     }
 }

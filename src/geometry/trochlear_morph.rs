@@ -270,6 +270,23 @@ impl TrochlearMorph {
         )
     }
 
+    /// [`Self::sample`], with the plain field's cell where δ = 0 (there the plain field's
+    /// surface derivatives hold; inside the morphed region none are given, and the contact
+    /// Jacobian there leaves out the surface terms).
+    #[inline]
+    pub(crate) fn sample_in_cell(
+        &self,
+        sdf: &FemurSdf,
+        x: f64,
+        y: f64,
+        z: f64,
+    ) -> (FieldSample, Option<(usize, [f64; 3])>) {
+        if self.displacement(x, y, z).0 == 0.0 {
+            return sdf.sample_in_cell(x, y, z);
+        }
+        (self.sample(sdf, x, y, z), None)
+    }
+
     /// The morphed field's sample at a field-frame point (see the module doc): the plain
     /// field's own sample wherever δ = 0.
     #[inline]

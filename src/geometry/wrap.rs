@@ -138,7 +138,11 @@ pub fn wrap_path(insertion: &Vec3, origin: &Vec3, cyl: &WrapCylinder) -> PathSta
     let dbeta: [f64; 3] = std::array::from_fn(|k| dphi[k] + side * dalpha[k]);
     let dl1 = drho.map(|v| pp / l1 * v);
     // The arc grows as t1 turns away from t2: dθ/dβ = sign(sin(β − β2)).
-    let turn = if t2.0 * t1.1 - t2.1 * t1.0 >= 0.0 { 1.0 } else { -1.0 };
+    let turn = if t2.0 * t1.1 - t2.1 * t1.0 >= 0.0 {
+        1.0
+    } else {
+        -1.0
+    };
     let dplanar: [f64; 3] = std::array::from_fn(|k| dl1[k] + r * turn * dbeta[k]);
     let rise = o.z - p.z;
     let mut dv = Mat3::zeros();
@@ -218,10 +222,30 @@ mod tests {
             quadrant: None,
         };
         let cases = [
-            (cyl(), Vec3::new(10.0, -40.0, 2.0), Vec3::new(10.0, 200.0, 25.0), true),
-            (cyl(), Vec3::new(12.0, -35.0, -8.0), Vec3::new(15.0, 180.0, 30.0), true),
-            (tilted, Vec3::new(-12.0, -35.0, -8.0), Vec3::new(-15.0, 180.0, 30.0), true),
-            (cyl(), Vec3::new(30.0, -40.0, 0.0), Vec3::new(40.0, 200.0, 0.0), false),
+            (
+                cyl(),
+                Vec3::new(10.0, -40.0, 2.0),
+                Vec3::new(10.0, 200.0, 25.0),
+                true,
+            ),
+            (
+                cyl(),
+                Vec3::new(12.0, -35.0, -8.0),
+                Vec3::new(15.0, 180.0, 30.0),
+                true,
+            ),
+            (
+                tilted,
+                Vec3::new(-12.0, -35.0, -8.0),
+                Vec3::new(-15.0, 180.0, 30.0),
+                true,
+            ),
+            (
+                cyl(),
+                Vec3::new(30.0, -40.0, 0.0),
+                Vec3::new(40.0, 200.0, 0.0),
+                false,
+            ),
         ];
         for (c, p, o, wrapped) in cases {
             let s = wrap_path(&p, &o, &c);
