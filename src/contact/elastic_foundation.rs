@@ -147,6 +147,10 @@ pub struct ContactScratch {
     /// shape (n,).
     pub(crate) radial_all: Vec<f64>,
     pub(crate) rho_all: Vec<f64>,
+    /// When set, a Jacobian evaluation leaves out the surface terms
+    /// (`ContactResult::surface_jacobian` stays zero): the dynamic integrators, and solve
+    /// iterations that reuse their frame's surface terms, do not pay for them.
+    pub(crate) skip_surface: bool,
 }
 
 impl ContactScratch {
@@ -182,6 +186,7 @@ pub(crate) fn evaluate(
     portable: bool,
 ) -> ContactResult {
     let mut acc = Accumulator::new(femur_from_patella, patella, pressure, jacobian);
+    acc.surface = jacobian && !scratch.skip_surface;
     let n = patella.len();
     if which == Elements::All {
         scratch.active.clear();
@@ -258,7 +263,7 @@ pub(crate) fn evaluate(
         let i = scratch.active[k as usize] as usize;
         let (_, r) = acc.place(patella, i);
         let surface = match (field, b.hit_cell.get(j)) {
-            (Some((sdf, lat)), Some(&Some((base, [fx, fy, fz])))) if acc.jacobian => {
+            (Some((sdf, lat)), Some(&Some((base, [fx, fy, fz])))) if acc.surface => {
                 Some(sdf.refine_derivative(base, fx, fy, fz).mirrored(lat))
             }
             _ => None,
@@ -400,7 +405,7 @@ impl MeshPass<'_> {
         if s.gap < 0.0 {
             let normal = Vec3::new(s.normal[0], s.normal[1], self.lat * s.normal[2]);
             let surface = match cell {
-                Some((base, [fx, fy, fz])) if acc.jacobian => Some(
+                Some((base, [fx, fy, fz])) if acc.surface => Some(
                     self.sdf
                         .refine_derivative(base, fx, fy, fz)
                         .mirrored(self.lat),
@@ -604,6 +609,8 @@ pub(crate) struct Accumulator<'a> {
     t: Vec3,
     pub(crate) pressure: &'a mut [f64],
     jacobian: bool,
+    /// Whether the Jacobian takes the surface terms (given a surface derivative).
+    surface: bool,
     out: ContactResult,
     /// Upper triangle of Σ w g gᵀ, and Σ r fᵀ, Σ f·r for the geometric term.
     k: [f64; 21],
@@ -639,6 +646,7 @@ impl<'a> Accumulator<'a> {
             t: femur_from_patella.translation.vector,
             pressure,
             jacobian,
+            surface: jacobian,
             out: ContactResult::default(),
             k: [0.0; 21],
             kc: [0.0; 36],

@@ -36,7 +36,7 @@ pub struct ContactCache {
     /// Largest of `lever`, mm.
     max_lever: f64,
     /// Evaluation scratch.
-    scratch: ContactScratch,
+    pub(crate) scratch: ContactScratch,
     /// Evaluations that refreshed the reference / that reused it (cost counters).
     pub refreshed: u64,
     /// Evaluations that reused the reference (a cost counter).

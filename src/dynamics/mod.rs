@@ -524,7 +524,8 @@ fn evaluate(
     let con = if plan.without_contact {
         Default::default()
     } else {
-        crate::step::contact(model, pose, data, jacobian)
+        // The robust grade (see `ContactResult::surface_jacobian`).
+        crate::step::contact(model, pose, data, jacobian, false)
     };
     let applied = Vec3::new(0.0, 0.0, model.lat * d.applied_n);
     let f = tis.force + con.force + applied;

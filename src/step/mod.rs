@@ -132,15 +132,18 @@ pub struct FrameResult {
 
 /// The patellofemoral contact at `pose` (femur_from_patella): the model's elastic
 /// foundation over its patella elements against its femur, warm (the motion bound in
-/// `data`), with the 6×6 Jacobian when `jacobian`; leaves the pressure field in `data`. The
-/// one call the quasi-static solve and the dynamic integrators share.
+/// `data`), with the 6×6 Jacobian when `jacobian` (and its surface terms when `surface`);
+/// leaves the pressure field in `data`. The one call the quasi-static solve and the
+/// dynamic integrators share.
 pub fn contact(
     model: &Model,
     pose: &Isometry3<f64>,
     data: &mut Data,
     jacobian: bool,
+    surface: bool,
 ) -> crate::contact::ContactResult {
     data.contact_evaluations += 1;
+    data.contact_cache.scratch.skip_surface = !surface;
     crate::contact::elastic_foundation_warm(
         pose,
         &model.femur,

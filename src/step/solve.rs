@@ -25,7 +25,7 @@
 //! frame continues with a forward-difference Jacobian. The outcome is a [`SolveStatus`]:
 //! never a panic, never a silent fallback.
 
-use nalgebra::{Isometry3, SMatrix, SVector, Translation3, UnitQuaternion, Vector6};
+use nalgebra::{Isometry3, Matrix6, SMatrix, SVector, Translation3, UnitQuaternion, Vector6};
 use serde::Serialize;
 
 use super::kinematics::Joint;
@@ -308,13 +308,24 @@ struct Problem<'a> {
     input: &'a FrameInput,
     joint: &'a Joint,
     lay: Layout,
+    /// The contact's surface terms, taken at the frame's first evaluation and reused by
+    /// its later ones (they change little over a frame's iterations, and cost about as
+    /// much again as the rest of a Jacobian evaluation).
+    surface: std::cell::Cell<Option<Matrix6<f64>>>,
 }
 
 impl Problem<'_> {
     /// Residual and Jacobian at (pose, scale); leaves the pressure field in `data`.
     fn evaluate(&self, pose: &Isometry3<f64>, scale: f64, data: &mut Data) -> Eval {
         evaluate(
-            self.model, self.input, self.joint, pose, scale, &self.lay, data,
+            self.model,
+            self.input,
+            self.joint,
+            pose,
+            scale,
+            &self.lay,
+            data,
+            &self.surface,
         )
     }
 
@@ -341,6 +352,7 @@ impl Problem<'_> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn evaluate(
     model: &Model,
     input: &FrameInput,
@@ -349,14 +361,18 @@ fn evaluate(
     scale: f64,
     lay: &Layout,
     data: &mut Data,
+    surface_terms: &std::cell::Cell<Option<Matrix6<f64>>>,
 ) -> Eval {
     let tis = tissues(model, input, joint, pose, scale);
-    let con = super::contact(model, pose, data, true);
+    let cached = surface_terms.get();
+    let con = super::contact(model, pose, data, true, cached.is_none());
+    let contact_surface = cached.unwrap_or(con.surface_jacobian);
+    surface_terms.set(Some(contact_surface));
     let f = tis.force + con.force;
     let m = tis.moment + con.moment;
     let jac = tis.jacobian + con.jacobian;
     // The exact terms: the contact's surface terms and the wrapped lines' turning.
-    let surface = con.surface_jacobian + tis.wrap_jacobian;
+    let surface = contact_surface + tis.wrap_jacobian;
     let w = Vector6::new(
         f.x,
         f.y,
@@ -465,6 +481,7 @@ pub fn solve(
         input,
         joint,
         lay,
+        surface: std::cell::Cell::new(None),
     };
     let lay = &problem.lay;
     let (mut pose, mut scale) = (guess.pose, guess.scale);
