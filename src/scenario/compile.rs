@@ -236,8 +236,9 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
     };
     // Every numeric key of the model sections (a key of another section has no value in
     // `params`; only the keys that default to the anatomy's own value can be absent).
+    let numerics = params.numerics();
     for k in keys::KEYS.iter().filter(|k| k.bounds().is_some()) {
-        if let Some(v) = params.numeric(k.key) {
+        if let Some(v) = numerics.get(k.key) {
             cx.check(k.key, v)?;
         }
     }
