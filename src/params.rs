@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Which knee. The model is built for a right knee; a left knee mirrors every point across
 /// the sagittal plane (z → −z). Outputs stay anatomical (lateral positive) for both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     /// A right knee (the model as built).
