@@ -1,8 +1,10 @@
 //! The immutable `Model` (anatomy, geometry, contact law, tissues), shared across threads,
 //! and the per-run `Data` scratch (MuJoCo's mjModel / mjData split).
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use nalgebra::{Isometry3, Matrix3, Rotation3, Translation3, UnitQuaternion};
 use serde::Serialize;
@@ -122,8 +124,9 @@ pub struct Model {
     pub body_weight_n: f64,
     /// Femoral articular surface.
     pub femur: FemurGeometry,
-    /// Patella contact elements.
-    pub patella: PatellaMesh,
+    /// Patella contact elements (shared by the models of one geometry, see
+    /// [`GeometryCache`]).
+    pub patella: Arc<PatellaMesh>,
     /// Pressure law.
     pub law: ContactLaw,
     /// Tibiofemoral motion.
@@ -274,14 +277,98 @@ fn parametric_only(p: &ModelParams) -> Option<(&'static str, f64)> {
     .map(|(k, v, _)| (k, v))
 }
 
-impl Model {
-    /// Builds a model. Parameters are assumed range-checked (see `scenario::compile`); the
-    /// anatomy's files are read (once per process, then shared) for a mesh knee.
-    pub fn new(params: &ModelParams) -> Result<Self, ModelError> {
+/// The scenario keys a knee's geometry is built from (see [`KneeGeometry`]): which knee and
+/// side, its tibiofemoral mode (a seated knee's solved envelope), the trochlear shape, the
+/// parametric patella and its elements, and a constant layer thickness. Every other key —
+/// muscles, ligaments, ITB, Q-angle, TT-TG, Insall–Salvati, body mass, material, solver —
+/// acts on a model built on the same geometry. A unit test holds this list and
+/// [`GeometryKey::of`] together.
+pub const GEOMETRY_KEYS: [&str; 13] = [
+    "anatomy.model",
+    "anatomy.osim",
+    "anatomy.tibiofemoral",
+    "subject.side",
+    "subject.sulcus_angle_deg",
+    "subject.trochlear_depth_mm",
+    "subject.lateral_trochlear_inclination_deg",
+    "subject.patella_width_mm",
+    "subject.patella_height_mm",
+    "subject.patella_thickness_mm",
+    "subject.lateral_facet_fraction",
+    "cartilage.element_size_mm",
+    "cartilage.thickness_mm",
+];
+
+/// The values of [`GEOMETRY_KEYS`] in a set of parameters: parameters with equal keys build
+/// the same [`KneeGeometry`] (numbers compared bit for bit).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GeometryKey {
+    model: AnatomyModel,
+    osim: Option<String>,
+    tibiofemoral: Option<Tibiofemoral>,
+    side: Side,
+    /// Trochlear shape, parametric patella, element size (as bits).
+    numbers: [u64; 8],
+    /// `cartilage.thickness_mm` (as bits).
+    thickness_mm: Option<u64>,
+}
+
+impl GeometryKey {
+    /// The geometry keys of `p`.
+    pub fn of(p: &ModelParams) -> Self {
+        let s = &p.subject;
+        Self {
+            model: p.anatomy.model,
+            osim: p.anatomy.osim.clone(),
+            tibiofemoral: p.anatomy.tibiofemoral,
+            side: s.side,
+            numbers: [
+                s.sulcus_angle_deg,
+                s.trochlear_depth_mm,
+                s.lateral_trochlear_inclination_deg,
+                s.patella_width_mm,
+                s.patella_height_mm,
+                s.patella_thickness_mm,
+                s.lateral_facet_fraction,
+                p.cartilage.element_size_mm,
+            ]
+            .map(f64::to_bits),
+            thickness_mm: p.cartilage.thickness_mm.map(f64::to_bits),
+        }
+    }
+}
+
+/// The part of a model that only [`GEOMETRY_KEYS`] decide: the knee (a mesh knee from the
+/// process-wide cache), the femoral surface (with a trochlear morph when one is asked for),
+/// the patella's contact elements, the landmarks, the seated envelope, and what the summary
+/// says about them. Building it is most of [`Model::new`]'s work (reading and hashing the
+/// model file, meshing or copying and mirroring the patella, its patches and ridge,
+/// measuring or fitting the trochlea); a sweep builds it once per distinct geometry and
+/// shares it ([`GeometryCache`]).
+#[derive(Debug)]
+pub struct KneeGeometry {
+    mesh: Option<Arc<MeshKnee>>,
+    tibiofemoral: Tibiofemoral,
+    envelope: Option<PassiveEnvelope>,
+    femur: FemurGeometry,
+    patella: Arc<PatellaMesh>,
+    marks: Landmarks,
+    /// The anatomy's own modulus (MPa) and Poisson's ratio (when the scenario sets none).
+    own_modulus_mpa: f64,
+    own_poisson: f64,
+    /// Mean layer of the patella elements, mm, and the femoral layer's share (0 or 1).
+    h_mean: f64,
+    femoral_layer: f64,
+    /// The knee's description; its modulus and Poisson's ratio are the model's to fill.
+    description: KneeDescription,
+}
+
+impl KneeGeometry {
+    /// Builds the geometry of `params` (only its [`GEOMETRY_KEYS`] are read). The errors
+    /// are [`Model::new`]'s, in its order.
+    pub fn build(params: &ModelParams) -> Result<Self, ModelError> {
         let s = &params.subject;
-        let side = s.side;
-        let lat = side.lateral_sign();
-        let mirror = |v: Vec3| Vec3::new(v.x, v.y, lat * v.z);
+        let lat = s.side.lateral_sign();
         let a = &params.anatomy;
         let mesh = match (a.model, &a.osim) {
             (AnatomyModel::Parametric, Some(_)) => {
@@ -329,7 +416,7 @@ impl Model {
             ),
             _ => None,
         };
-        let (femur, patella, marks, law, description) = match &mesh {
+        let geometry = match &mesh {
             None => {
                 let femur = FemoralSurface::new(
                     s.sulcus_angle_deg,
@@ -345,8 +432,6 @@ impl Model {
                     source,
                 })?;
                 let h = c.thickness_mm.unwrap_or(PARAMETRIC_THICKNESS_MM);
-                let e = c.modulus_mpa.unwrap_or(PARAMETRIC_MODULUS_MPA);
-                let nu = c.poisson.unwrap_or(DEFAULT_POISSON);
                 let patella = PatellaMesh::new(
                     s.patella_width_mm,
                     s.patella_height_mm,
@@ -356,17 +441,16 @@ impl Model {
                     h,
                     lat,
                 );
-                let law = ContactLaw::new(c.law, e, nu, h, 0.0);
                 let marks = parametric_landmarks(s);
-                let d = KneeDescription {
+                let description = KneeDescription {
                     model: "parametric".into(),
                     osim: None,
                     files: vec![],
                     elements: patella.len(),
                     tibiofemoral,
                     seated_envelope: envelope.clone(),
-                    modulus_mpa: e,
-                    poisson: nu,
+                    modulus_mpa: PARAMETRIC_MODULUS_MPA,
+                    poisson: DEFAULT_POISSON,
                     mean_patella_thickness_mm: h,
                     mean_femur_thickness_mm: 0.0,
                     own_tt_tg_mm: marks.own_tt_tg_mm,
@@ -374,15 +458,25 @@ impl Model {
                     build_seconds: 0.0,
                     trochlea: None,
                 };
-                (FemurGeometry::Parametric(femur), patella, marks, law, d)
+                KneeGeometry {
+                    mesh: None,
+                    tibiofemoral,
+                    envelope,
+                    femur: FemurGeometry::Parametric(Arc::new(femur)),
+                    patella: Arc::new(patella),
+                    marks,
+                    own_modulus_mpa: PARAMETRIC_MODULUS_MPA,
+                    own_poisson: DEFAULT_POISSON,
+                    h_mean: h,
+                    femoral_layer: 0.0,
+                    description,
+                }
             }
             Some(k) => {
                 let marks = Landmarks::from_mesh_knee(k).map_err(|m| ModelError::Knee {
                     key: "anatomy.model",
                     message: m,
                 })?;
-                let e = c.modulus_mpa.unwrap_or(k.modulus_mpa);
-                let nu = c.poisson.unwrap_or(k.poisson);
                 let (thick, femoral_layer) = match c.thickness_mm {
                     Some(h) => (vec![h; k.patella_thickness_mm.len()], 0.0),
                     None => (k.patella_thickness_mm.clone(), 1.0),
@@ -400,38 +494,12 @@ impl Model {
                     &k.patella_patches,
                 );
                 let h_mean = thick.iter().sum::<f64>() / thick.len().max(1) as f64;
-                let law = ContactLaw::new(c.law, e, nu, h_mean, femoral_layer);
-                let d = KneeDescription {
-                    model: if a.osim.is_some() {
-                        "osim"
-                    } else {
-                        "lenhart2015"
-                    }
-                    .into(),
-                    osim: Some(k.osim_path.display().to_string()),
-                    files: k.files.clone(),
-                    elements: patella.len(),
-                    tibiofemoral,
-                    seated_envelope: envelope.clone(),
-                    modulus_mpa: e,
-                    poisson: nu,
-                    mean_patella_thickness_mm: if c.thickness_mm.is_some() {
-                        h_mean
-                    } else {
-                        k.mean_patella_thickness_mm
-                    },
-                    mean_femur_thickness_mm: femoral_layer * k.mean_femur_thickness_mm,
-                    own_tt_tg_mm: marks.own_tt_tg_mm,
-                    itb_source: marks.itb_source.into(),
-                    build_seconds: k.build_seconds,
-                    trochlea: None,
-                };
                 let info = MeshFemurInfo {
                     lat,
                     groove_z: marks.groove_z,
                 };
                 // The field is the right knee's: its groove lies at the anatomical z.
-                let (geom, trochlea) = match trochlear_requests(s)[..] {
+                let (femur, trochlea) = match trochlear_requests(s)[..] {
                     [] => (
                         FemurGeometry::Mesh(Arc::clone(&k.femur), info),
                         trochlear_morph::measure_native(&k.femur, marks.groove_z).map(|m| {
@@ -468,11 +536,139 @@ impl Model {
                         })
                     }
                 };
-                let d = KneeDescription { trochlea, ..d };
-                (geom, patella, marks, law, d)
+                let description = KneeDescription {
+                    model: if a.osim.is_some() {
+                        "osim"
+                    } else {
+                        "lenhart2015"
+                    }
+                    .into(),
+                    osim: Some(k.osim_path.display().to_string()),
+                    files: k.files.clone(),
+                    elements: patella.len(),
+                    tibiofemoral,
+                    seated_envelope: envelope.clone(),
+                    modulus_mpa: k.modulus_mpa,
+                    poisson: k.poisson,
+                    mean_patella_thickness_mm: if c.thickness_mm.is_some() {
+                        h_mean
+                    } else {
+                        k.mean_patella_thickness_mm
+                    },
+                    mean_femur_thickness_mm: femoral_layer * k.mean_femur_thickness_mm,
+                    own_tt_tg_mm: marks.own_tt_tg_mm,
+                    itb_source: marks.itb_source.into(),
+                    build_seconds: k.build_seconds,
+                    trochlea,
+                };
+                KneeGeometry {
+                    mesh: Some(Arc::clone(k)),
+                    tibiofemoral,
+                    envelope,
+                    femur,
+                    patella: Arc::new(patella),
+                    marks,
+                    own_modulus_mpa: k.modulus_mpa,
+                    own_poisson: k.poisson,
+                    h_mean,
+                    femoral_layer,
+                    description,
+                }
             }
         };
+        Ok(geometry)
+    }
+}
 
+/// Geometries built once and shared, by [`GeometryKey`]: every model asked of the cache
+/// with the same geometry keys gets the same femoral surface and patella elements (`Arc`
+/// clones) and the same landmarks and description. A sweep holds one: its variants differ
+/// in keys that mostly do not touch geometry, and rebuilding it per variant was most of a
+/// variant's compile. At most `capacity` geometries are kept (a sweep sizes it to the
+/// distinct geometries its axes can give); a geometry beyond them is built for its model
+/// alone. Two threads asking for the same new geometry build it once (the second waits).
+#[derive(Debug)]
+pub struct GeometryCache {
+    capacity: usize,
+    cells: Mutex<HashMap<GeometryKey, GeometryCell>>,
+    builds: AtomicUsize,
+}
+
+type GeometryCell = Arc<OnceLock<Result<Arc<KneeGeometry>, ModelError>>>;
+
+impl GeometryCache {
+    /// An empty cache that keeps at most `capacity` geometries.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            cells: Mutex::new(HashMap::new()),
+            builds: AtomicUsize::new(0),
+        }
+    }
+
+    /// The geometry of `params`: the cached one, or built now (and kept while there is
+    /// room). A geometry that cannot be built gives the same error each time it is asked.
+    pub fn get(&self, params: &ModelParams) -> Result<Arc<KneeGeometry>, ModelError> {
+        let key = GeometryKey::of(params);
+        let cell = {
+            let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
+            match cells.get(&key) {
+                Some(cell) => Some(Arc::clone(cell)),
+                None if cells.len() < self.capacity => {
+                    let cell = GeometryCell::default();
+                    cells.insert(key, Arc::clone(&cell));
+                    Some(cell)
+                }
+                None => None,
+            }
+        };
+        let build = || {
+            self.builds.fetch_add(1, Ordering::Relaxed);
+            KneeGeometry::build(params).map(Arc::new)
+        };
+        match cell {
+            Some(cell) => cell.get_or_init(build).clone(),
+            None => build(),
+        }
+    }
+
+    /// Geometries built through this cache so far (kept or not).
+    pub fn builds(&self) -> usize {
+        self.builds.load(Ordering::Relaxed)
+    }
+}
+
+impl Model {
+    /// Builds a model. Parameters are assumed range-checked (see `scenario::compile`); the
+    /// anatomy's files are read (once per process, then shared) for a mesh knee.
+    pub fn new(params: &ModelParams) -> Result<Self, ModelError> {
+        Ok(Self::on(params, &KneeGeometry::build(params)?))
+    }
+
+    /// [`Model::new`] on the geometry `cache` holds for these parameters (built and kept on
+    /// first use): the same model, without rebuilding a geometry the cache already has.
+    pub fn new_shared(params: &ModelParams, cache: &GeometryCache) -> Result<Self, ModelError> {
+        let geometry = cache.get(params)?;
+        Ok(Self::on(params, &geometry))
+    }
+
+    /// The model of `params` on `g`, the geometry of the same parameters: the tissues, the
+    /// Q-angle placement, the contact law — what the non-geometry keys set.
+    fn on(params: &ModelParams, g: &KneeGeometry) -> Self {
+        let s = &params.subject;
+        let side = s.side;
+        let lat = side.lateral_sign();
+        let mirror = |v: Vec3| Vec3::new(v.x, v.y, lat * v.z);
+        let c = &params.cartilage;
+        let e = c.modulus_mpa.unwrap_or(g.own_modulus_mpa);
+        let nu = c.poisson.unwrap_or(g.own_poisson);
+        let law = ContactLaw::new(c.law, e, nu, g.h_mean, g.femoral_layer);
+        let description = KneeDescription {
+            modulus_mpa: e,
+            poisson: nu,
+            ..g.description.clone()
+        };
+        let marks = &g.marks;
         let origin = marks.patella_rest.translation.vector;
         // Tuberosity: the knee's own, moved medio-laterally by the requested TT-TG's
         // difference from the knee's own.
@@ -578,16 +774,16 @@ impl Model {
                 .hash(&mut h);
             h.finish()
         };
-        Ok(Self {
+        Self {
             params: params.clone(),
             side,
             lat,
             body_weight_n: s.body_mass_kg * anatomy::GRAVITY,
-            femur,
-            patella,
+            femur: g.femur.clone(),
+            patella: Arc::clone(&g.patella),
             law,
-            tibiofemoral,
-            envelope,
+            tibiofemoral: g.tibiofemoral,
+            envelope: g.envelope.clone(),
             heads,
             patellar_tendon,
             mpfl,
@@ -595,10 +791,10 @@ impl Model {
             itb_band,
             patella_rest,
             q_angle_effective_deg: q_eff,
-            mesh,
+            mesh: g.mesh.clone(),
             knee: description,
             hash,
-        })
+        }
     }
 
     /// Measured frontal-plane Q-angle at full extension (degrees) between the quadriceps
@@ -684,6 +880,68 @@ mod tests {
             let m = Model::new(&p).unwrap();
             assert!((m.measured_q_angle_deg() - q).abs() < 0.3);
         }
+    }
+
+    /// [`GEOMETRY_KEYS`] is exactly what [`GeometryKey::of`] reads: changing any key of the
+    /// model sections changes the geometry key if and only if the key is listed.
+    #[test]
+    fn geometry_keys_are_what_the_geometry_key_reads() {
+        use crate::scenario::keys::{self, Allowed};
+        let base = ModelParams::default();
+        let json = serde_json::to_value(&base).unwrap();
+        let mut seen = Vec::new();
+        for (section, fields) in json.as_object().unwrap() {
+            for (field, value) in fields.as_object().unwrap() {
+                let key = format!("{section}.{field}");
+                let spec = keys::get(&key).unwrap_or_else(|| panic!("{key} not in KEYS"));
+                let changed = match (spec.allowed, value) {
+                    (Allowed::OneOf(words), v) => {
+                        let other = words.iter().find(|w| v.as_str() != Some(**w)).unwrap();
+                        serde_json::Value::from(*other)
+                    }
+                    (Allowed::Text(_), _) => serde_json::Value::from("other.osim"),
+                    (_, v) if v.is_u64() => serde_json::Value::from(v.as_u64().unwrap() + 1),
+                    (_, v) => serde_json::Value::from(v.as_f64().unwrap_or(1.0) * 1.1 + 0.01),
+                };
+                let mut j = json.clone();
+                j[section][field] = changed;
+                let p: ModelParams =
+                    serde_json::from_value(j).unwrap_or_else(|e| panic!("{key}: {e}"));
+                assert_ne!(p, base, "{key} did not change");
+                assert_eq!(
+                    GeometryKey::of(&p) != GeometryKey::of(&base),
+                    GEOMETRY_KEYS.contains(&key.as_str()),
+                    "{key}"
+                );
+                seen.push(key);
+            }
+        }
+        for k in GEOMETRY_KEYS {
+            assert!(seen.iter().any(|s| s == k), "{k} is not a model key");
+        }
+    }
+
+    /// A model on a cached geometry is the model built afresh, and the cache builds each
+    /// geometry once.
+    #[test]
+    fn a_cached_geometry_gives_the_same_model() {
+        let cache = GeometryCache::new(4);
+        let mut p = ModelParams::default();
+        p.anatomy.model = AnatomyModel::Parametric;
+        for vmo in [0.5, 1.0] {
+            p.muscles.vmo = vmo;
+            let (fresh, shared) = (
+                Model::new(&p).unwrap(),
+                Model::new_shared(&p, &cache).unwrap(),
+            );
+            assert_eq!(format!("{fresh:?}"), format!("{shared:?}"));
+        }
+        assert_eq!(cache.builds(), 1);
+        p.subject.sulcus_angle_deg = 150.0;
+        let e = Model::new(&p).unwrap_err();
+        assert_eq!(Model::new_shared(&p, &cache).unwrap_err(), e);
+        assert_eq!(Model::new_shared(&p, &cache).unwrap_err(), e);
+        assert_eq!(cache.builds(), 2);
     }
 
     #[test]

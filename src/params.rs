@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Which knee. The model is built for a right knee; a left knee mirrors every point across
 /// the sagittal plane (z → −z). Outputs stay anatomical (lateral positive) for both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     /// A right knee (the model as built).
@@ -462,12 +462,39 @@ pub struct ModelParams {
 }
 
 impl ModelParams {
-    /// The value of a numeric key (`section.key`), for range checks and sweeps.
+    /// The value of a numeric key (`section.key`), for range checks and sweeps. To look up
+    /// many keys, take [`Self::numerics`] once: this serialises the parameters on each call.
     pub fn numeric(&self, key: &str) -> Option<f64> {
+        self.numerics().get(key)
+    }
+
+    /// Every numeric key's value, serialised once: a scenario's range checks look up each
+    /// key of the table through it (one serialisation per compile, not one per key — a
+    /// sweep compiles every variant).
+    pub fn numerics(&self) -> Numerics<'_> {
+        Numerics {
+            params: self,
+            json: serde_json::to_value(self).ok(),
+        }
+    }
+}
+
+/// The numeric values of a [`ModelParams`], by dotted key ([`ModelParams::numerics`]).
+#[derive(Debug)]
+pub struct Numerics<'a> {
+    params: &'a ModelParams,
+    json: Option<serde_json::Value>,
+}
+
+impl Numerics<'_> {
+    /// The value of `section.key`: `None` for a key that is not a number of the model
+    /// sections, or a [`Cartilage::FROM_ANATOMY`] key left unset (the anatomy's own value
+    /// applies); NaN for a non-finite number (so the range check rejects it, key named).
+    pub fn get(&self, key: &str) -> Option<f64> {
         let (section, field) = key.split_once('.')?;
-        let json = serde_json::to_value(self).ok()?;
+        let json = self.json.as_ref()?;
         if Cartilage::FROM_ANATOMY.contains(&key) {
-            let c = &self.cartilage;
+            let c = &self.params.cartilage;
             let v = match field {
                 "modulus_mpa" => c.modulus_mpa,
                 "poisson" => c.poisson,

@@ -1706,6 +1706,197 @@ fn shipped_sweeps_compile_and_their_first_variant_runs() {
     }
 }
 
+/// Everything a compiled scenario holds, exactly (floats through their Debug text, which
+/// round-trips): spec, plan, name, folder, formats, data files and the model — parameters,
+/// knee description, law, tissues, rest pose, patella elements, seated envelope and femoral
+/// surface (a mesh field by identity: the process builds one per knee).
+fn compiled_fingerprint(c: &scenario::Compiled) -> String {
+    let m = &c.model;
+    let femur = match &m.femur {
+        FemurGeometry::Parametric(s) => format!("parametric {s:?}"),
+        FemurGeometry::Mesh(sdf, info) => format!("mesh {:p} {info:?}", sdf.as_ref()),
+        FemurGeometry::MeshMorphed(sdf, info, morph) => {
+            format!("morphed {:p} {info:?} {morph:?}", sdf.as_ref())
+        }
+    };
+    let mesh = m.mesh.as_ref().map(|k| format!("{:p}", k.as_ref()));
+    format!(
+        "{:?}\n{:?}\n{} {:?} {:?} {:?}\n{:?}\n{:?}\n{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}\n{:?}\n{:?}\n{femur}\n{mesh:?}",
+        c.spec,
+        c.plan,
+        c.name,
+        c.out_dir,
+        c.formats,
+        c.data_files,
+        m.params,
+        m.knee,
+        m.side,
+        m.lat,
+        m.body_weight_n,
+        m.law,
+        m.tibiofemoral,
+        m.heads,
+        m.patellar_tendon,
+        m.mpfl,
+        m.lateral_retinaculum,
+        m.itb_band,
+        m.patella_rest,
+        m.q_angle_effective_deg,
+        m.hash,
+        m.envelope,
+        m.patella,
+    )
+}
+
+/// A sweep file in `dir` over the shipped scenario `base` with `axes` (TOML).
+fn sweep_over_shipped(dir: &Path, name: &str, base: &str, axes: &str) -> PathBuf {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(base);
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &file,
+        format!("[sweep]\nbase = {:?}\n{axes}", base.display().to_string()),
+    )
+    .unwrap();
+    file
+}
+
+/// A variant compiled from the base parsed once, on the sweep's shared geometry and data
+/// files, is exactly the variant compiled the long way (its table written out as a scenario
+/// file and read back, everything built afresh): every shipped sweep, an OpenSim base, a
+/// sampled sweep and a variant that fails (same message). One run per shipped sweep through
+/// both paths gives bit-identical metrics.
+#[test]
+fn sweep_variants_compile_as_their_scenario_files_do() {
+    let dir = tmp("sweep-typed");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweeps");
+    let mut files: Vec<PathBuf> = [
+        "itb_glute_med.toml",
+        "step_rate_speed.toml",
+        "trochlea_tt_tg.toml",
+        "vmo_q_angle.toml",
+    ]
+    .iter()
+    .map(|n| shipped.join(n))
+    .collect();
+    files.push(sweep_over_shipped(
+        &dir,
+        "opensim",
+        "runner_opensim.toml",
+        "[[sweep.axis]]\nkey = \"muscles.vmo\"\nvalues = [0.5, 1.0]\n\n[[sweep.axis]]\nkey = \"gait.stance_hip_adduction_deg\"\nvalues = [0.0, 3.0]\n",
+    ));
+    files.push(sweep_over_shipped(
+        &dir,
+        "lhs",
+        "runner_baseline.toml",
+        "method = \"latin_hypercube\"\nsamples = 6\nseed = 7\n\n[[sweep.axis]]\nkey = \"muscles.vmo\"\nfrom = 0.2\nto = 1.0\n\n[[sweep.axis]]\nkey = \"gait.cycles\"\nfrom = 1.0\nto = 3.0\n",
+    ));
+    for file in &files {
+        let sw = kneetrack::sweep::load_sweep(file).unwrap();
+        let n = sw.variants;
+        for i in [0, 1, n / 2, n - 1] {
+            let fast = sw.variant(i).unwrap();
+            let slow = sw.variant_via_text(i).unwrap();
+            assert_eq!(
+                compiled_fingerprint(&fast),
+                compiled_fingerprint(&slow),
+                "{}: variant {i}",
+                file.display()
+            );
+        }
+        if file.starts_with(&shipped) {
+            let metrics = |c: &scenario::Compiled| {
+                format!("{:?}", experiment::summarize(&c.model, &experiment::run(c)))
+            };
+            assert_eq!(
+                metrics(&sw.variant(1).unwrap()),
+                metrics(&sw.variant_via_text(1).unwrap()),
+                "{}",
+                file.display()
+            );
+        }
+    }
+    // A variant that cannot be built fails with the same message either way.
+    let file = sweep_files(
+        &dir,
+        "[[sweep.axis]]\nkey = \"subject.sulcus_angle_deg\"\nvalues = [138.0, 150.0]\n\n[[sweep.axis]]\nkey = \"subject.trochlear_depth_mm\"\nvalues = [3.0, 5.5]\n",
+        "",
+    );
+    std::fs::write(
+        dir.join("base.toml"),
+        "[scenario]\nkind = \"flexion\"\n[anatomy]\nmodel = \"parametric\"\n[flexion]\nfrom_deg = 20\nto_deg = 60\nstep_deg = 20\n",
+    )
+    .unwrap();
+    let sw = kneetrack::sweep::load_sweep(&file).unwrap();
+    let (fast, slow) = (
+        sw.variant(3).unwrap_err(),
+        sw.variant_via_text(3).unwrap_err(),
+    );
+    assert!(fast.contains("does not fit these facet angles"), "{fast}");
+    assert_eq!(fast, slow);
+}
+
+/// Variants that differ only in keys that do not touch geometry share the base's geometry:
+/// the same patella elements and femoral surface (`Arc`s), built once for the whole sweep.
+/// An axis over a geometry key builds each distinct geometry once, whatever the other axes.
+#[test]
+fn sweep_variants_share_one_geometry_unless_an_axis_changes_it() {
+    use std::sync::Arc;
+    let dir = tmp("sweep-shared");
+    let femur_ptr = |m: &Model| match &m.femur {
+        FemurGeometry::Parametric(s) => Arc::as_ptr(s) as *const u8,
+        FemurGeometry::Mesh(sdf, _) | FemurGeometry::MeshMorphed(sdf, _, _) => {
+            Arc::as_ptr(sdf) as *const u8
+        }
+    };
+    for base in ["runner_baseline.toml", "runner_parametric.toml"] {
+        let file = sweep_over_shipped(
+            &dir,
+            "plain",
+            base,
+            "[[sweep.axis]]\nkey = \"muscles.vmo\"\nfrom = 0.3\nto = 1.0\nsteps = 6\n\n[[sweep.axis]]\nkey = \"subject.q_angle_deg\"\nvalues = [10.0, 20.0]\n\n[[sweep.axis]]\nkey = \"cartilage.modulus_mpa\"\nvalues = [4.0, 6.0]\n",
+        );
+        let sw = kneetrack::sweep::load_sweep(&file).unwrap();
+        assert!(sw
+            .axes
+            .iter()
+            .all(|a| !kneetrack::sweep::compile::touches_geometry(&a.key)));
+        let base_model = &sw.base.model;
+        for i in 0..sw.variants {
+            let v = sw.variant(i).unwrap();
+            assert!(
+                Arc::ptr_eq(&v.model.patella, &base_model.patella),
+                "{base} {i}"
+            );
+            assert_eq!(femur_ptr(&v.model), femur_ptr(base_model), "{base} {i}");
+        }
+        assert_eq!(sw.shared().geometry.builds(), 1, "{base}");
+    }
+    // Trochlear depth (a geometry key of the parametric knee) × VMO: one geometry per depth.
+    let file = sweep_over_shipped(
+        &dir,
+        "depth",
+        "runner_parametric.toml",
+        "[[sweep.axis]]\nkey = \"subject.trochlear_depth_mm\"\nvalues = [3.5, 4.5, 5.5]\n\n[[sweep.axis]]\nkey = \"muscles.vmo\"\nvalues = [0.5, 0.75, 1.0]\n",
+    );
+    let sw = kneetrack::sweep::load_sweep(&file).unwrap();
+    assert!(kneetrack::sweep::compile::touches_geometry(&sw.axes[0].key));
+    let variants: Vec<_> = (0..sw.variants).map(|i| sw.variant(i).unwrap()).collect();
+    for (i, v) in variants.iter().enumerate() {
+        let same_depth = &variants[i - i % 3].model;
+        assert!(Arc::ptr_eq(&v.model.patella, &same_depth.patella), "{i}");
+        assert_eq!(femur_ptr(&v.model), femur_ptr(same_depth), "{i}");
+    }
+    assert!(!Arc::ptr_eq(
+        &variants[0].model.patella,
+        &variants[3].model.patella
+    ));
+    // The base's depth is 5.5: its geometry serves the last three variants.
+    assert_eq!(femur_ptr(&variants[8].model), femur_ptr(&sw.base.model));
+    assert_eq!(sw.shared().geometry.builds(), 3);
+}
+
 /// The viewer's recording of a dynamic run (what it plays): one frame per output sample, in
 /// time, with the patella moving under the pulse, a pressure field per frame and the
 /// integrated (not solved) status — the same samples `run` writes.

@@ -21,8 +21,9 @@ use crate::math::Vec3;
 /// The femoral articular surface a model contacts against.
 #[derive(Debug, Clone)]
 pub enum FemurGeometry {
-    /// The analytic trochlea and condyles (shape studies; `anatomy.model = "parametric"`).
-    Parametric(FemoralSurface),
+    /// The analytic trochlea and condyles (shape studies; `anatomy.model = "parametric"`),
+    /// shared by every model of that geometry (its baked profile tables are not copied).
+    Parametric(Arc<FemoralSurface>),
     /// A cartilage mesh's signed-distance field, shared by every model of that geometry.
     Mesh(Arc<FemurSdf>, MeshFemurInfo),
     /// The same field with its trochlear groove morphed at query time (a trochlear key on a
@@ -55,7 +56,7 @@ impl FemurGeometry {
     /// The parametric surface, if this is one.
     pub fn parametric(&self) -> Option<&FemoralSurface> {
         match self {
-            FemurGeometry::Parametric(s) => Some(s),
+            FemurGeometry::Parametric(s) => Some(s.as_ref()),
             FemurGeometry::Mesh(..) | FemurGeometry::MeshMorphed(..) => None,
         }
     }

@@ -1,8 +1,9 @@
 //! Validate once: turn a [`ScenarioSpec`] into an immutable, shared [`Model`] and a typed
 //! run plan. Every check happens here; nothing downstream re-validates.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -12,7 +13,7 @@ use crate::dynamics::{DynamicCase, DynamicPlan};
 use crate::gait::builtin::{builtin_cycle, preferred_step_rate_spm, Conditions};
 use crate::gait::opensim::{read_cycles, ImportOptions, OpenSimError, SecondaryByFlexion, Storage};
 use crate::gait::{GaitCycle, GaitProvenance};
-use crate::model::{Model, ModelError};
+use crate::model::{GeometryCache, Model, ModelError};
 use crate::params::{ModelParams, Tibiofemoral};
 use crate::step::{KneeAngles, QuadLoad, SecondaryCoords};
 
@@ -125,11 +126,36 @@ impl Compiled {
     }
 }
 
+/// What compiles of many scenarios on one base share (a sweep's variants): the knee
+/// geometries ([`GeometryCache`]) and the OpenSim data files read, by path. A variant that
+/// changes no geometry key then builds no geometry and reads no file: its compile is the
+/// checks, the plan and the tissues. Files are read once, so every variant of a sweep sees
+/// the content its inputs hash was taken from, even if a file changes while the sweep runs.
+#[derive(Debug)]
+pub struct Shared {
+    /// The geometries, by their keys.
+    pub geometry: GeometryCache,
+    storage: Mutex<HashMap<PathBuf, Arc<Storage>>>,
+}
+
+impl Shared {
+    /// Shares at most `geometries` distinct geometries (see [`GeometryCache::new`]) and every
+    /// data file.
+    pub fn new(geometries: usize) -> Self {
+        Self {
+            geometry: GeometryCache::new(geometries),
+            storage: Mutex::default(),
+        }
+    }
+}
+
 struct Ctx<'a> {
     path: &'a Path,
     text: &'a str,
     /// Data files read so far (path, content hash).
     files: std::cell::RefCell<Vec<DataFile>>,
+    /// Parts shared with other compiles, if any.
+    shared: Option<&'a Shared>,
 }
 
 /// A data file a scenario reads, and the FNV-1a 64 hash of its content.
@@ -142,6 +168,20 @@ pub struct DataFile {
 }
 
 impl Ctx<'_> {
+    /// Reads an OpenSim data file (once per path with shared parts; errors are not kept).
+    fn storage(&self, path: &Path) -> Result<Arc<Storage>, OpenSimError> {
+        let Some(shared) = self.shared else {
+            return Storage::read(path).map(Arc::new);
+        };
+        let lock = || shared.storage.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = lock().get(path) {
+            return Ok(Arc::clone(s));
+        }
+        let s = Arc::new(Storage::read(path)?);
+        // Another thread may have read it meanwhile: keep the first, so all share one.
+        Ok(Arc::clone(lock().entry(path.into()).or_insert(s)))
+    }
+
     fn record(&self, s: &Storage) {
         self.files.borrow_mut().push(DataFile {
             path: s.path.clone(),
@@ -212,10 +252,31 @@ impl Ctx<'_> {
 /// Checks every value and builds the model and plan. `text` is the file's text (for line
 /// numbers), `path` its name (for messages).
 pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, ScenarioError> {
+    compile_in(spec, path, text, None)
+}
+
+/// [`compile()`] with parts shared with other compiles ([`Shared`]): the same checks, errors
+/// and result, without rebuilding a geometry or re-reading a data file `shared` holds.
+pub fn compile_shared(
+    spec: ScenarioSpec,
+    path: &Path,
+    text: &str,
+    shared: &Shared,
+) -> Result<Compiled, ScenarioError> {
+    compile_in(spec, path, text, Some(shared))
+}
+
+fn compile_in(
+    spec: ScenarioSpec,
+    path: &Path,
+    text: &str,
+    shared: Option<&Shared>,
+) -> Result<Compiled, ScenarioError> {
     let cx = Ctx {
         path,
         text,
         files: Default::default(),
+        shared,
     };
     let mut anatomy = spec.anatomy.clone();
     if let Some(osim) = &anatomy.osim {
@@ -236,14 +297,19 @@ pub fn compile(spec: ScenarioSpec, path: &Path, text: &str) -> Result<Compiled, 
     };
     // Every numeric key of the model sections (a key of another section has no value in
     // `params`; only the keys that default to the anatomy's own value can be absent).
+    let numerics = params.numerics();
     for k in keys::KEYS.iter().filter(|k| k.bounds().is_some()) {
-        if let Some(v) = params.numeric(k.key) {
+        if let Some(v) = numerics.get(k.key) {
             cx.check(k.key, v)?;
         }
     }
     // Every range before the model is built: a bad value is reported at once.
     section_ranges(&cx, &spec)?;
-    let model = Model::new(&params).map_err(|e| match e {
+    let model = match shared {
+        Some(shared) => Model::new_shared(&params, &shared.geometry),
+        None => Model::new(&params),
+    };
+    let model = model.map_err(|e| match e {
         ModelError::Trochlea { key, source } => cx.invalid(key, source.to_string()),
         ModelError::Knee { key, message } | ModelError::Unsupported { key, message } => {
             cx.invalid(key, message)
@@ -480,7 +546,7 @@ fn secondary_by_angle(
         source: Box::new(source),
     };
     let base = cx.path.parent().unwrap_or(Path::new(""));
-    let storage = Storage::read(&base.join(file)).map_err(err)?;
+    let storage = cx.storage(&base.join(file)).map_err(err)?;
     cx.record(&storage);
     let table = SecondaryByFlexion::from_storage(&storage, spec.subject.side).map_err(err)?;
     angles.iter().map(|&a| table.at(a).map_err(err)).collect()
@@ -651,12 +717,14 @@ fn gait_plan(
     } else {
         let base = cx.path.parent().unwrap_or(Path::new(""));
         let read = |key: &str, file: &str| {
-            let s = Storage::read(&base.join(file)).map_err(|source| ScenarioError::OpenSim {
-                path: cx.path.into(),
-                line: locate(cx.text, key),
-                key: key.into(),
-                source: Box::new(source),
-            })?;
+            let s = cx
+                .storage(&base.join(file))
+                .map_err(|source| ScenarioError::OpenSim {
+                    path: cx.path.into(),
+                    line: locate(cx.text, key),
+                    key: key.into(),
+                    source: Box::new(source),
+                })?;
             cx.record(&s);
             Ok(s)
         };
@@ -668,7 +736,7 @@ fn gait_plan(
             .transpose()?;
         let imported = read_cycles(
             &ik,
-            id.as_ref(),
+            id.as_deref(),
             &ImportOptions {
                 side: spec.subject.side,
                 knee_sign: g.knee_sign,

@@ -8,8 +8,8 @@ pub mod spec;
 use std::path::{Path, PathBuf};
 
 pub use compile::{
-    compile, Compiled, DataFile, FlexionPlan, GaitPlan, OutputFolder, OutsideDir, RunPlan,
-    StabilityPlan,
+    compile, compile_shared, Compiled, DataFile, FlexionPlan, GaitPlan, OutputFolder, OutsideDir,
+    RunPlan, Shared, StabilityPlan,
 };
 pub use spec::{Direction, Format, Kind, ScenarioSpec};
 

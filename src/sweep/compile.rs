@@ -1,14 +1,30 @@
 //! Validate a sweep once: read the base scenario, check every axis against it (each value
 //! compiled on its own, so a bad key or value is reported with the sweep file's line before
 //! anything runs), and count the variants.
+//!
+//! A variant compiles once, from the base parsed once: its axis values are set in a copy of
+//! the base file's table, which serde reads straight into the typed scenario (no TOML text
+//! written and read again), and the scenario compiles on the sweep's [`Shared`] parts — the
+//! knee geometry of the base (and of each distinct geometry the axes give) and the data
+//! files, built and read once. Only an error takes the long way: the variant is compiled
+//! again from its table written out as a scenario file, the path that defines a variant's
+//! error messages (a type error quotes the key and its range from the text), so messages
+//! stay exactly those of a file with the values written in.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::sample::{grid_index, latin_hypercube, uniform};
 use super::spec::{Method, SweepSpec};
 pub use super::table::show;
 use super::SweepError;
-use crate::scenario::{self, Compiled, ScenarioError};
+use crate::model::GEOMETRY_KEYS;
+use crate::scenario::{self, Compiled, ScenarioError, ScenarioSpec, Shared};
+
+/// Most distinct knee geometries a sweep keeps for its variants (besides the base's): a
+/// mesh knee's is about 0.3 MB (its patella elements); past this many, a geometry is built
+/// for its variant alone.
+pub const MAX_SHARED_GEOMETRIES: u64 = 256;
 
 /// Metric plotted when the sweep names none.
 pub const DEFAULT_PLOT_METRIC: &str = "peak_lateral_force_n";
@@ -119,7 +135,10 @@ pub struct Sweep {
     pub text: String,
     /// The base scenario file, its parsed table and its compiled form.
     pub base_path: PathBuf,
+    base_text: String,
     base_table: toml::Table,
+    /// What the variants share: the geometries and data files (see the module doc).
+    shared: Arc<Shared>,
     /// The base scenario, compiled.
     pub base: Compiled,
     /// How variants are drawn.
@@ -197,7 +216,7 @@ impl Sweep {
         }
     }
 
-    /// Compiles the scenario of variant `i`.
+    /// Compiles the scenario of variant `i` (see the module doc).
     pub fn variant(&self, i: u64) -> Result<Compiled, String> {
         let values = self.values(i);
         let pairs: Vec<(&str, toml::Value)> = self
@@ -206,15 +225,81 @@ impl Sweep {
             .map(|a| a.key.as_str())
             .zip(values)
             .collect();
-        compile_with(&self.base_path, &self.base_table, &pairs).map_err(|e| describe(&e))
+        self.base_with(&pairs).map_err(|e| describe(&e))
+    }
+
+    /// Compiles the scenario of variant `i` the long way: its table written out as a
+    /// scenario file and read back, on fresh parts (nothing shared). The reference that
+    /// [`Self::variant`] must equal; for tests and benchmarks.
+    #[doc(hidden)]
+    pub fn variant_via_text(&self, i: u64) -> Result<Compiled, String> {
+        let pairs: Vec<(&str, toml::Value)> = self
+            .axes
+            .iter()
+            .map(|a| a.key.as_str())
+            .zip(self.values(i))
+            .collect();
+        via_text(&self.base_path, &self.base_table, &pairs, None).map_err(|e| describe(&e))
+    }
+
+    /// The parts the variants share (their geometry cache counts the builds).
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// The base with `pairs` set, compiled on the shared parts.
+    fn base_with(&self, pairs: &[(&str, toml::Value)]) -> Result<Compiled, ScenarioError> {
+        compile_with(
+            &self.base_path,
+            &self.base_text,
+            &self.base_table,
+            pairs,
+            &self.shared,
+        )
     }
 }
 
-/// The base table with `pairs` set, compiled as if it were the base file.
+/// The base table with `pairs` set, compiled as if it were the base file, on `shared`: the
+/// table read straight into the typed scenario; on any error, [`via_text`]'s error.
 fn compile_with(
+    base_path: &Path,
+    base_text: &str,
+    base: &toml::Table,
+    pairs: &[(&str, toml::Value)],
+    shared: &Shared,
+) -> Result<Compiled, ScenarioError> {
+    match direct(base_path, base_text, base, pairs, shared) {
+        Some(c) => Ok(c),
+        None => via_text(base_path, base, pairs, Some(shared)),
+    }
+}
+
+/// [`compile_with`]'s way for a variant that compiles: the table read straight into the
+/// typed scenario. `None` on any error.
+fn direct(
+    base_path: &Path,
+    base_text: &str,
+    base: &toml::Table,
+    pairs: &[(&str, toml::Value)],
+    shared: &Shared,
+) -> Option<Compiled> {
+    let mut table = base.clone();
+    for (key, value) in pairs {
+        set(&mut table, key, value.clone()).ok()?;
+    }
+    let spec: ScenarioSpec = toml::Value::Table(table).try_into().ok()?;
+    // The base's text for line numbers: they only appear in errors, which are redone.
+    scenario::compile_shared(spec, base_path, base_text, shared).ok()
+}
+
+/// The base table with `pairs` set, written out as TOML and compiled as if it were the base
+/// file: the path whose errors a variant reports (a parse error names the key and its range
+/// from the text). On `shared` parts when given (a geometry's error is the same either way).
+fn via_text(
     base_path: &Path,
     base: &toml::Table,
     pairs: &[(&str, toml::Value)],
+    shared: Option<&Shared>,
 ) -> Result<Compiled, ScenarioError> {
     let mut table = base.clone();
     for (key, value) in pairs {
@@ -232,7 +317,32 @@ fn compile_with(
         message: e.to_string(),
     })?;
     let spec = scenario::parse(base_path, &text)?;
-    scenario::compile(spec, base_path, &text)
+    match shared {
+        Some(shared) => scenario::compile_shared(spec, base_path, &text, shared),
+        None => scenario::compile(spec, base_path, &text),
+    }
+}
+
+/// Whether sweeping `key` can change the knee's geometry ([`GEOMETRY_KEYS`]).
+pub fn touches_geometry(key: &str) -> bool {
+    GEOMETRY_KEYS.contains(&key)
+}
+
+/// How many geometries the variants of `s` share: the base's, and every distinct geometry
+/// its geometry axes can give when they give a finite number of them (lists, grid ranges),
+/// up to [`MAX_SHARED_GEOMETRIES`]. A sampled range of a geometry key gives each variant a
+/// geometry of its own: nothing to share beyond the base.
+fn shared_geometries(s: &super::spec::SweepSection) -> usize {
+    let mut distinct: u64 = 1;
+    for a in s.axis.iter().filter(|a| touches_geometry(a.key.trim())) {
+        let n = match (&a.values, a.steps, s.method) {
+            (Some(v), _, _) => v.len() as u64,
+            (None, Some(n), Method::Grid) => n,
+            _ => 0,
+        };
+        distinct = distinct.saturating_mul(n);
+    }
+    1 + distinct.min(MAX_SHARED_GEOMETRIES) as usize
 }
 
 /// Sets a dotted key in a TOML table, creating sections as needed.
@@ -348,7 +458,9 @@ pub fn compile_sweep(spec: SweepSpec, path: &Path, text: String) -> Result<Sweep
         column: 1,
         message: e.message().to_string(),
     })?;
-    let base = scenario::compile(base_spec, &base_path, &base_text)?;
+    // The base compiles on the parts its variants share: its geometry is theirs.
+    let shared = Arc::new(Shared::new(shared_geometries(s)));
+    let base = scenario::compile_shared(base_spec, &base_path, &base_text, &shared)?;
     let resolved = toml::Table::try_from(&base.spec).unwrap_or_default();
 
     if s.axis.is_empty() {
@@ -434,7 +546,13 @@ pub fn compile_sweep(spec: SweepSpec, path: &Path, text: String) -> Result<Sweep
         // (`Invalid`, e.g. a groove too deep for its facet angles) may work with other axis
         // values, so they are left to the variants (failed rows).
         for v in axis.probes() {
-            match compile_with(&base_path, &base_table, &[(key, v.clone())]) {
+            match compile_with(
+                &base_path,
+                &base_text,
+                &base_table,
+                &[(key, v.clone())],
+                &shared,
+            ) {
                 Ok(c) => data_files.extend(c.data_files),
                 Err(ScenarioError::Invalid { .. }) => {}
                 Err(e) => {
@@ -508,7 +626,9 @@ pub fn compile_sweep(spec: SweepSpec, path: &Path, text: String) -> Result<Sweep
         path: path.into(),
         text,
         base_path,
+        base_text,
         base_table,
+        shared,
         base,
         method: s.method,
         seed: s.seed,
@@ -522,4 +642,67 @@ pub fn compile_sweep(spec: SweepSpec, path: &Path, text: String) -> Result<Sweep
 fn lookup<'a>(t: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
     let (section, field) = key.split_once('.')?;
     t.get(section)?.as_table()?.get(field)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The variants of the shipped sweeps compile the direct way (no TOML text written per
+    /// variant), on the geometry the sweep already holds.
+    #[test]
+    fn shipped_variants_compile_without_text() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweeps");
+        for name in ["vmo_q_angle.toml", "trochlea_tt_tg.toml"] {
+            let sw = load_sweep(&dir.join(name)).unwrap();
+            let builds = sw.shared.geometry.builds();
+            for i in 0..sw.variants {
+                let values = sw.values(i);
+                let pairs: Vec<(&str, toml::Value)> =
+                    sw.axes.iter().map(|a| a.key.as_str()).zip(values).collect();
+                let compiled = direct(
+                    &sw.base_path,
+                    &sw.base_text,
+                    &sw.base_table,
+                    &pairs,
+                    &sw.shared,
+                );
+                assert!(compiled.is_some(), "{name}: variant {i}");
+            }
+            // Every geometry was built while the sweep was checked (its axis values).
+            assert_eq!(sw.shared.geometry.builds(), builds, "{name}");
+        }
+    }
+
+    #[test]
+    fn geometry_axes_size_the_shared_geometries() {
+        let spec = |axes: &str, method: &str| -> super::super::spec::SweepSection {
+            let s: SweepSpec =
+                toml::from_str(&format!("[sweep]\nbase = \"b\"\n{method}\n{axes}")).unwrap();
+            s.sweep
+        };
+        let vmo = "[[sweep.axis]]\nkey = \"muscles.vmo\"\nfrom = 0.1\nto = 1.0\nsteps = 50\n";
+        let depth =
+            "[[sweep.axis]]\nkey = \"subject.trochlear_depth_mm\"\nvalues = [3.0, 4.0, 5.0]\n";
+        let side = "[[sweep.axis]]\nkey = \"subject.side\"\nvalues = [\"left\", \"right\"]\n";
+        let sampled =
+            "[[sweep.axis]]\nkey = \"subject.sulcus_angle_deg\"\nfrom = 130.0\nto = 145.0\n";
+        assert_eq!(shared_geometries(&spec(vmo, "")), 2);
+        assert_eq!(
+            shared_geometries(&spec(&format!("{vmo}{depth}{side}"), "")),
+            7
+        );
+        assert_eq!(
+            shared_geometries(&spec(
+                &format!("{depth}{sampled}"),
+                "method = \"random\"\nsamples = 9"
+            )),
+            1
+        );
+        let wide = "[[sweep.axis]]\nkey = \"subject.tt_tg_mm\"\nfrom = 0.0\nto = 1.0\nsteps = 3\n[[sweep.axis]]\nkey = \"subject.patella_width_mm\"\nfrom = 35.0\nto = 50.0\nsteps = 1000\n";
+        assert_eq!(
+            shared_geometries(&spec(wide, "")),
+            1 + MAX_SHARED_GEOMETRIES as usize
+        );
+    }
 }
