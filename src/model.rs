@@ -829,6 +829,8 @@ pub struct Data {
     /// The frame before the last: knee flexion (rad), pose and quadriceps scale (N), for
     /// the secant predictor of the warm start.
     pub before_last: Option<(f64, Isometry3<f64>, f64)>,
+    /// The frame before that (same fields), for the quadratic predictor.
+    pub two_before: Option<(f64, Isometry3<f64>, f64)>,
     /// Element pressures of the last evaluation, MPa; shape (n_elements,), mesh order.
     pub pressure: Vec<f64>,
     /// Contact evaluations performed by this Data (a cost counter).
@@ -845,6 +847,7 @@ impl Data {
             quad_scale_n: 0.0,
             last_flexion: None,
             before_last: None,
+            two_before: None,
             pressure: vec![0.0; model.patella.len()],
             contact_evaluations: 0,
             contact_cache: Default::default(),
@@ -857,6 +860,7 @@ impl Data {
         self.quad_scale_n = 0.0;
         self.last_flexion = None;
         self.before_last = None;
+        self.two_before = None;
         self.contact_cache.clear();
     }
 }

@@ -169,6 +169,7 @@ type Saved = (
     f64,
     Option<f64>,
     Option<(f64, Isometry3<f64>, f64)>,
+    Option<(f64, Isometry3<f64>, f64)>,
 );
 
 fn save(data: &Data) -> Saved {
@@ -177,6 +178,7 @@ fn save(data: &Data) -> Saved {
         data.quad_scale_n,
         data.last_flexion,
         data.before_last,
+        data.two_before,
     )
 }
 
@@ -186,6 +188,7 @@ fn restore(data: &mut Data, saved: Saved) {
         data.quad_scale_n,
         data.last_flexion,
         data.before_last,
+        data.two_before,
     ) = saved;
 }
 
@@ -199,12 +202,7 @@ fn load_continuation(
     joint: &kinematics::Joint,
     data: &mut Data,
     depth: u32,
-    saved: (
-        Isometry3<f64>,
-        f64,
-        Option<f64>,
-        Option<(f64, Isometry3<f64>, f64)>,
-    ),
+    saved: Saved,
 ) -> solve::Solution {
     let QuadLoad::Force(f) = input.load else {
         return solve::solve(
@@ -223,6 +221,7 @@ fn load_continuation(
         // From the half-load pose, as a fresh start (no flexion history to extrapolate).
         data.last_flexion = None;
         data.before_last = None;
+        data.two_before = None;
     } else {
         restore(data, saved);
     }
