@@ -88,10 +88,11 @@ trochlea is deeper and more conforming than the parametric one, so turning the q
 const L_VMO: &str = "the VMO carries 7.25 % of the quadriceps load (29 N at 400 N): unloading it moves the real \
 patella 1.1 mm and 1.6° at 0° (Goh: 4.2 mm, 2.8°) and the lateral share by 1-9 pp; the cadaver effect needs either a \
 larger VMO share or a softer medial restraint than the model file's MPFL";
-const L_AREA: &str = "contact area 160 / 352 / 364 mm² at 0 / 30 / 60° under 700 N (Besier weight-bearing 260 / \
-510 / 640): 60-70 % of Besier's, up from 40-50 % on the parametric knee; the elastic foundation has no lateral \
+const L_AREA: &str = "contact area 151 / 354 / 323 mm² at 0 / 30 / 60° under 700 N (Besier weight-bearing 260 / \
+510 / 640): 51-69 % of Besier's, up from 40-50 % on the parametric knee; the elastic foundation has no lateral \
 spreading of the layer, and the rig load may underrepresent the squat";
-const L_AREA_PEAK: &str = "area keeps growing to 120° (436 mm²): with the quadriceps wrapped over the femur the \
+const L_AREA_PEAK: &str = "area is largest at 30° (354 mm²), falls to 303 mm² at 90° and rises again to 352 mm² at \
+120°: with the quadriceps wrapped over the femur the \
 patella is pressed onto both condyles in deep flexion, where the real knee also loads the quadriceps tendon \
 (tendofemoral contact is the wrap cylinder's, not the cartilage's)";
 const L_KINEMATICS: &str = "lateral shift grows 0.9 mm and tilt rises 1.5° from 30 to 90° (in vivo +1.8 mm, −4°) \
