@@ -216,13 +216,11 @@ pub fn warm_start(model: &Model, input: &FrameInput, data: &Data) -> Guess {
         }
         _ => None,
     };
-    if let (Some(quadratic), Some(_)) = (quadratic_weights(input.knee.flexion, data), secant) {
+    if let (Some(([w0, w1], (p1, s1), (p0, s0))), Some(_)) =
+        (quadratic_weights(input.knee.flexion, data), secant)
+    {
         // Quadratic through the last three frames (Lagrange weights in flexion), on the
         // translation, the rotation vector relative to the last pose, and the scale.
-        let (Some((_, p1, s1)), Some((_, p0, s0))) = (data.before_last, data.two_before) else {
-            unreachable!("quadratic_weights needs both frames")
-        };
-        let [w0, w1] = quadratic;
         let last = pose;
         let rel = |p: &Isometry3<f64>| (p.rotation * last.rotation.inverse()).scaled_axis();
         let dt = (p1.translation.vector - last.translation.vector) * w1
@@ -275,15 +273,20 @@ pub fn warm_start(model: &Model, input: &FrameInput, data: &Data) -> Guess {
     Guess { pose, scale }
 }
 
+/// A solved frame the predictor extrapolates from: pose and quadriceps scale (N).
+type PastFrame = (Isometry3<f64>, f64);
+
 /// The Lagrange weights (of the frame two before, of the one before) that extrapolate the
 /// last three frames quadratically in knee flexion to `flexion` (the last frame's weight is
-/// one less their sum: the predictor adds the weighted differences to the last frame).
+/// one less their sum: the predictor adds the weighted differences to the last frame),
+/// with those two frames' poses and quadriceps scales.
 /// `None` unless the three frames and the new one run the same way with comparable steps
 /// (each within [`SECANT_MAX_RATIO`] of the one before and at least
 /// [`SECANT_MIN_STEP_RAD`]): at a turn of the flexion the pose is not one function of the
 /// angle (the loads differ on the way back), and the secant predictor takes over.
-fn quadratic_weights(flexion: f64, data: &Data) -> Option<[f64; 2]> {
-    let (t2, (t1, _, _), (t0, _, _)) = (data.last_flexion?, data.before_last?, data.two_before?);
+fn quadratic_weights(flexion: f64, data: &Data) -> Option<([f64; 2], PastFrame, PastFrame)> {
+    let (t2, (t1, p1, s1), (t0, p0, s0)) =
+        (data.last_flexion?, data.before_last?, data.two_before?);
     let (a, b, c) = (t1 - t0, t2 - t1, flexion - t2);
     let comparable = |x: f64, y: f64| {
         x.abs() > SECANT_MIN_STEP_RAD
@@ -297,7 +300,7 @@ fn quadratic_weights(flexion: f64, data: &Data) -> Option<[f64; 2]> {
     }
     let w1 = (flexion - t0) * (flexion - t2) / ((t1 - t0) * (t1 - t2));
     let w0 = (flexion - t1) * (flexion - t2) / ((t0 - t1) * (t0 - t2));
-    Some([w0, w1])
+    Some(([w0, w1], (p1, s1), (p0, s0)))
 }
 
 /// Unknowns at most: the six pose components and the quadriceps scale.
