@@ -190,6 +190,7 @@ pub(crate) fn evaluate(
     let n = patella.len();
     if which == Elements::All {
         scratch.active.clear();
+        scratch.active.reserve(n);
         scratch.radial_all.resize(n, 0.0);
         scratch.rho_all.resize(n, 0.0);
         match femur {
@@ -236,7 +237,10 @@ pub(crate) fn evaluate(
         return acc.finish();
     }
     let m = scratch.active.len();
+    // Capacity for every element once, so no later evaluation grows a buffer.
+    scratch.batch.reserve(n);
     for v in [&mut scratch.px, &mut scratch.py, &mut scratch.pz] {
+        v.reserve(n.saturating_sub(v.len()));
         v.resize(m, 0.0);
     }
     for (k, &i) in scratch.active.iter().enumerate() {

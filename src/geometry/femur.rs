@@ -160,6 +160,27 @@ pub struct BatchBuffers {
 }
 
 impl BatchBuffers {
+    /// Capacity for `n` points in every buffer, so later queries of up to `n` points never
+    /// grow one (a frame's solve allocates nothing, whatever the contact set did before).
+    pub fn reserve(&mut self, n: usize) {
+        for v in [
+            &mut self.rho,
+            &mut self.radial,
+            &mut self.r_t,
+            &mut self.r_u,
+            &mut self.hit_gap,
+            &mut self.hit_h,
+        ] {
+            v.reserve(n.saturating_sub(v.len()));
+        }
+        for v in [&mut self.cand, &mut self.hits] {
+            v.reserve(n.saturating_sub(v.len()));
+        }
+        self.hit_normal
+            .reserve(n.saturating_sub(self.hit_normal.len()));
+        self.hit_cell.reserve(n.saturating_sub(self.hit_cell.len()));
+    }
+
     fn resize(&mut self, m: usize) {
         for v in [
             &mut self.rho,
