@@ -375,7 +375,7 @@ fn mesh_contact_distance_matches_exact_reference() {
 /// differences, per column within a fraction of its largest entry:
 /// * the mesh knee at 60° under 3,000 N (a running-peak load, where the surface terms
 ///   matter most: without the normal's turning the error was 8–50 %): 1 % (measured
-///   0.2 %);
+///   0.2 %), right and left (the mirrored field's derivatives);
 /// * the mesh knee at 90° under 400 N: 5 % (measured 4 %: central differences of the
 ///   cell-wise interpolated field, whose derivatives jump between cells);
 /// * the parametric knee at 30° under 400 N: 10 % (its surface-curvature term is
@@ -386,9 +386,12 @@ fn mesh_contact_distance_matches_exact_reference() {
 /// one-sided derivatives) that central differences straddle.
 #[test]
 fn jacobian_matches_finite_differences() {
+    let mut left = ModelParams::default();
+    left.subject.side = kneetrack::params::Side::Left;
     for (params, angle, load, tolerance) in [
         (parametric(), 30.0, 400.0, 0.10),
         (ModelParams::default(), 60.0, 3000.0, 0.01),
+        (left, 60.0, 3000.0, 0.01),
         (ModelParams::default(), 90.0, 400.0, 0.05),
     ] {
         let (m, mut d, r) = solved(&params, angle, QuadLoad::Force(load));
