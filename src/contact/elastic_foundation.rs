@@ -17,9 +17,9 @@
 use nalgebra::{Isometry3, Matrix6};
 
 use super::law::ContactLaw;
-use crate::geometry::femur::{BatchBuffers, SurfaceDistance};
+use crate::geometry::femur::{reserve_total, BatchBuffers, SurfaceDistance};
 use crate::geometry::femur_mesh::{
-    FieldDerivative, FieldSample, EARLY_OUT_MM, FAR_GAP_MM, NODE_X, NODE_Y,
+    FieldCell, FieldDerivative, FieldSample, EARLY_OUT_MM, FAR_GAP_MM, NODE_X, NODE_Y,
 };
 use crate::geometry::patches::Patch;
 use crate::geometry::{FemurGeometry, FemurSdf, PatellaMesh};
@@ -185,8 +185,8 @@ pub(crate) fn evaluate(
     jacobian: bool,
     portable: bool,
 ) -> ContactResult {
-    let mut acc = Accumulator::new(femur_from_patella, patella, pressure, jacobian);
-    acc.surface = jacobian && !scratch.skip_surface;
+    let surface = jacobian && !scratch.skip_surface;
+    let mut acc = Accumulator::new(femur_from_patella, patella, pressure, jacobian, surface);
     let n = patella.len();
     if which == Elements::All {
         scratch.active.clear();
@@ -240,7 +240,7 @@ pub(crate) fn evaluate(
     // Capacity for every element once, so no later evaluation grows a buffer.
     scratch.batch.reserve(n);
     for v in [&mut scratch.px, &mut scratch.py, &mut scratch.pz] {
-        v.reserve(n.saturating_sub(v.len()));
+        reserve_total(v, n);
         v.resize(m, 0.0);
     }
     for (k, &i) in scratch.active.iter().enumerate() {
@@ -267,9 +267,7 @@ pub(crate) fn evaluate(
         let i = scratch.active[k as usize] as usize;
         let (_, r) = acc.place(patella, i);
         let surface = match (field, b.hit_cell.get(j)) {
-            (Some((sdf, lat)), Some(&Some((base, [fx, fy, fz])))) if acc.surface => {
-                Some(sdf.refine_derivative(base, fx, fy, fz).mirrored(lat))
-            }
+            (Some((sdf, lat)), Some(&cell)) if acc.surface => sdf.derivative_in(cell, lat),
             _ => None,
         };
         acc.add(
@@ -404,17 +402,14 @@ impl MeshPass<'_> {
         i: usize,
         r: [f64; 3],
         s: &FieldSample,
-        cell: Option<(usize, [f64; 3])>,
+        cell: Option<FieldCell>,
     ) {
         if s.gap < 0.0 {
             let normal = Vec3::new(s.normal[0], s.normal[1], self.lat * s.normal[2]);
-            let surface = match cell {
-                Some((base, [fx, fy, fz])) if acc.surface => Some(
-                    self.sdf
-                        .refine_derivative(base, fx, fy, fz)
-                        .mirrored(self.lat),
-                ),
-                _ => None,
+            let surface = if acc.surface {
+                self.sdf.derivative_in(cell, self.lat)
+            } else {
+                None
             };
             acc.add(
                 self.patella,
@@ -633,6 +628,7 @@ impl<'a> Accumulator<'a> {
         patella: &PatellaMesh,
         pressure: &'a mut [f64],
         jacobian: bool,
+        surface: bool,
     ) -> Self {
         assert_eq!(
             pressure.len(),
@@ -650,7 +646,7 @@ impl<'a> Accumulator<'a> {
             t: femur_from_patella.translation.vector,
             pressure,
             jacobian,
-            surface: jacobian,
+            surface,
             out: ContactResult::default(),
             k: [0.0; 21],
             kc: [0.0; 36],

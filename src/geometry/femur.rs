@@ -156,7 +156,7 @@ pub struct BatchBuffers {
     /// On a mesh field, each hit's fine cell (its (0, 0, 0) node and the point's fractions)
     /// where the sample has surface derivatives ([`crate::geometry::FieldDerivative`]);
     /// shape (hits,); empty on the parametric surface.
-    pub hit_cell: Vec<Option<(usize, [f64; 3])>>,
+    pub hit_cell: Vec<Option<crate::geometry::femur_mesh::FieldCell>>,
 }
 
 impl BatchBuffers {
@@ -171,14 +171,12 @@ impl BatchBuffers {
             &mut self.hit_gap,
             &mut self.hit_h,
         ] {
-            v.reserve(n.saturating_sub(v.len()));
+            reserve_total(v, n);
         }
-        for v in [&mut self.cand, &mut self.hits] {
-            v.reserve(n.saturating_sub(v.len()));
-        }
-        self.hit_normal
-            .reserve(n.saturating_sub(self.hit_normal.len()));
-        self.hit_cell.reserve(n.saturating_sub(self.hit_cell.len()));
+        reserve_total(&mut self.cand, n);
+        reserve_total(&mut self.hits, n);
+        reserve_total(&mut self.hit_normal, n);
+        reserve_total(&mut self.hit_cell, n);
     }
 
     fn resize(&mut self, m: usize) {
@@ -191,6 +189,11 @@ impl BatchBuffers {
             v.resize(m, 0.0);
         }
     }
+}
+
+/// Capacity for `n` items in `v` in all (`Vec::reserve` counts from the length).
+pub(crate) fn reserve_total<T>(v: &mut Vec<T>, n: usize) {
+    v.reserve(n.saturating_sub(v.len()));
 }
 
 /// Result of one distance query.

@@ -86,6 +86,9 @@ impl FieldSample {
     }
 }
 
+/// A fine cell of the field: its (0, 0, 0) node and the query point's fractions in it.
+pub(crate) type FieldCell = (usize, [f64; 3]);
+
 /// The derivatives of a sample's normal and thickness with respect to the query point
 /// ([`FemurSdf::refine_derivative`]); zero where the sample has none (the coarse grid).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -1474,7 +1477,7 @@ impl FemurSdf {
         x: f64,
         y: f64,
         z: f64,
-    ) -> (FieldSample, Option<(usize, [f64; 3])>) {
+    ) -> (FieldSample, Option<FieldCell>) {
         let (base, fx, fy, fz) = match self.locate(x, y, z) {
             Located::Outside => {
                 let s = FieldSample {
@@ -1622,6 +1625,17 @@ impl FemurSdf {
             out.thickness[k] = dk[3] as f64 * inv_h;
         }
         out
+    }
+
+    /// [`Self::refine_derivative`] at a refined sample's cell, in the frame of a knee of
+    /// side `lat` (the field is the right knee's); `None` without a cell.
+    #[inline]
+    pub(crate) fn derivative_in(
+        &self,
+        cell: Option<FieldCell>,
+        lat: f64,
+    ) -> Option<FieldDerivative> {
+        cell.map(|(base, [fx, fy, fz])| self.refine_derivative(base, fx, fy, fz).mirrored(lat))
     }
 
     /// [`Self::locate`] for four femur-frame points at once (AVX2): the same IEEE

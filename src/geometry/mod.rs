@@ -126,7 +126,7 @@ impl FemurGeometry {
 /// The batched query over a mesh field (plain or morphed), one point at a time.
 fn mesh_batch(
     info: &MeshFemurInfo,
-    sample: impl Fn(f64, f64, f64) -> (FieldSample, Option<(usize, [f64; 3])>),
+    sample: impl Fn(f64, f64, f64) -> (FieldSample, Option<crate::geometry::femur_mesh::FieldCell>),
     px: &[f64],
     py: &[f64],
     pz: &[f64],

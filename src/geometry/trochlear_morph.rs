@@ -59,6 +59,7 @@
 //! would lower the groove into the subchondral bone (the bone is not morphed), and A_max is
 //! where the groove flattens to [`MIN_DEPTH_MM`] or the slope reaches [`MAX_SLOPE`].
 
+use crate::geometry::femur_mesh::FieldCell;
 use serde::Serialize;
 
 use super::femur_mesh::{FemurSdf, FieldSample};
@@ -280,21 +281,31 @@ impl TrochlearMorph {
         x: f64,
         y: f64,
         z: f64,
-    ) -> (FieldSample, Option<(usize, [f64; 3])>) {
-        if self.displacement(x, y, z).0 == 0.0 {
+    ) -> (FieldSample, Option<FieldCell>) {
+        let (d, g) = self.displacement(x, y, z);
+        if d == 0.0 {
             return sdf.sample_in_cell(x, y, z);
         }
-        (self.sample(sdf, x, y, z), None)
+        (self.displaced(sdf, x, y, z, d, g), None)
     }
 
     /// The morphed field's sample at a field-frame point (see the module doc): the plain
     /// field's own sample wherever δ = 0.
     #[inline]
     pub fn sample(&self, sdf: &FemurSdf, x: f64, y: f64, z: f64) -> FieldSample {
-        let (d, g) = self.displacement(x, y, z);
-        if d == 0.0 {
-            return sdf.sample(x, y, z);
-        }
+        self.sample_in_cell(sdf, x, y, z).0
+    }
+
+    /// The sample where the groove is displaced by `d` (mm) with gradient `g`.
+    fn displaced(
+        &self,
+        sdf: &FemurSdf,
+        x: f64,
+        y: f64,
+        z: f64,
+        d: f64,
+        g: [f64; 3],
+    ) -> FieldSample {
         let rho = (x * x + y * y).sqrt();
         let k = (rho - d) / rho;
         let w = sdf.sample(x * k, y * k, z);

@@ -129,24 +129,23 @@ pub fn tissues(
         let passive = if i == 0 { input.rf_passive_n } else { 0.0 };
         let tension = scale * h.weight + passive;
         acc.heads_n[i] = tension;
-        let u = match &h.wrap {
+        let (u, len) = match &h.wrap {
             Some(c) => {
                 let s = wrap_path(&p.coords, &h.origin, c);
                 let u = s.direction;
-                add_line(&mut acc, &r, &u, s.segment_mm, tension, 0.0);
                 // The exact turning (the tension is the head's share of the load: no
-                // length term): K = −T ∂u/∂x, less the straight-line K added above.
+                // length term): K = −T ∂u/∂x, less the straight-line K of `add_line`.
                 let straight = (Mat3::identity() - u * u.transpose()) * (tension / s.segment_mm);
                 acc.wrap_jacobian += stiffness_terms(&r, &(-s.d_direction * tension - straight));
-                u
+                (u, s.segment_mm)
             }
             None => {
                 let d = h.origin - p.coords;
                 let len = d.norm();
-                add_line(&mut acc, &r, &(d / len), len, tension, 0.0);
-                d / len
+                (d / len, len)
             }
         };
+        add_line(&mut acc, &r, &u, len, tension, 0.0);
         acc.d_quad_scale
             .fixed_rows_mut::<3>(0)
             .add_assign(&(u * h.weight));
