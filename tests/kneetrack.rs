@@ -1144,6 +1144,10 @@ validation_rows! {
     f7c_lateral_tilt_fall_30_to_90 => "F7c", ignore = "known gap L_KINEMATICS: tilt rises 1.7° 30-90°";
     f7d_patellar_flexion_lags => "F7d", ignore = "known gap L_PATELLAR_FLEXION: patellar flexion leads knee flexion below 30°";
     f7e_pt_quadriceps_ratio => "F7e";
+    f8a_itb_tension_shifts_laterally => "F8a";
+    f8b_itb_tension_tilts_laterally => "F8b";
+    f8c_itb_tension_raises_lateral_share => "F8c";
+    f8d_itb_tension_lowers_lateral_restraint => "F8d", ignore = "known gap L_ITB_RESTRAINT: the iliopatellar line presses the displaced patella onto the lateral facet (+2 %)";
     m1a_pt_moment_arm_30_to_60 => "M1a";
     m1b_pt_moment_arm_smaller_at_the_ends => "M1b";
     m2a_pt_quadriceps_ratio_30_to_60 => "M2a", ignore = "known gap L_PT_RATIO: 0.74-0.50 at 30-60°";
