@@ -100,8 +100,10 @@ const L_KINEMATICS: &str = "lateral shift grows 0.9 mm and tilt rises 1.5° from
 with the seated tibia (Walker's rotation, translations from the knee's own contact and ligaments): the patellar \
 ligaments are single lines and the tibia's secondary motion does not respond to the quadriceps, so the lateral pull \
 in flexion is weak";
-const L_PATELLAR_FLEXION: &str = "patellar flexion runs ahead of knee flexion below 30° (16° at 10°, 25° at 30°): \
-the Lenhart trochlea spirals in proximally and the patella follows it by flexing; it lags from 40° on";
+const L_PATELLAR_FLEXION: &str = "the patella already sits at 11.6° of flexion at full extension under \
+the 400 N rig load (its model-file frame seated on the proximal trochlea), so the absolute angle, which the row compares \
+as the case states it, is ahead of the knee's below 30° (15.8° at 10°, 25.2° at 30°). Measured from extension it lags \
+at every angle (+4.2° at 10°, +13.6° at 30°, +35.7° at 60°, +61.1° at 90°): the offset, not the motion, fails the row";
 const L_ITB_RESTRAINT: &str = "a 90 N IT band raises the restraint at 30° by 2 % (198 → 202 N), where Merican \
 2009 saw it fall: its 18 N iliopatellar line (patellar_fraction 0.2) runs from the patella's lateral border to a fixed \
 point on the band's path, posteriorly and proximally (direction −0.69 / +0.72 / +0.07 at 10 mm), so it presses the \

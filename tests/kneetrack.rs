@@ -1142,7 +1142,7 @@ validation_rows! {
     f7a_medial_then_lateral_shift => "F7a";
     f7b_lateral_shift_gain_30_to_90 => "F7b", ignore = "known gap L_KINEMATICS: +0.9 mm 30-90°";
     f7c_lateral_tilt_fall_30_to_90 => "F7c", ignore = "known gap L_KINEMATICS: tilt rises 1.7° 30-90°";
-    f7d_patellar_flexion_lags => "F7d", ignore = "known gap L_PATELLAR_FLEXION: patellar flexion leads knee flexion below 30°";
+    f7d_patellar_flexion_lags => "F7d", ignore = "known gap L_PATELLAR_FLEXION: 11.6° of patellar flexion at extension; from there it lags at every angle";
     f7e_pt_quadriceps_ratio => "F7e";
     f8a_itb_tension_shifts_laterally => "F8a";
     f8b_itb_tension_tilts_laterally => "F8b";
