@@ -1,12 +1,19 @@
 //! One 100-frame running cycle (the built-in cycle at 3.5 m/s, default runner), single
 //! thread: approach from rest to foot strike, then every frame warm-started from the one
 //! before — what a viewer slider re-solves. DESIGN target: ≤ 10 ms.
+//!
+//! `viewer_resolve`: what the viewer's worker does when a slider moves (`viewer::live::
+//! resolve`, which needs the `viewer` feature, so its two steps are repeated here): the
+//! shipped `runner_baseline` scenario with the VMO slider moved, written out, compiled
+//! (the knee's geometry is already cached in the process) and recorded (one 100-frame
+//! cycle with every frame's pressures and tissue lines).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use kneetrack::experiment::gait::{factors, run_cycle};
+use kneetrack::experiment::record::record;
 use kneetrack::gait::builtin::Conditions;
 use kneetrack::params::AnatomyModel;
-use kneetrack::scenario::GaitPlan;
+use kneetrack::scenario::{self, GaitPlan};
 use kneetrack::validation::knee_params;
 use kneetrack::{Data, Model};
 
@@ -39,6 +46,22 @@ fn bench(c: &mut Criterion) {
         });
         g.finish();
     }
+    let path = std::path::Path::new("scenarios/runner_baseline.toml");
+    let (spec, _) = scenario::load(path).expect("shipped scenario");
+    let mut g = c.benchmark_group("viewer_resolve");
+    g.sample_size(10);
+    let mut step = 0u32;
+    g.bench_function("runner_baseline_vmo_slider", |b| {
+        b.iter(|| {
+            let mut s = spec.clone();
+            step += 1;
+            s.muscles.vmo = 1.0 - 0.01 * (step % 50) as f64;
+            let text = toml::to_string(&s).expect("serialisable spec");
+            let compiled = scenario::compile(s, path, &text).expect("valid slider value");
+            record(&compiled).expect("a gait scenario records")
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);
