@@ -532,6 +532,10 @@ impl MeshPass<'_> {
                         *rho.get_unchecked_mut(i) = 0.0;
                     }
                 }
+                if keep == 0 {
+                    // Most groups away from the contact keep no lane: nothing to list.
+                    continue;
+                }
                 let (rx, ry, rz): ([f64; 4], [f64; 4], [f64; 4]) = (
                     std::mem::transmute(rx),
                     std::mem::transmute(ry),
@@ -543,17 +547,20 @@ impl MeshPass<'_> {
                     std::mem::transmute(q.fz),
                 );
                 let base: [u32; 4] = std::mem::transmute(q.base);
-                for l in 0..4 {
+                // The kept lanes, in lane order.
+                let mut lanes = keep;
+                while lanes != 0 {
+                    let l = lanes.trailing_zeros() as usize;
+                    lanes &= lanes - 1;
                     let fine = q.fine >> l & 1 == 1;
-                    let e = near.get_unchecked_mut(kept);
-                    *e = Near {
+                    *near.get_unchecked_mut(kept) = Near {
                         i: *g.get_unchecked(l),
                         base: if fine { base[l] } else { u32::MAX },
                         f: [fx[l], fy[l], fz[l]],
                         d0: d0[l],
                         r: [rx[l], ry[l], rz[l]],
                     };
-                    kept += (keep >> l & 1) as usize;
+                    kept += 1;
                 }
                 let mut pre = keep & q.fine;
                 while pre != 0 {
