@@ -84,9 +84,17 @@ pub const KNOWN_GAPS_LENHART: &[(&str, &str)] = &[
     ("R1c", L_RUNNING_PRESSURE),
 ];
 
-const L_Q_PRESSURE: &str = "Q ±10° changes peak pressure at 20° by +19 / +7 %, not +45 / +20-80 %: the real \
-trochlea is deeper and more conforming than the parametric one, so turning the quadriceps resultant shifts the patella \
-~1 mm and spreads the load over the facet instead of loading its edge";
+const L_Q_PRESSURE: &str = "Q ±10° changes peak pressure at 20° by +17.8 / +6.1 %, not +45 / +50 % (Huberti & \
+Hayes 1984), though the facet loads follow the turn: the quadriceps resultant turned ±10° at extension (±8.3° in the \
+20° frame) moves the lateral share 0.72 → 0.91 / 0.52 and the patella ±1 mm; +10° raises the lateral facet's load 33 % \
+(298 → 397 N) and its mean pressure 23 % (1.61 → 1.98 MPa), −10° the medial facet's load 66 % (116 → 192 N) and its \
+mean pressure 44 % (1.38 → 1.99 MPa). The peak lags because this knee's field is already peaked at the normal Q \
+(3.44 MPa on one lateral element, 2.1 × the mean, where Huberti's film read uniform ±0.25 MPa with equal facets) and the \
+conforming lateral facet spreads added load (185 → 201 mm²); at −10° the medial peak rises 25 % (2.64 → 3.29 MPa) \
+but stays below the lateral facet's edge element (3.65 MPa), so the U's minimum sits at −5°, where the facets balance. \
+The paper's abstract does not say how its fixture changed the Q-angle; the other candidate mechanisms give no more: the \
+tuberosity moved for the same Q (TT-TG 19.3 / 4.3 mm) +19.6 / +0.8 %, the tibia rotated 10° externally / internally \
++13.1 / −2.6 %. The published sizes take a ±20° turn (+48.7 / +44.2 %)";
 const L_VMO: &str = "under the 400 N PCSA rig the VMO carries 7.25 % of the load (29 N): halving it moves the \
 lateral share by 3.1-3.5 pp at 40-80° (Elias: ~10 pp). Elias' per-head rig loads were not available to model the \
 experiment as published (F4 runs Sakai 2000's rig, VMO 40 N of 150 N, and passes); with the PCSA split the medial \

@@ -1124,10 +1124,10 @@ macro_rules! validation_rows {
 validation_rows! {
     f1a_peak_pf_force_at_60_to_90 => "F1a";
     f1b_force_at_20_below_60_percent => "F1b";
-    f2a_q_plus_10_raises_peak_pressure => "F2a", ignore = "known gap L_Q_PRESSURE: +19 % on the deeper real trochlea";
+    f2a_q_plus_10_raises_peak_pressure => "F2a", ignore = "known gap L_Q_PRESSURE: +17.8 %: lateral share 0.72 → 0.91, lateral mean pressure +23 %, on a field already peaked at the normal Q";
     f2b_q_plus_10_shifts_laterally => "F2b";
     f3a_q_minus_10_lowers_lateral_share => "F3a";
-    f3b_q_minus_10_raises_peak_pressure => "F3b", ignore = "known gap L_Q_PRESSURE: +7 % on the deeper real trochlea";
+    f3b_q_minus_10_raises_peak_pressure => "F3b", ignore = "known gap L_Q_PRESSURE: +6.1 %: the medial peak rises 25 % but stays below the lateral facet's edge element";
     f3c_peak_pressure_u_shaped_in_q => "F3c";
     f4a_vmo_unloaded_lateral_shift => "F4a";
     f4b_vmo_unloaded_lateral_tilt => "F4b";
