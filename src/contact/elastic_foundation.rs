@@ -20,6 +20,7 @@ use super::law::ContactLaw;
 use crate::geometry::femur::{reserve_total, BatchBuffers, SurfaceDistance};
 use crate::geometry::femur_mesh::{
     FieldCell, FieldDerivative, FieldSample, EARLY_OUT_MM, FAR_GAP_MM, NODE_X, NODE_Y,
+    REACH_SPAN_MM,
 };
 use crate::geometry::patches::Patch;
 use crate::geometry::{FemurGeometry, FemurSdf, PatellaMesh};
@@ -143,8 +144,9 @@ pub struct ContactScratch {
     /// The batched surface query's buffers.
     pub(crate) batch: BatchBuffers,
     /// After an evaluation of every element: each element's `radial` and `rho` for the
-    /// motion bounds ([`BatchBuffers`]; a culled patch's elements get its lower bound);
-    /// shape (n,).
+    /// motion bounds ([`BatchBuffers`]; on a mesh field the plain trilinear distance and the
+    /// field's motion bound [`FemurSdf::reach`]; a culled patch's elements get its lower
+    /// bound and the bound over its ball); shape (n,).
     pub(crate) radial_all: Vec<f64>,
     pub(crate) rho_all: Vec<f64>,
     /// When set, a Jacobian evaluation leaves out the surface terms
@@ -287,13 +289,21 @@ pub(crate) fn evaluate(
 }
 
 /// Patch `p` with lower bound `lb`: rejected (its elements get the bound as their motion
-/// reference) or its elements listed for the element pass.
+/// reference, with the field's motion bound over the patch's ball widened by an element's
+/// reach, from the femur-frame centre `c`) or its elements listed for the element pass.
 #[inline(always)]
-fn cull(p: &Patch, lb: f64, scratch: &mut ContactScratch) {
+fn cull(
+    p: &Patch,
+    lb: f64,
+    sdf: &FemurSdf,
+    c: impl Fn() -> [f64; 3],
+    scratch: &mut ContactScratch,
+) {
     let range = p.start as usize..p.end as usize;
     if lb >= EARLY_OUT_MM {
+        let [x, y, z] = c();
         scratch.radial_all[range.clone()].fill(lb);
-        scratch.rho_all[range].fill(0.0);
+        scratch.rho_all[range].fill(sdf.reach(x, y, z, p.radius + REACH_SPAN_MM));
     } else {
         scratch.active.extend(p.start..p.end);
     }
@@ -310,9 +320,12 @@ fn cull_patches(
 ) {
     for p in patches {
         let (c, _) = acc.place_point(p.centre);
+        let (x, y, z) = (c.x, c.y, lat * c.z);
         cull(
             p,
-            sdf.patch_lower_bound(c.x, c.y, lat * c.z, p.radius),
+            sdf.patch_lower_bound(x, y, z, p.radius),
+            sdf,
+            || [x, y, z],
             scratch,
         );
     }
@@ -355,13 +368,17 @@ unsafe fn cull_patches_avx2(
         let (lb, ok) = sdf.patch_lower_bound4(cx, cy, cz, r);
         let lb: [f64; 4] = std::mem::transmute(lb);
         for (l, p) in ch.iter().enumerate() {
+            let centre = || {
+                let (c, _) = acc.place_point(p.centre);
+                [c.x, c.y, lat * c.z]
+            };
             let lb = if ok >> l & 1 == 1 {
                 lb[l]
             } else {
-                let (c, _) = acc.place_point(p.centre);
-                sdf.patch_lower_bound(c.x, c.y, lat * c.z, p.radius)
+                let [x, y, z] = centre();
+                sdf.patch_lower_bound(x, y, z, p.radius)
             };
-            cull(p, lb, scratch);
+            cull(p, lb, sdf, centre, scratch);
         }
     }
     cull_patches(acc, sdf, lat, tail, scratch);
@@ -387,7 +404,7 @@ impl MeshPass<'_> {
         let (s, cell) = self.sdf.sample_in_cell(p.x, p.y, self.lat * p.z);
         if let Some((radial, rho)) = refs {
             radial[i] = s.trilinear;
-            rho[i] = 0.0;
+            rho[i] = self.sdf.reach(p.x, p.y, self.lat * p.z, REACH_SPAN_MM);
         }
         self.add(acc, i, r, &s, cell);
     }
@@ -526,10 +543,11 @@ impl MeshPass<'_> {
                 let d0: [f64; 4] = std::mem::transmute(d0);
                 if let Some((radial, rho)) = &mut refs {
                     // Lanes outside the fine blocks are written again by the scalar path.
+                    let reach: [f64; 4] = std::mem::transmute(self.sdf.reach4(px, py, pz));
                     for l in 0..4 {
                         let i = *g.get_unchecked(l) as usize;
                         *radial.get_unchecked_mut(i) = d0[l];
-                        *rho.get_unchecked_mut(i) = 0.0;
+                        *rho.get_unchecked_mut(i) = reach[l];
                     }
                 }
                 if keep == 0 {

@@ -9,7 +9,9 @@
 //! skipped — it contributes exactly nothing, as the full kernel would have found. Every
 //! other element is evaluated exactly as in the full kernel, in the same order, so the
 //! sums are identical. This is conservative advancement (Mirtich 1996) applied per element
-//! with the Lipschitz bound of the implicit femoral surface.
+//! with a Lipschitz bound of the implicit femoral surface: the parametric surface's own, or
+//! on a mesh field the local bound of its distance's fall stored with each element
+//! ([`crate::geometry::FemurSdf::reach`]).
 
 use nalgebra::Isometry3;
 
@@ -18,8 +20,9 @@ use super::law::ContactLaw;
 use crate::geometry::{FemurGeometry, PatellaMesh};
 
 /// A motion larger than this (mm, for the farthest element) refreshes the reference:
-/// beyond it few elements could be skipped anyway.
-pub const REFRESH_BEYOND_MM: f64 = 0.5;
+/// beyond it few elements could be skipped anyway. The mesh field's motion bounds
+/// ([`crate::geometry::FemurSdf::reach`]) are taken for this span.
+pub const REFRESH_BEYOND_MM: f64 = crate::geometry::femur_mesh::REACH_SPAN_MM;
 
 /// Per-run state of the contact kernels (in `Data`): the motion-bound reference and the
 /// evaluation scratch.
@@ -29,7 +32,9 @@ pub struct ContactCache {
     reference: Option<Isometry3<f64>>,
     /// Radial excess F = ρ − R(θ, u) of each element at the reference, mm; shape (n,).
     radial: Vec<f64>,
-    /// Distance of each element from the femoral axis at the reference, mm; shape (n,).
+    /// The geometry's second reference per element: on the parametric surface its distance
+    /// from the femoral axis (mm), on a mesh field the field's motion bound there (per mm,
+    /// [`crate::geometry::FemurSdf::reach`]); shape (n,).
     rho: Vec<f64>,
     /// Distance of each element from the patella origin, mm; shape (n,).
     lever: Vec<f64>,

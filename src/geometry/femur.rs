@@ -134,7 +134,9 @@ pub const PROFILE_HALF_RANGE_MM: f64 = 60.0;
 /// noted); kept in the per-run `Data` so the per-step path does not allocate.
 #[derive(Debug, Clone, Default)]
 pub struct BatchBuffers {
-    /// Distance from the flexion axis, mm.
+    /// The motion bound's second reference: on the parametric surface the distance from the
+    /// flexion axis (mm); on a mesh field the field's local bound of its fall per mm
+    /// ([`crate::geometry::FemurSdf::reach`]).
     pub rho: Vec<f64>,
     /// Radial excess ρ − R(θ, u), mm.
     pub radial: Vec<f64>,

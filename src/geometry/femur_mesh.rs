@@ -120,8 +120,14 @@ impl FieldDerivative {
 /// skipping the normal, thickness and first-order terms (they cannot be in contact: the
 /// refined distance differs from the trilinear one by far less). Most patella elements are
 /// this far from the femur at any pose. Because the skip is decided on the trilinear value,
-/// the warm kernel can prove an element stays beyond it: `trilinear − √3·moved > EARLY_OUT_MM`.
+/// the warm kernel can prove an element stays beyond it: `trilinear − L·moved > EARLY_OUT_MM`
+/// with L from [`FemurSdf::reach`].
 pub const EARLY_OUT_MM: f64 = 0.2;
+
+/// How far an element may move from its reference evaluation before the warm kernel
+/// refreshes it, mm ([`FemurSdf::reach`]'s span for one element; the contact module's
+/// `REFRESH_BEYOND_MM` is this).
+pub const REACH_SPAN_MM: f64 = 0.5;
 
 /// The baked field. Immutable; shared (through `Arc`) by every model that uses the geometry.
 #[derive(Debug, Clone)]
@@ -168,9 +174,13 @@ pub struct FemurSdf {
     patch_lip2: Vec<f32>,
     /// Entries per shape of `patch_lb2` / `patch_lip2` (the padded block count).
     patch_group: usize,
-    /// Upper bound of the field's gradient norm: trilinear interpolation of a 1-Lipschitz
-    /// function is at most √3-Lipschitz. Used by the motion bounds of the warm kernel.
-    pub lipschitz: f64,
+    /// Per block of the padded block grid (x-major, as the patch tables): how fast the
+    /// plain trilinear distance can fall, per mm, between any two points of the block and
+    /// its 26 neighbours — 0 when it is at least [`EARLY_OUT_MM`] everywhere there, else
+    /// the largest gradient bound of the 27 blocks, +∞ when one of them is not fine field
+    /// (the field jumps where fine blocks meet the coarse grid or the box's outside). See
+    /// [`Self::reach`].
+    reach: Vec<f32>,
 }
 
 /// Four lanes of [`FemurSdf::trilinear4`]: the plain trilinear distance, the cell
@@ -1411,6 +1421,7 @@ impl FemurSdf {
         let padded = [blocks[0] + 2, blocks[1] + 2, blocks[2] + 2];
         let patch_lb2 = pairs(padded, &patch_lb, f32::min);
         let patch_lip2 = pairs(padded, &patch_lip, f32::max);
+        let reach = reach_table(padded, &patch_lb, &patch_lip);
         let total_area: f64 = triangles
             .iter()
             .map(|t| {
@@ -1456,7 +1467,7 @@ impl FemurSdf {
             patch_group: patch_lb2.len() / 8,
             patch_lb2,
             patch_lip2,
-            lipschitz: 3f64.sqrt(),
+            reach,
             cells_f: cells.map(|c| c as f64),
             inv_block: 1.0 / (h * BLOCK as f64),
         }
@@ -1919,6 +1930,115 @@ impl FemurSdf {
         self.patch_bound_from(x, y, z, radius, self.patch_lb2[g], self.patch_lip2[g])
     }
 
+    /// The warm kernel's motion bound at a femur-frame point (x, y, z) for points within
+    /// `span` mm of it (`span` at most a block's edge, 3.6 mm; else +∞): a rate L (per mm)
+    /// such that for any two such points q₁, q₂ the plain trilinear distance obeys
+    /// f(q₂) ≥ f(q₁) − L·|q₂ − q₁|, or 0 when f ≥ [`EARLY_OUT_MM`] at every such point.
+    /// An element whose reference distance (or a lower bound of it) less L × its motion
+    /// stays beyond the early-out distance cannot have come into contact
+    /// ([`crate::geometry::FemurGeometry::surely_apart`]).
+    ///
+    /// Why not one global constant: trilinear interpolation of a 1-Lipschitz function is
+    /// √3-Lipschitz, but the stored field is not 1-Lipschitz everywhere — beyond the
+    /// cartilage's rim it tapers into the bone ([`RIM_TAPER_MM`]) and the open sheet's sign
+    /// turns, so 617 of the Lenhart field's 2,142 blocks have gradient bounds above √3
+    /// (the largest 38 per mm); a global √3, as the warm kernel used before, let it skip
+    /// elements in contact at poses far from equilibrium (2 of 6,000 random steps at 90°).
+    /// Every point within `span` lies in the 27 blocks about the point's block; their table
+    /// entry is looked up once per element at a reference evaluation.
+    #[inline]
+    pub fn reach(&self, x: f64, y: f64, z: f64, span: f64) -> f64 {
+        if !(span <= self.h * BLOCK as f64) {
+            return f64::INFINITY;
+        }
+        let inv = self.inv_block;
+        let n = [self.blocks[0] + 2, self.blocks[1] + 2, self.blocks[2] + 2];
+        let g = [
+            (x - self.origin[0]) * inv,
+            (y - self.origin[1]) * inv,
+            (z - self.origin[2]) * inv,
+        ];
+        // Finite and far below 2^52 (as the vector path).
+        if !g.iter().all(|&v| v < 1e9 && v > -1e9) {
+            return f64::INFINITY;
+        }
+        let mut u = [0usize; 3];
+        for k in 0..3 {
+            let a = floor(g[k]) + 1.0;
+            if a < 0.0 || a >= n[k] as f64 {
+                // Beyond the padded grid: more than a block outside the fine box, where
+                // the field is FAR_GAP_MM, and still outside after `span`.
+                return 0.0;
+            }
+            u[k] = a as usize;
+        }
+        self.reach[(u[0] * n[1] + u[1]) * n[2] + u[2]] as f64
+    }
+
+    /// [`Self::reach`] for four points at once with the span [`REACH_SPAN_MM`] (AVX2), bit
+    /// for bit.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) unsafe fn reach4(
+        &self,
+        x: std::arch::x86_64::__m256d,
+        y: std::arch::x86_64::__m256d,
+        z: std::arch::x86_64::__m256d,
+    ) -> std::arch::x86_64::__m256d {
+        use std::arch::x86_64::*;
+        let inv = _mm256_set1_pd(self.inv_block);
+        let one = _mm256_set1_pd(1.0);
+        let zero = _mm256_setzero_pd();
+        let mut inside = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+        let mut finite = inside;
+        let mut idx = [_mm_setzero_si128(); 3];
+        for (k, c) in [x, y, z].into_iter().enumerate() {
+            let g = _mm256_mul_pd(_mm256_sub_pd(c, _mm256_set1_pd(self.origin[k])), inv);
+            // Finite and far below 2^52 (where `floor` and the rounding instruction agree).
+            finite = _mm256_and_pd(
+                finite,
+                _mm256_and_pd(
+                    _mm256_cmp_pd::<_CMP_LT_OQ>(g, _mm256_set1_pd(1e9)),
+                    _mm256_cmp_pd::<_CMP_GT_OQ>(g, _mm256_set1_pd(-1e9)),
+                ),
+            );
+            let a = _mm256_add_pd(_mm256_floor_pd(g), one);
+            let n = _mm256_set1_pd((self.blocks[k] + 2) as f64);
+            inside = _mm256_and_pd(
+                inside,
+                _mm256_and_pd(
+                    _mm256_cmp_pd::<_CMP_GE_OQ>(a, zero),
+                    _mm256_cmp_pd::<_CMP_LT_OQ>(a, n),
+                ),
+            );
+            idx[k] = _mm256_cvttpd_epi32(_mm256_max_pd(_mm256_min_pd(a, n), zero));
+        }
+        let to32 = |m: __m256d| {
+            _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
+                _mm256_castpd_si256(m),
+                _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0),
+            ))
+        };
+        let (n1, n2) = ((self.blocks[1] + 2) as i32, (self.blocks[2] + 2) as i32);
+        let g = _mm_add_epi32(
+            _mm_mullo_epi32(
+                _mm_add_epi32(_mm_mullo_epi32(idx[0], _mm_set1_epi32(n1)), idx[1]),
+                _mm_set1_epi32(n2),
+            ),
+            idx[2],
+        );
+        let ok = _mm256_and_pd(inside, finite);
+        let g = _mm_and_si128(g, to32(ok));
+        let v = _mm256_cvtps_pd(_mm_i32gather_ps::<4>(self.reach.as_ptr(), g));
+        // Outside the padded grid 0; a non-finite coordinate +∞.
+        let v = _mm256_blendv_pd(zero, v, ok);
+        _mm256_blendv_pd(_mm256_set1_pd(f64::INFINITY), v, finite)
+    }
+
     /// The per-node normals and thicknesses (for prefetching: node `k` is at `.add(k)`).
     #[cfg(target_arch = "x86_64")]
     #[inline]
@@ -2184,6 +2304,44 @@ fn patch_bounds(
         }
     }
     own
+}
+
+/// The motion-bound table of [`FemurSdf::reach`] from the padded per-block lower bounds
+/// (`lb`) and gradient bounds (`lip`, +∞ for a block that is not fine field, the padding
+/// included): per padded block, over it and its neighbours (those beyond the padding are
+/// outside the fine box: FAR_GAP_MM and not fine), 0 when the least lower bound is at
+/// least [`EARLY_OUT_MM`], else the largest gradient bound.
+fn reach_table(n: [usize; 3], lb: &[f32], lip: &[f32]) -> Vec<f32> {
+    let idx = |i: usize, j: usize, k: usize| (i * n[1] + j) * n[2] + k;
+    let mut out = vec![f32::INFINITY; n[0] * n[1] * n[2]];
+    for i in 0..n[0] {
+        for j in 0..n[1] {
+            for k in 0..n[2] {
+                let (mut low, mut steep) = (f32::INFINITY, 0f32);
+                for a in i.saturating_sub(1)..(i + 2).min(n[0]) {
+                    for b in j.saturating_sub(1)..(j + 2).min(n[1]) {
+                        for c in k.saturating_sub(1)..(k + 2).min(n[2]) {
+                            low = low.min(lb[idx(a, b, c)]);
+                            steep = steep.max(lip[idx(a, b, c)]);
+                        }
+                    }
+                }
+                let edge =
+                    i == 0 || j == 0 || k == 0 || i + 1 == n[0] || j + 1 == n[1] || k + 1 == n[2];
+                if edge {
+                    // Neighbours beyond the padding: FAR_GAP_MM, not fine.
+                    low = low.min(FAR_GAP_MM as f32);
+                    steep = f32::INFINITY;
+                }
+                out[idx(i, j, k)] = if low as f64 >= EARLY_OUT_MM {
+                    0.0
+                } else {
+                    steep
+                };
+            }
+        }
+    }
+    out
 }
 
 /// The padded gradient bounds of [`FemurSdf::patch_lower_bound`]. In a cell, each

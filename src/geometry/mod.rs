@@ -16,6 +16,7 @@ pub use femur_mesh::{FemurSdf, FieldDerivative, FieldSample};
 pub use patella::PatellaMesh;
 pub use trochlear_morph::{TrochleaMeasures, TrochleaReport, TrochlearKey, TrochlearMorph};
 
+use crate::geometry::femur_mesh::REACH_SPAN_MM;
 use crate::math::Vec3;
 
 /// The femoral articular surface a model contacts against.
@@ -74,12 +75,25 @@ impl FemurGeometry {
                 buf.hit_h.resize(buf.hits.len(), 0.0);
                 buf.hit_cell.clear();
             }
-            FemurGeometry::Mesh(sdf, info) => {
-                mesh_batch(info, |x, y, z| sdf.sample_in_cell(x, y, z), px, py, pz, buf)
-            }
+            FemurGeometry::Mesh(sdf, info) => mesh_batch(
+                info,
+                |x, y, z| {
+                    let (s, cell) = sdf.sample_in_cell(x, y, z);
+                    (s, cell, sdf.reach(x, y, z, REACH_SPAN_MM))
+                },
+                px,
+                py,
+                pz,
+                buf,
+            ),
             FemurGeometry::MeshMorphed(sdf, info, morph) => mesh_batch(
                 info,
-                |x, y, z| morph.sample_in_cell(sdf, x, y, z),
+                |x, y, z| {
+                    let (s, cell) = morph.sample_in_cell(sdf, x, y, z);
+                    let [wx, wy, wz] = morph.warped(x, y, z);
+                    let span = morph.warp_lipschitz * REACH_SPAN_MM;
+                    (s, cell, sdf.reach(wx, wy, wz, span))
+                },
                 px,
                 py,
                 pz,
@@ -108,16 +122,19 @@ impl FemurGeometry {
     pub fn surely_apart(&self, radial: f64, rho: f64, moved: f64) -> bool {
         match self {
             FemurGeometry::Parametric(s) => s.surely_apart(radial, rho, moved),
-            // `radial` is the plain trilinear distance, √3-Lipschitz; a point whose trilinear
-            // distance stays at or beyond the early-out is reported with it (> 0: no hit).
-            FemurGeometry::Mesh(sdf, _) => {
-                radial - sdf.lipschitz * moved > crate::geometry::femur_mesh::EARLY_OUT_MM
+            // `radial` is the plain trilinear distance (or a lower bound of it) and `rho` the
+            // field's motion bound there ([`FemurSdf::reach`]: its fall per mm of motion, 0
+            // where nothing near can come within the early-out, +∞ where the field jumps); a
+            // point whose trilinear distance stays at or beyond the early-out is reported
+            // with it (> 0: no hit). An infinite bound never skips (∞·0 is NaN: false).
+            FemurGeometry::Mesh(..) => {
+                radial - rho * moved > crate::geometry::femur_mesh::EARLY_OUT_MM
             }
-            // `radial` is the trilinear distance at the warped point; the warp moves at most
-            // `warp_lipschitz` × as far as the point does.
-            FemurGeometry::MeshMorphed(sdf, _, m) => {
-                radial - sdf.lipschitz * m.warp_lipschitz * moved
-                    > crate::geometry::femur_mesh::EARLY_OUT_MM
+            // `radial` is the trilinear distance at the warped point and `rho` the bound
+            // there for the warped point's motion, which is at most `warp_lipschitz` × the
+            // point's.
+            FemurGeometry::MeshMorphed(_, _, m) => {
+                radial - rho * m.warp_lipschitz * moved > crate::geometry::femur_mesh::EARLY_OUT_MM
             }
         }
     }
@@ -126,7 +143,15 @@ impl FemurGeometry {
 /// The batched query over a mesh field (plain or morphed), one point at a time.
 fn mesh_batch(
     info: &MeshFemurInfo,
-    sample: impl Fn(f64, f64, f64) -> (FieldSample, Option<crate::geometry::femur_mesh::FieldCell>),
+    sample: impl Fn(
+        f64,
+        f64,
+        f64,
+    ) -> (
+        FieldSample,
+        Option<crate::geometry::femur_mesh::FieldCell>,
+        f64,
+    ),
     px: &[f64],
     py: &[f64],
     pz: &[f64],
@@ -142,8 +167,9 @@ fn mesh_batch(
     buf.hit_h.clear();
     buf.hit_cell.clear();
     for k in 0..m {
-        let (s, cell) = sample(px[k], py[k], lat * pz[k]);
+        let (s, cell, reach) = sample(px[k], py[k], lat * pz[k]);
         buf.radial[k] = s.trilinear;
+        buf.rho[k] = reach;
         if s.gap < 0.0 {
             buf.hits.push(k as u32);
             buf.hit_gap.push(s.gap);

@@ -289,6 +289,19 @@ impl TrochlearMorph {
         (self.displaced(sdf, x, y, z, d, g), None)
     }
 
+    /// The point where the plain field is sampled for the morphed field at a field-frame
+    /// point: the point pulled along its radius by δ (itself wherever δ = 0).
+    #[inline]
+    pub fn warped(&self, x: f64, y: f64, z: f64) -> [f64; 3] {
+        let (d, _) = self.displacement(x, y, z);
+        if d == 0.0 {
+            return [x, y, z];
+        }
+        let rho = (x * x + y * y).sqrt();
+        let k = (rho - d) / rho;
+        [x * k, y * k, z]
+    }
+
     /// The morphed field's sample at a field-frame point (see the module doc): the plain
     /// field's own sample wherever δ = 0.
     #[inline]
