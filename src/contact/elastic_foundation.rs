@@ -303,7 +303,7 @@ fn cull(
     if lb >= EARLY_OUT_MM {
         let [x, y, z] = c();
         scratch.radial_all[range.clone()].fill(lb);
-        scratch.rho_all[range].fill(sdf.reach(x, y, z, p.radius + REACH_SPAN_MM));
+        scratch.rho_all[range].fill(sdf.reach(x, y, z, p.radius, REACH_SPAN_MM));
     } else {
         scratch.active.extend(p.start..p.end);
     }
@@ -404,7 +404,7 @@ impl MeshPass<'_> {
         let (s, cell) = self.sdf.sample_in_cell(p.x, p.y, self.lat * p.z);
         if let Some((radial, rho)) = refs {
             radial[i] = s.trilinear;
-            rho[i] = self.sdf.reach(p.x, p.y, self.lat * p.z, REACH_SPAN_MM);
+            rho[i] = self.sdf.reach(p.x, p.y, self.lat * p.z, 0.0, REACH_SPAN_MM);
         }
         self.add(acc, i, r, &s, cell);
     }

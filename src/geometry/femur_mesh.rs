@@ -125,9 +125,12 @@ impl FieldDerivative {
 pub const EARLY_OUT_MM: f64 = 0.2;
 
 /// How far an element may move from its reference evaluation before the warm kernel
-/// refreshes it, mm ([`FemurSdf::reach`]'s span for one element; the contact module's
-/// `REFRESH_BEYOND_MM` is this).
+/// refreshes it, mm (the contact module's `REFRESH_BEYOND_MM` is this).
 pub const REACH_SPAN_MM: f64 = 0.5;
+
+/// The longest motion [`FemurSdf::reach`]'s table answers for, mm: twice an element's, so a
+/// trochlear morph that moves the sampled point up to twice as far keeps its bounds.
+pub const REACH_MOTION_MM: f64 = 2.0 * REACH_SPAN_MM;
 
 /// The baked field. Immutable; shared (through `Arc`) by every model that uses the geometry.
 #[derive(Debug, Clone)]
@@ -1421,7 +1424,21 @@ impl FemurSdf {
         let padded = [blocks[0] + 2, blocks[1] + 2, blocks[2] + 2];
         let patch_lb2 = pairs(padded, &patch_lb, f32::min);
         let patch_lip2 = pairs(padded, &patch_lip, f32::max);
-        let reach = reach_table(padded, &patch_lb, &patch_lip);
+        let reach = reach_table(
+            padded,
+            &patch_lb,
+            &patch_lip,
+            |b| {
+                let slot = block_slot[b];
+                (slot != u32::MAX).then(|| {
+                    let per = NODES * NODES * NODES;
+                    &dist[slot as usize * per..(slot as usize + 1) * per]
+                })
+            },
+            |lo, hi| coarse_min(&coarse, coarse_n, origin, 1.0 / ch, lo, hi),
+            origin,
+            h * BLOCK as f64,
+        );
         let total_area: f64 = triangles
             .iter()
             .map(|t| {
@@ -1930,25 +1947,26 @@ impl FemurSdf {
         self.patch_bound_from(x, y, z, radius, self.patch_lb2[g], self.patch_lip2[g])
     }
 
-    /// The warm kernel's motion bound at a femur-frame point (x, y, z) for points within
-    /// `span` mm of it (`span` at most a block's edge, 3.6 mm; else +∞): a rate L (per mm)
-    /// such that for any two such points q₁, q₂ the plain trilinear distance obeys
-    /// f(q₂) ≥ f(q₁) − L·|q₂ − q₁|, or 0 when f ≥ [`EARLY_OUT_MM`] at every such point.
-    /// An element whose reference distance (or a lower bound of it) less L × its motion
-    /// stays beyond the early-out distance cannot have come into contact
-    /// ([`crate::geometry::FemurGeometry::surely_apart`]).
+    /// The warm kernel's motion bound for a point that starts within `radius` mm of the
+    /// femur-frame point (x, y, z) and moves at most `motion` mm (`radius + motion` at most a
+    /// block's edge, 3.6 mm, and `motion` at most [`REACH_MOTION_MM`]; else +∞): a rate L
+    /// (per mm) such that the plain trilinear distance at the end is at least the one at the
+    /// start less L × the motion — or 0 when it is at least [`EARLY_OUT_MM`] wherever the
+    /// point can be. An element whose reference distance (or a lower bound of it) less
+    /// L × its motion stays beyond the early-out distance cannot have come into contact
+    /// ([`crate::geometry::FemurGeometry::surely_apart`]); +∞ never skips.
     ///
     /// Why not one global constant: trilinear interpolation of a 1-Lipschitz function is
     /// √3-Lipschitz, but the stored field is not 1-Lipschitz everywhere — beyond the
     /// cartilage's rim it tapers into the bone ([`RIM_TAPER_MM`]) and the open sheet's sign
     /// turns, so 617 of the Lenhart field's 2,142 blocks have gradient bounds above √3
-    /// (the largest 38 per mm); a global √3, as the warm kernel used before, let it skip
-    /// elements in contact at poses far from equilibrium (2 of 6,000 random steps at 90°).
-    /// Every point within `span` lies in the 27 blocks about the point's block; their table
-    /// entry is looked up once per element at a reference evaluation.
+    /// (the largest 38 per mm), and the field jumps where fine blocks meet the coarse grid.
+    /// A global √3, as the warm kernel used before, let it skip elements in contact at poses
+    /// far from equilibrium. The bound is one table entry per block of the padded grid,
+    /// over the 27 blocks about it ([`reach_table`]).
     #[inline]
-    pub fn reach(&self, x: f64, y: f64, z: f64, span: f64) -> f64 {
-        if !(span <= self.h * BLOCK as f64) {
+    pub fn reach(&self, x: f64, y: f64, z: f64, radius: f64, motion: f64) -> f64 {
+        if !(motion <= REACH_MOTION_MM && radius + motion <= self.h * BLOCK as f64) {
             return f64::INFINITY;
         }
         let inv = self.inv_block;
@@ -1967,7 +1985,7 @@ impl FemurSdf {
             let a = floor(g[k]) + 1.0;
             if a < 0.0 || a >= n[k] as f64 {
                 // Beyond the padded grid: more than a block outside the fine box, where
-                // the field is FAR_GAP_MM, and still outside after `span`.
+                // the field is FAR_GAP_MM, and still outside after the motion.
                 return 0.0;
             }
             u[k] = a as usize;
@@ -1975,8 +1993,8 @@ impl FemurSdf {
         self.reach[(u[0] * n[1] + u[1]) * n[2] + u[2]] as f64
     }
 
-    /// [`Self::reach`] for four points at once with the span [`REACH_SPAN_MM`] (AVX2), bit
-    /// for bit.
+    /// [`Self::reach`] for four points at once, each starting at its point (radius 0) and
+    /// moving at most [`REACH_SPAN_MM`] (AVX2), bit for bit.
     ///
     /// # Safety
     /// The CPU must support AVX2.
@@ -2306,42 +2324,188 @@ fn patch_bounds(
     own
 }
 
-/// The motion-bound table of [`FemurSdf::reach`] from the padded per-block lower bounds
-/// (`lb`) and gradient bounds (`lip`, +∞ for a block that is not fine field, the padding
-/// included): per padded block, over it and its neighbours (those beyond the padding are
-/// outside the fine box: FAR_GAP_MM and not fine), 0 when the least lower bound is at
-/// least [`EARLY_OUT_MM`], else the largest gradient bound.
-fn reach_table(n: [usize; 3], lb: &[f32], lip: &[f32]) -> Vec<f32> {
+/// The motion-bound table of [`FemurSdf::reach`], per padded block p over the blocks N
+/// about it (p and its 26 neighbours; beyond the padding: outside the fine box, where the
+/// field is FAR_GAP_MM). A point within a block's edge of p (start and motion together)
+/// stays in N; along it the field falls at most L per mm (L the largest gradient bound of N's fine
+/// blocks) while it stays in fine blocks, is at least the exact least value of the coarse
+/// grid over a block it is in that is not fine, and, re-entering a fine block from such a
+/// block, starts from at least that fine block's least value on the faces, edges and
+/// corners it shares with blocks that are not fine. So the entry is
+/// * 0 when every block of N has its lower bound at least [`EARLY_OUT_MM`];
+/// * L when N's blocks are all fine, or when its other blocks' least values are at least
+///   the early-out and the fine blocks' shared-boundary values less L ×
+///   [`REACH_MOTION_MM`] are too;
+/// * +∞ otherwise (no motion bound: the element is always evaluated).
+///
+/// `lb` and `lip` are the padded per-block lower and gradient bounds (+∞ gradient for a
+/// block that is not fine, the padding included), `nodes(b)` a present block's node
+/// distances (b indexes the unpadded block grid), `coarse_min(lo, hi)` the exact least
+/// coarse value over a femur-frame box, `origin` and `edge` the grid's origin and block
+/// edge (mm).
+fn reach_table<'a>(
+    n: [usize; 3],
+    lb: &[f32],
+    lip: &[f32],
+    nodes: impl Fn(usize) -> Option<&'a [f32]>,
+    coarse_min: impl Fn([f64; 3], [f64; 3]) -> f64,
+    origin: [f64; 3],
+    edge: f64,
+) -> Vec<f32> {
     let idx = |i: usize, j: usize, k: usize| (i * n[1] + j) * n[2] + k;
-    let mut out = vec![f32::INFINITY; n[0] * n[1] * n[2]];
+    let blocks = [n[0] - 2, n[1] - 2, n[2] - 2];
+    let fine = |i: usize, j: usize, k: usize| lip[idx(i, j, k)].is_finite();
+    // The least value of each block that is not fine: the coarse grid's exact minimum over
+    // an absent block, FAR_GAP_MM on the padding (lowered by a micrometre for rounding).
+    let mut low = vec![f32::INFINITY; lb.len()];
+    // Each fine block's least value on what it shares with blocks that are not fine.
+    let mut shared = vec![f32::INFINITY; lb.len()];
     for i in 0..n[0] {
         for j in 0..n[1] {
             for k in 0..n[2] {
-                let (mut low, mut steep) = (f32::INFINITY, 0f32);
-                for a in i.saturating_sub(1)..(i + 2).min(n[0]) {
-                    for b in j.saturating_sub(1)..(j + 2).min(n[1]) {
-                        for c in k.saturating_sub(1)..(k + 2).min(n[2]) {
-                            low = low.min(lb[idx(a, b, c)]);
-                            steep = steep.max(lip[idx(a, b, c)]);
+                let p = idx(i, j, k);
+                let inner = (1..=blocks[0]).contains(&i)
+                    && (1..=blocks[1]).contains(&j)
+                    && (1..=blocks[2]).contains(&k);
+                if !fine(i, j, k) {
+                    low[p] = if inner {
+                        let lo = [
+                            origin[0] + (i - 1) as f64 * edge,
+                            origin[1] + (j - 1) as f64 * edge,
+                            origin[2] + (k - 1) as f64 * edge,
+                        ];
+                        let hi = [lo[0] + edge, lo[1] + edge, lo[2] + edge];
+                        (coarse_min(lo, hi) - 1e-3) as f32
+                    } else {
+                        FAR_GAP_MM as f32
+                    };
+                    continue;
+                }
+                let d = nodes(((i - 1) * blocks[1] + (j - 1)) * blocks[2] + (k - 1))
+                    .expect("a fine block has nodes");
+                let mut m = f32::INFINITY;
+                for di in -1i32..=1 {
+                    for dj in -1i32..=1 {
+                        for dk in -1i32..=1 {
+                            let (a, b, c) = (i as i32 + di, j as i32 + dj, k as i32 + dk);
+                            if (di, dj, dk) == (0, 0, 0) || fine(a as usize, b as usize, c as usize)
+                            {
+                                continue;
+                            }
+                            // The nodes on the shared face, edge or corner.
+                            let span = |o: i32| match o {
+                                -1 => 0..=0,
+                                1 => BLOCK..=BLOCK,
+                                _ => 0..=BLOCK,
+                            };
+                            for x in span(di) {
+                                for y in span(dj) {
+                                    for z in span(dk) {
+                                        m = m.min(d[(x * NODES + y) * NODES + z]);
+                                    }
+                                }
+                            }
                         }
                     }
                 }
-                let edge =
+                shared[p] = m - 1e-3;
+            }
+        }
+    }
+    let mut out = vec![f32::INFINITY; lb.len()];
+    for i in 0..n[0] {
+        for j in 0..n[1] {
+            for k in 0..n[2] {
+                let edge_of_grid =
                     i == 0 || j == 0 || k == 0 || i + 1 == n[0] || j + 1 == n[1] || k + 1 == n[2];
-                if edge {
-                    // Neighbours beyond the padding: FAR_GAP_MM, not fine.
-                    low = low.min(FAR_GAP_MM as f32);
-                    steep = f32::INFINITY;
-                }
-                out[idx(i, j, k)] = if low as f64 >= EARLY_OUT_MM {
-                    0.0
+                // Beyond the padding: outside the box, FAR_GAP_MM, not fine.
+                let (mut least, mut steep, mut other, mut entry) = if edge_of_grid {
+                    (FAR_GAP_MM as f32, 0f32, FAR_GAP_MM as f32, f32::INFINITY)
                 } else {
+                    (f32::INFINITY, 0f32, f32::INFINITY, f32::INFINITY)
+                };
+                for a in i.saturating_sub(1)..(i + 2).min(n[0]) {
+                    for b in j.saturating_sub(1)..(j + 2).min(n[1]) {
+                        for c in k.saturating_sub(1)..(k + 2).min(n[2]) {
+                            let q = idx(a, b, c);
+                            if fine(a, b, c) {
+                                least = least.min(lb[q]);
+                                steep = steep.max(lip[q]);
+                                entry = entry.min(shared[q]);
+                            } else {
+                                least = least.min(low[q]);
+                                other = other.min(low[q]);
+                            }
+                        }
+                    }
+                }
+                let all_fine = other == f32::INFINITY;
+                out[idx(i, j, k)] = if least as f64 >= EARLY_OUT_MM {
+                    0.0
+                } else if all_fine
+                    || (other as f64 >= EARLY_OUT_MM
+                        && entry as f64 - steep as f64 * REACH_MOTION_MM >= EARLY_OUT_MM)
+                {
                     steep
+                } else {
+                    f32::INFINITY
                 };
             }
         }
     }
     out
+}
+
+/// The exact least value of the coarse grid's trilinear interpolation over the femur-frame
+/// box [lo, hi] (mm): in each coarse cell the interpolant is multilinear, so its least value
+/// over the part of the box in the cell is at a corner of that part — the box's corners and
+/// the coarse planes crossing it, per axis.
+fn coarse_min(
+    coarse: &[f32],
+    n: [usize; 3],
+    origin: [f64; 3],
+    inv_h: f64,
+    lo: [f64; 3],
+    hi: [f64; 3],
+) -> f64 {
+    let axis = |k: usize| -> Vec<f64> {
+        let clamp = |v: f64| v.clamp(0.0, (n[k] - 1) as f64);
+        let (a, b) = (
+            clamp((lo[k] - origin[k]) * inv_h),
+            clamp((hi[k] - origin[k]) * inv_h),
+        );
+        let mut v = vec![a];
+        let mut plane = a.floor() + 1.0;
+        while plane < b {
+            v.push(plane);
+            plane += 1.0;
+        }
+        v.push(b);
+        v
+    };
+    let (xs, ys, zs) = (axis(0), axis(1), axis(2));
+    let at = |g: [f64; 3]| {
+        let i: [usize; 3] = std::array::from_fn(|k| (g[k] as usize).min(n[k] - 2));
+        let f: [f64; 3] = std::array::from_fn(|k| g[k] - i[k] as f64);
+        let c = |a: usize, b: usize, e: usize| {
+            coarse[((i[0] + a) * n[1] + (i[1] + b)) * n[2] + (i[2] + e)] as f64
+        };
+        let lerp = |a: f64, b: f64, t: f64| a + (b - a) * t;
+        let x00 = lerp(c(0, 0, 0), c(1, 0, 0), f[0]);
+        let x01 = lerp(c(0, 0, 1), c(1, 0, 1), f[0]);
+        let x10 = lerp(c(0, 1, 0), c(1, 1, 0), f[0]);
+        let x11 = lerp(c(0, 1, 1), c(1, 1, 1), f[0]);
+        lerp(lerp(x00, x10, f[1]), lerp(x01, x11, f[1]), f[2])
+    };
+    let mut m = f64::INFINITY;
+    for &x in &xs {
+        for &y in &ys {
+            for &z in &zs {
+                m = m.min(at([x, y, z]));
+            }
+        }
+    }
+    m
 }
 
 /// The padded gradient bounds of [`FemurSdf::patch_lower_bound`]. In a cell, each

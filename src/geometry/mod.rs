@@ -79,7 +79,7 @@ impl FemurGeometry {
                 info,
                 |x, y, z| {
                     let (s, cell) = sdf.sample_in_cell(x, y, z);
-                    (s, cell, sdf.reach(x, y, z, REACH_SPAN_MM))
+                    (s, cell, sdf.reach(x, y, z, 0.0, REACH_SPAN_MM))
                 },
                 px,
                 py,
@@ -91,8 +91,8 @@ impl FemurGeometry {
                 |x, y, z| {
                     let (s, cell) = morph.sample_in_cell(sdf, x, y, z);
                     let [wx, wy, wz] = morph.warped(x, y, z);
-                    let span = morph.warp_lipschitz * REACH_SPAN_MM;
-                    (s, cell, sdf.reach(wx, wy, wz, span))
+                    let motion = morph.warp_lipschitz * REACH_SPAN_MM;
+                    (s, cell, sdf.reach(wx, wy, wz, 0.0, motion))
                 },
                 px,
                 py,
