@@ -292,18 +292,11 @@ pub(crate) fn evaluate(
 /// reference, with the field's motion bound over the patch's ball widened by an element's
 /// reach, from the femur-frame centre `c`) or its elements listed for the element pass.
 #[inline(always)]
-fn cull(
-    p: &Patch,
-    lb: f64,
-    sdf: &FemurSdf,
-    c: impl Fn() -> [f64; 3],
-    scratch: &mut ContactScratch,
-) {
+fn cull(p: &Patch, lb: f64, reach: impl Fn() -> f64, scratch: &mut ContactScratch) {
     let range = p.start as usize..p.end as usize;
     if lb >= EARLY_OUT_MM {
-        let [x, y, z] = c();
         scratch.radial_all[range.clone()].fill(lb);
-        scratch.rho_all[range].fill(sdf.reach(x, y, z, p.radius, REACH_SPAN_MM));
+        scratch.rho_all[range].fill(reach());
     } else {
         scratch.active.extend(p.start..p.end);
     }
@@ -324,8 +317,7 @@ fn cull_patches(
         cull(
             p,
             sdf.patch_lower_bound(x, y, z, p.radius),
-            sdf,
-            || [x, y, z],
+            || sdf.reach(x, y, z, p.radius, REACH_SPAN_MM),
             scratch,
         );
     }
@@ -367,18 +359,22 @@ unsafe fn cull_patches_avx2(
         let cz = _mm256_mul_pd(b(lat), _mm256_add_pd(row(2), b(t.z)));
         let (lb, ok) = sdf.patch_lower_bound4(cx, cy, cz, r);
         let lb: [f64; 4] = std::mem::transmute(lb);
+        // A lane the vector bound covers has a radius of at most half a block, so its
+        // reach is the table's entry at the centre, as `reach4` reads it.
+        let reach: [f64; 4] = std::mem::transmute(sdf.reach4(cx, cy, cz));
         for (l, p) in ch.iter().enumerate() {
-            let centre = || {
-                let (c, _) = acc.place_point(p.centre);
-                [c.x, c.y, lat * c.z]
-            };
-            let lb = if ok >> l & 1 == 1 {
-                lb[l]
+            if ok >> l & 1 == 1 {
+                cull(p, lb[l], || reach[l], scratch);
             } else {
-                let [x, y, z] = centre();
-                sdf.patch_lower_bound(x, y, z, p.radius)
-            };
-            cull(p, lb, sdf, centre, scratch);
+                let (c, _) = acc.place_point(p.centre);
+                let (x, y, z) = (c.x, c.y, lat * c.z);
+                cull(
+                    p,
+                    sdf.patch_lower_bound(x, y, z, p.radius),
+                    || sdf.reach(x, y, z, p.radius, REACH_SPAN_MM),
+                    scratch,
+                );
+            }
         }
     }
     cull_patches(acc, sdf, lat, tail, scratch);
@@ -543,7 +539,19 @@ impl MeshPass<'_> {
                 let d0: [f64; 4] = std::mem::transmute(d0);
                 if let Some((radial, rho)) = &mut refs {
                     // Lanes outside the fine blocks are written again by the scalar path.
-                    let reach: [f64; 4] = std::mem::transmute(self.sdf.reach4(px, py, pz));
+                    // By slot in the fine blocks; elsewhere (rare) from the position.
+                    let mut reach = self.sdf.reach_fine4(&q);
+                    if q.fine != 0b1111 {
+                        let fine = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_cmpeq_epi32(
+                            _mm_and_si128(
+                                _mm_set1_epi32(q.fine as i32),
+                                _mm_setr_epi32(1, 2, 4, 8),
+                            ),
+                            _mm_setr_epi32(1, 2, 4, 8),
+                        )));
+                        reach = _mm256_blendv_pd(self.sdf.reach4(px, py, pz), reach, fine);
+                    }
+                    let reach: [f64; 4] = std::mem::transmute(reach);
                     for l in 0..4 {
                         let i = *g.get_unchecked(l) as usize;
                         *radial.get_unchecked_mut(i) = d0[l];

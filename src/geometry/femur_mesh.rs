@@ -184,6 +184,8 @@ pub struct FemurSdf {
     /// (the field jumps where fine blocks meet the coarse grid or the box's outside). See
     /// [`Self::reach`].
     reach: Vec<f32>,
+    /// `reach` per present block, by slot (the vector element pass's lookup).
+    reach_slot: Vec<f32>,
 }
 
 /// Four lanes of [`FemurSdf::trilinear4`]: the plain trilinear distance, the cell
@@ -196,6 +198,8 @@ pub(crate) struct Trilinear4 {
     pub fy: std::arch::x86_64::__m256d,
     pub fz: std::arch::x86_64::__m256d,
     pub base: std::arch::x86_64::__m128i,
+    /// Each fine lane's block slot (meaningless for the other lanes).
+    pub slot: std::arch::x86_64::__m128i,
     pub fine: u32,
     /// A bit per lane inside the fine grid's box.
     pub inside: u32,
@@ -1439,6 +1443,18 @@ impl FemurSdf {
             origin,
             h * BLOCK as f64,
         );
+        let mut reach_slot = vec![0f32; list.len()];
+        for bi in 0..blocks[0] {
+            for bj in 0..blocks[1] {
+                for bk in 0..blocks[2] {
+                    let slot = block_slot[(bi * blocks[1] + bj) * blocks[2] + bk];
+                    if slot != u32::MAX {
+                        reach_slot[slot as usize] =
+                            reach[((bi + 1) * padded[1] + bj + 1) * padded[2] + bk + 1];
+                    }
+                }
+            }
+        }
         let total_area: f64 = triangles
             .iter()
             .map(|t| {
@@ -1484,6 +1500,7 @@ impl FemurSdf {
             patch_group: patch_lb2.len() / 8,
             patch_lb2,
             patch_lip2,
+            reach_slot,
             reach,
             cells_f: cells.map(|c| c as f64),
             inv_block: 1.0 / (h * BLOCK as f64),
@@ -1763,6 +1780,7 @@ impl FemurSdf {
             fy,
             fz,
             base,
+            slot: _mm_and_si128(slot, fine),
             fine: _mm_movemask_ps(_mm_castsi128_ps(fine)) as u32,
             inside: _mm256_movemask_pd(inside) as u32,
         }
@@ -1969,12 +1987,13 @@ impl FemurSdf {
         if !(motion <= REACH_MOTION_MM && radius + motion <= self.h * BLOCK as f64) {
             return f64::INFINITY;
         }
-        let inv = self.inv_block;
         let n = [self.blocks[0] + 2, self.blocks[1] + 2, self.blocks[2] + 2];
+        // In cells, as `locate` (so a point of a fine block finds that block's entry, as
+        // the vector pass's lookup by slot does), then in blocks (× 1/8, exact).
         let g = [
-            (x - self.origin[0]) * inv,
-            (y - self.origin[1]) * inv,
-            (z - self.origin[2]) * inv,
+            (x - self.origin[0]) * self.inv_h,
+            (y - self.origin[1]) * self.inv_h,
+            (z - self.origin[2]) * self.inv_h,
         ];
         // Finite and far below 2^52 (as the vector path).
         if !g.iter().all(|&v| v < 1e9 && v > -1e9) {
@@ -1982,7 +2001,7 @@ impl FemurSdf {
         }
         let mut u = [0usize; 3];
         for k in 0..3 {
-            let a = floor(g[k]) + 1.0;
+            let a = floor(g[k] * (1.0 / BLOCK as f64)) + 1.0;
             if a < 0.0 || a >= n[k] as f64 {
                 // Beyond the padded grid: more than a block outside the fine box, where
                 // the field is FAR_GAP_MM, and still outside after the motion.
@@ -1993,8 +2012,22 @@ impl FemurSdf {
         self.reach[(u[0] * n[1] + u[1]) * n[2] + u[2]] as f64
     }
 
-    /// [`Self::reach`] for four points at once, each starting at its point (radius 0) and
-    /// moving at most [`REACH_SPAN_MM`] (AVX2), bit for bit.
+    /// [`Self::reach`] of four lanes located in fine blocks by [`Self::locate4`] (their
+    /// slots), each starting at its point (radius 0) and moving at most [`REACH_SPAN_MM`];
+    /// lanes not in a fine block read slot 0 (the caller ignores them).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) unsafe fn reach_fine4(&self, q: &Trilinear4) -> std::arch::x86_64::__m256d {
+        use std::arch::x86_64::*;
+        _mm256_cvtps_pd(_mm_i32gather_ps::<4>(self.reach_slot.as_ptr(), q.slot))
+    }
+
+    /// [`Self::reach`] for four points at once with radius 0 and a motion of at most
+    /// [`REACH_SPAN_MM`] (AVX2), bit for bit.
     ///
     /// # Safety
     /// The CPU must support AVX2.
@@ -2008,7 +2041,8 @@ impl FemurSdf {
         z: std::arch::x86_64::__m256d,
     ) -> std::arch::x86_64::__m256d {
         use std::arch::x86_64::*;
-        let inv = _mm256_set1_pd(self.inv_block);
+        let inv = _mm256_set1_pd(self.inv_h);
+        let eighth = _mm256_set1_pd(1.0 / BLOCK as f64);
         let one = _mm256_set1_pd(1.0);
         let zero = _mm256_setzero_pd();
         let mut inside = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
@@ -2024,7 +2058,7 @@ impl FemurSdf {
                     _mm256_cmp_pd::<_CMP_GT_OQ>(g, _mm256_set1_pd(-1e9)),
                 ),
             );
-            let a = _mm256_add_pd(_mm256_floor_pd(g), one);
+            let a = _mm256_add_pd(_mm256_floor_pd(_mm256_mul_pd(g, eighth)), one);
             let n = _mm256_set1_pd((self.blocks[k] + 2) as f64);
             inside = _mm256_and_pd(
                 inside,
