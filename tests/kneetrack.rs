@@ -1276,11 +1276,8 @@ enum Predicts {
     PeakDown,
     /// Cycle mean rises (mechanisms acting outside the stance peak, e.g. in swing).
     MeanUp,
-    /// The groove restrains less: stance peak falls and the patella shifts further
-    /// laterally.
-    RestraintDown,
-    /// As `RestraintDown`, against the parametric runner (trochlear shape acts on the
-    /// parametric knee).
+    /// The groove restrains less, against the parametric runner (the trochlear shape acts
+    /// on the parametric knee): stance peak falls and the patella shifts further laterally.
     RestraintDownParametric,
 }
 
@@ -1300,9 +1297,7 @@ fn check_factor(file: &str, predicts: Predicts) {
         Predicts::PeakUp => p > bp + MOVE_N,
         Predicts::PeakDown => p < bp - MOVE_N,
         Predicts::MeanUp => m > bm + MOVE_N,
-        Predicts::RestraintDown | Predicts::RestraintDownParametric => {
-            p < bp - MOVE_N && sh > bs + 0.1
-        }
+        Predicts::RestraintDownParametric => p < bp - MOVE_N && sh > bs + 0.1,
     };
     assert!(
         ok,

@@ -562,16 +562,9 @@ impl MeshPass<'_> {
                     // Most groups away from the contact keep no lane: nothing to list.
                     continue;
                 }
-                let (rx, ry, rz): ([f64; 4], [f64; 4], [f64; 4]) = (
-                    std::mem::transmute(rx),
-                    std::mem::transmute(ry),
-                    std::mem::transmute(rz),
-                );
-                let (fx, fy, fz): ([f64; 4], [f64; 4], [f64; 4]) = (
-                    std::mem::transmute(q.fx),
-                    std::mem::transmute(q.fy),
-                    std::mem::transmute(q.fz),
-                );
+                let lanes = |v: __m256d| std::mem::transmute::<__m256d, [f64; 4]>(v);
+                let (rx, ry, rz) = (lanes(rx), lanes(ry), lanes(rz));
+                let (fx, fy, fz) = (lanes(q.fx), lanes(q.fy), lanes(q.fz));
                 let base: [u32; 4] = std::mem::transmute(q.base);
                 // The kept lanes, in lane order.
                 let mut lanes = keep;

@@ -19,9 +19,9 @@
 //!
 //! **Accuracy.** Each query blends plain trilinear interpolation of the node distances with
 //! the nodes' first-order extrapolation along their exact gradients; their curvature errors
-//! cancel, and at 0.45 mm spacing the field agrees with the exact distance within 0.01 mm
-//! + 2 % of the depth in and near contact (worst 0.74 of that tolerance over 3,000 random
-//! points of the Lenhart cartilage; plain trilinear at 0.5 mm reached 2.1×).
+//! cancel, and at 0.45 mm spacing the field agrees with the exact distance within
+//! 0.01 mm + 2 % of the depth in and near contact (worst 0.74 of that tolerance over 3,000
+//! random points of the Lenhart cartilage; plain trilinear at 0.5 mm reached 2.1×).
 //! `tests/kneetrack.rs` checks it against parry3d's exact projection.
 
 use std::collections::HashMap;
@@ -396,6 +396,7 @@ struct Sheet<'a> {
 /// The features' regions, each a convex polytope given twice: by half-spaces `a·x ≤ b`
 /// (which decide membership) and by points whose hull contains its part within the cap
 /// radius (which bound the scan), with the lattice axis it is scanned along.
+#[derive(Default)]
 struct Regions {
     list: Vec<Region>,
     planes: Vec<([f64; 3], f64)>,
@@ -835,16 +836,6 @@ impl<'a> Sheet<'a> {
             unit(n)
         };
         (if outside { dist } else { -dist }, tri, grad, rim)
-    }
-}
-
-impl Default for Regions {
-    fn default() -> Self {
-        Regions {
-            list: Vec::new(),
-            planes: Vec::new(),
-            points: Vec::new(),
-        }
     }
 }
 
