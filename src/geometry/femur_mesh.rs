@@ -185,6 +185,7 @@ pub struct FemurSdf {
     /// [`Self::reach`].
     reach: Vec<f32>,
     /// `reach` per present block, by slot (the vector element pass's lookup).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     reach_slot: Vec<f32>,
 }
 
@@ -1714,11 +1715,7 @@ impl FemurSdf {
                 _mm256_cmp_pd::<_CMP_LT_OQ>(gz, _mm256_set1_pd(c[2])),
             ),
         );
-        // The lane mask as 32-bit lanes (the low half of each 64-bit lane).
-        let inside32 = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
-            _mm256_castpd_si256(inside),
-            _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0),
-        ));
+        let inside32 = mask32(inside);
         let (ii, ji, ki) = (
             _mm256_cvttpd_epi32(gx),
             _mm256_cvttpd_epi32(gy),
@@ -2060,26 +2057,35 @@ impl FemurSdf {
             );
             idx[k] = _mm256_cvttpd_epi32(_mm256_max_pd(_mm256_min_pd(a, n), zero));
         }
-        let to32 = |m: __m256d| {
-            _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
-                _mm256_castpd_si256(m),
-                _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0),
-            ))
-        };
-        let (n1, n2) = ((self.blocks[1] + 2) as i32, (self.blocks[2] + 2) as i32);
-        let g = _mm_add_epi32(
-            _mm_mullo_epi32(
-                _mm_add_epi32(_mm_mullo_epi32(idx[0], _mm_set1_epi32(n1)), idx[1]),
-                _mm_set1_epi32(n2),
-            ),
-            idx[2],
-        );
         let ok = _mm256_and_pd(inside, finite);
-        let g = _mm_and_si128(g, to32(ok));
+        let g = _mm_and_si128(self.padded_index4(idx), mask32(ok));
         let v = _mm256_cvtps_pd(_mm_i32gather_ps::<4>(self.reach.as_ptr(), g));
         // Outside the padded grid 0; a non-finite coordinate +∞.
         let v = _mm256_blendv_pd(zero, v, ok);
         _mm256_blendv_pd(_mm256_set1_pd(f64::INFINITY), v, finite)
+    }
+
+    /// Four lanes' indices in the padded block grid (x-major) from their padded block
+    /// coordinates per axis.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn padded_index4(
+        &self,
+        [i, j, k]: [std::arch::x86_64::__m128i; 3],
+    ) -> std::arch::x86_64::__m128i {
+        use std::arch::x86_64::*;
+        let (n1, n2) = ((self.blocks[1] + 2) as i32, (self.blocks[2] + 2) as i32);
+        _mm_add_epi32(
+            _mm_mullo_epi32(
+                _mm_add_epi32(_mm_mullo_epi32(i, _mm_set1_epi32(n1)), j),
+                _mm_set1_epi32(n2),
+            ),
+            k,
+        )
     }
 
     /// The per-node normals and thicknesses (for prefetching: node `k` is at `.add(k)`).
@@ -2151,28 +2157,13 @@ impl FemurSdf {
             shape = _mm_add_epi32(
                 shape,
                 _mm_and_si128(
-                    _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
-                        _mm256_castpd_si256(two),
-                        _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0),
-                    )),
+                    mask32(two),
                     _mm_set1_epi32((4 >> k) * self.patch_group as i32),
                 ),
             );
         }
         let okm = _mm256_movemask_pd(ok) as u32;
-        let ok32 = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
-            _mm256_castpd_si256(ok),
-            _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0),
-        ));
-        let (n1, n2) = ((self.blocks[1] + 2) as i32, (self.blocks[2] + 2) as i32);
-        let g = _mm_add_epi32(
-            _mm_mullo_epi32(
-                _mm_add_epi32(_mm_mullo_epi32(lo[0], _mm_set1_epi32(n1)), lo[1]),
-                _mm_set1_epi32(n2),
-            ),
-            lo[2],
-        );
-        let g = _mm_and_si128(_mm_add_epi32(g, shape), ok32);
+        let g = _mm_and_si128(_mm_add_epi32(self.padded_index4(lo), shape), mask32(ok));
         let lb = _mm256_cvtps_pd(_mm_i32gather_ps::<4>(self.patch_lb2.as_ptr(), g));
         let lip = _mm256_cvtps_pd(_mm_i32gather_ps::<4>(self.patch_lip2.as_ptr(), g));
         let q = self.trilinear4(x, y, z);
@@ -2602,6 +2593,21 @@ fn pairs(n: [usize; 3], v: &[f32], op: fn(f32, f32) -> f32) -> Vec<f32> {
         }
     }
     out
+}
+
+/// A four-lane double mask as four 32-bit lanes (the low half of each 64-bit lane).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn mask32(m: std::arch::x86_64::__m256d) -> std::arch::x86_64::__m128i {
+    use std::arch::x86_64::*;
+    _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
+        _mm256_castpd_si256(m),
+        _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0),
+    ))
 }
 
 /// `v.floor()` for finite `v` without a library call (the baseline x86-64 target has no
