@@ -483,10 +483,19 @@ fn results_converge_with_mesh_refinement() {
 /// steps from poses up to 3 mm and 0.1 rad off the solved 90° pose (deep overlap, elements
 /// over the cartilage's rim, where the stored field falls faster than √3 per mm). With a
 /// global √3 gradient bound the warm kernel skipped elements in contact here (2 of these
-/// 400 steps); the field's local bounds (`FemurSdf::reach`) keep it exact.
+/// 400 steps); the field's local bounds (`FemurSdf::reach`) keep it exact. The same on the
+/// morphed trochlea (a sulcus angle on the real knee), whose bounds allow for the warp.
 #[test]
 fn warm_contact_matches_the_full_kernel_far_from_equilibrium() {
-    let (m, d, r) = solved(&ModelParams::default(), 90.0, QuadLoad::Force(400.0));
+    let mut morphed = ModelParams::default();
+    morphed.subject.sulcus_angle_deg = 150.0;
+    for params in [ModelParams::default(), morphed] {
+        warm_matches_full_off_pose(&params);
+    }
+}
+
+fn warm_matches_full_off_pose(params: &ModelParams) {
+    let (m, d, r) = solved(params, 90.0, QuadLoad::Force(400.0));
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut u = move || {
         state ^= state << 13;

@@ -289,8 +289,8 @@ pub(crate) fn evaluate(
 }
 
 /// Patch `p` with lower bound `lb`: rejected (its elements get the bound as their motion
-/// reference, with the field's motion bound over the patch's ball widened by an element's
-/// reach, from the femur-frame centre `c`) or its elements listed for the element pass.
+/// reference, with the field's motion bound `reach()` for a start anywhere in the patch's
+/// ball) or its elements listed for the element pass.
 #[inline(always)]
 fn cull(p: &Patch, lb: f64, reach: impl Fn() -> f64, scratch: &mut ContactScratch) {
     let range = p.start as usize..p.end as usize;
@@ -538,8 +538,9 @@ impl MeshPass<'_> {
                 let keep = !far & 0b1111;
                 let d0: [f64; 4] = std::mem::transmute(d0);
                 if let Some((radial, rho)) = &mut refs {
-                    // Lanes outside the fine blocks are written again by the scalar path.
-                    // By slot in the fine blocks; elsewhere (rare) from the position.
+                    // The motion bound by slot in the fine blocks, elsewhere (rare) from the
+                    // position; kept lanes outside the fine blocks are written again by the
+                    // scalar path.
                     let mut reach = self.sdf.reach_fine4(&q);
                     if q.fine != 0b1111 {
                         let fine = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_cmpeq_epi32(
