@@ -9,12 +9,13 @@
 //! * VMO unloaded (F4): Sakai et al. (2000)'s rig as published, 60 N on RF/VI, 50 N on VL,
 //!   40 N on the VMO ([`SAKAI_2000_RIG`]); the unloaded VMO's weight is removed and the
 //!   others kept.
-//! * VMO −50 % (F5) and the kinematic pattern (F7): a 400 N quadriceps rig load
-//!   ([`RIG_QUADRICEPS_N`]), split over the heads by PCSA; a weakened head is not replaced.
+//! * VMO −50 % (F5), the kinematic pattern (F7) and the IT band (F8a–c): a 400 N
+//!   quadriceps rig load ([`RIG_QUADRICEPS_N`]), split over the heads by PCSA; a weakened
+//!   head is not replaced. F8 adds 90 N of IT-band tension ([`F8_ITB_TENSION_N`]).
 //! * F6 weight-bearing squat, 0.45 BW per leg (Besier 2005): represented by a constant
 //!   quadriceps force of 700 N ([`SQUAT_QUADRICEPS_N`], ≈ 1 BW of a 70 kg subject — the
 //!   quadriceps force of a quasi-static half squat at 30–60°, e.g. Wretenberg 1996 order).
-//! * Stability (S1–S3): 175 N quadriceps, 10 mm displacement (Senavongse & Amis 2005).
+//! * Stability (S1–S3, F8d): 175 N quadriceps, 10 mm displacement (Senavongse & Amis 2005).
 //! * Running (R1–R4): one 100-frame built-in cycle at 4 m/s, 70 kg ([`runner`]).
 
 use crate::experiment::{par_map, run_flexion, run_gait, run_stability, GaitFrame, GaitRun};
@@ -908,7 +909,7 @@ fn itb_params(kb: &ModelParams) -> ModelParams {
 }
 
 /// F8: IT-band tension 0 → 90 N on the quadriceps-loaded rig at 30 / 45 / 60° (the 400 N
-/// rig load of F4, F5 and F7). Only the direction is the criterion (cases.md); the sizes
+/// rig load of F5 and F7). Only the direction is the criterion (cases.md); the sizes
 /// are reported. The band reaches the patella through the iliopatellar band
 /// (`itb.patellar_fraction` of the tension: the model file's ITB bundle runs pelvis →
 /// femur → tibia and does not attach to the patella, so it gives no other fraction).
