@@ -484,7 +484,8 @@ fn results_converge_with_mesh_refinement() {
 /// over the cartilage's rim, where the stored field falls faster than √3 per mm). With a
 /// global √3 gradient bound the warm kernel skipped elements in contact here (2 of these
 /// 400 steps); the field's local bounds (`FemurSdf::reach`) keep it exact. The same on the
-/// morphed trochlea (a sulcus angle on the real knee), whose bounds allow for the warp.
+/// morphed trochlea (a sulcus angle on the real knee), whose bounds allow for the warp; both
+/// walks must actually skip elements, or they would not test the bounds.
 #[test]
 fn warm_contact_matches_the_full_kernel_far_from_equilibrium() {
     let mut morphed = ModelParams::default();
@@ -504,6 +505,7 @@ fn warm_matches_full_off_pose(params: &ModelParams) {
         (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
     };
     let (mut wp, mut fp) = (d.pressure.clone(), d.pressure.clone());
+    let mut skipped = 0;
     for walk in 0..40 {
         let mut cache = kneetrack::contact::ContactCache::default();
         let big = 3.0 * walk as f64 / 40.0;
@@ -530,7 +532,12 @@ fn warm_matches_full_off_pose(params: &ModelParams) {
             assert_eq!(w.force, f.force, "walk {walk} step {step}");
             assert_eq!(wp, fp, "walk {walk} step {step}");
         }
+        skipped += cache.skipped;
     }
+    assert!(
+        skipped > 100_000,
+        "{skipped} elements skipped over the walks"
+    );
 }
 
 // ---------------------------------------------------------------- invariants

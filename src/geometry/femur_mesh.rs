@@ -67,8 +67,8 @@ pub struct FieldSample {
     pub normal: [f64; 3],
     /// Femoral cartilage thickness at the closest point, mm.
     pub thickness: f64,
-    /// The plain trilinear distance, mm: √3-Lipschitz, the quantity the warm kernel's
-    /// motion bounds use (see [`EARLY_OUT_MM`]).
+    /// The plain trilinear distance, mm: the quantity the warm kernel's motion bounds use
+    /// (see [`EARLY_OUT_MM`] and [`FemurSdf::reach`]).
     pub trilinear: f64,
 }
 
@@ -118,7 +118,8 @@ impl FieldDerivative {
 
 /// Points whose plain trilinear distance is at least this (mm) are reported with it alone,
 /// skipping the normal, thickness and first-order terms (they cannot be in contact: the
-/// refined distance differs from the trilinear one by far less). Most patella elements are
+/// refined distance differs from the trilinear one by at most about 0.1 mm, and at a
+/// trilinear distance of 0.1–0.2 mm the refined gap stays above 0.03 mm). Most patella elements are
 /// this far from the femur at any pose. Because the skip is decided on the trilinear value,
 /// the warm kernel can prove an element stays beyond it: `trilinear − L·moved > EARLY_OUT_MM`
 /// with L from [`FemurSdf::reach`].
@@ -127,10 +128,6 @@ pub const EARLY_OUT_MM: f64 = 0.2;
 /// How far an element may move from its reference evaluation before the warm kernel
 /// refreshes it, mm (the contact module's `REFRESH_BEYOND_MM` is this).
 pub const REACH_SPAN_MM: f64 = 0.5;
-
-/// The longest motion [`FemurSdf::reach`]'s table answers for, mm: twice an element's, so a
-/// trochlear morph that moves the sampled point up to twice as far keeps its bounds.
-pub const REACH_MOTION_MM: f64 = 2.0 * REACH_SPAN_MM;
 
 /// The baked field. Immutable; shared (through `Arc`) by every model that uses the geometry.
 #[derive(Debug, Clone)]
@@ -177,12 +174,16 @@ pub struct FemurSdf {
     patch_lip2: Vec<f32>,
     /// Entries per shape of `patch_lb2` / `patch_lip2` (the padded block count).
     patch_group: usize,
-    /// Per block of the padded block grid (x-major, as the patch tables): how fast the
-    /// plain trilinear distance can fall, per mm, between any two points of the block and
-    /// its 26 neighbours — 0 when it is at least [`EARLY_OUT_MM`] everywhere there, else
-    /// the largest gradient bound of the 27 blocks, +∞ when one of them is not fine field
-    /// (the field jumps where fine blocks meet the coarse grid or the box's outside). See
-    /// [`Self::reach`].
+    /// Per block of the padded block grid (x-major, as the patch tables): the motion bound
+    /// of [`Self::reach`] over the block and its 26 neighbours ([`reach_table`]) — 0 when
+    /// the plain trilinear distance is at least [`EARLY_OUT_MM`] everywhere there, else the
+    /// largest gradient bound of their fine blocks, +∞ when no bound holds — and the
+    /// longest motion (mm) for which the rate holds (+∞ unless a path through the coarse
+    /// grid limits it).
+    reach_rate: Vec<f32>,
+    reach_motion: Vec<f32>,
+    /// The bound for an element's motion ([`REACH_SPAN_MM`]) per padded block, and per
+    /// present block by slot (the vector passes' lookups).
     reach: Vec<f32>,
     /// `reach` per present block, by slot (the vector element pass's lookup).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -1420,7 +1421,7 @@ impl FemurSdf {
         let padded = [blocks[0] + 2, blocks[1] + 2, blocks[2] + 2];
         let patch_lb2 = pairs(padded, &patch_lb, f32::min);
         let patch_lip2 = pairs(padded, &patch_lip, f32::max);
-        let reach = reach_table(
+        let (reach_rate, reach_motion) = reach_table(
             padded,
             &patch_lb,
             &patch_lip,
@@ -1435,6 +1436,11 @@ impl FemurSdf {
             origin,
             h * BLOCK as f64,
         );
+        let reach: Vec<f32> = reach_rate
+            .iter()
+            .zip(&reach_motion)
+            .map(|(&rate, &m)| reach_at(rate, m, REACH_SPAN_MM) as f32)
+            .collect();
         let mut reach_slot = vec![0f32; list.len()];
         for bi in 0..blocks[0] {
             for bj in 0..blocks[1] {
@@ -1493,6 +1499,8 @@ impl FemurSdf {
             patch_lb2,
             patch_lip2,
             reach_slot,
+            reach_rate,
+            reach_motion,
             reach,
             cells_f: cells.map(|c| c as f64),
             inv_block: 1.0 / (h * BLOCK as f64),
@@ -1955,12 +1963,15 @@ impl FemurSdf {
 
     /// The warm kernel's motion bound for a point that starts within `radius` mm of the
     /// femur-frame point (x, y, z) and moves at most `motion` mm (`radius + motion` at most a
-    /// block's edge, 3.6 mm, and `motion` at most [`REACH_MOTION_MM`]; else +∞): a rate L
+    /// block's edge, 3.6 mm; else +∞): a rate L
     /// (per mm) such that the plain trilinear distance at the end is at least the one at the
-    /// start less L × the motion — or 0 when it is at least [`EARLY_OUT_MM`] wherever the
-    /// point can be. An element whose reference distance (or a lower bound of it) less
-    /// L × its motion stays beyond the early-out distance cannot have come into contact
-    /// ([`crate::geometry::FemurGeometry::surely_apart`]); +∞ never skips.
+    /// start less L × the motion, **or at least [`EARLY_OUT_MM`]** (a path through the
+    /// coarse grid can fall faster than L, but only where it ends beyond the early-out);
+    /// 0 when it is at least the early-out wherever the point can be. So an element whose
+    /// reference distance (or a lower bound of it) less L × its motion stays beyond the
+    /// early-out distance cannot have come into contact
+    /// ([`crate::geometry::FemurGeometry::surely_apart`]); +∞ never skips. Not a rate of
+    /// fall in general: use it only for that test.
     ///
     /// Why not one global constant: trilinear interpolation of a 1-Lipschitz function is
     /// √3-Lipschitz, but the stored field is not 1-Lipschitz everywhere — beyond the
@@ -1972,7 +1983,7 @@ impl FemurSdf {
     /// over the 27 blocks about it ([`reach_table`]).
     #[inline]
     pub fn reach(&self, x: f64, y: f64, z: f64, radius: f64, motion: f64) -> f64 {
-        if !(motion <= REACH_MOTION_MM && radius + motion <= self.h * BLOCK as f64) {
+        if !(radius + motion <= self.h * BLOCK as f64) {
             return f64::INFINITY;
         }
         let n = [self.blocks[0] + 2, self.blocks[1] + 2, self.blocks[2] + 2];
@@ -1997,7 +2008,8 @@ impl FemurSdf {
             }
             u[k] = a as usize;
         }
-        self.reach[(u[0] * n[1] + u[1]) * n[2] + u[2]] as f64
+        let p = (u[0] * n[1] + u[1]) * n[2] + u[2];
+        reach_at(self.reach_rate[p], self.reach_motion[p], motion)
     }
 
     /// [`Self::reach`] of four lanes located in fine blocks by [`Self::locate4`] (their
@@ -2349,9 +2361,9 @@ fn patch_bounds(
 /// block, starts from at least that fine block's least value on the faces, edges and
 /// corners it shares with blocks that are not fine. So the entry is
 /// * 0 when every block of N has its lower bound at least [`EARLY_OUT_MM`];
-/// * L when N's blocks are all fine, or when its other blocks' least values are at least
-///   the early-out and the fine blocks' shared-boundary values less L ×
-///   [`REACH_MOTION_MM`] are too;
+/// * L when N's blocks are all fine (for any motion), or when its other blocks' least
+///   values are at least the early-out, for motions up to (shared-boundary least value −
+///   early-out) / L (the second table);
 /// * +∞ otherwise (no motion bound: the element is always evaluated).
 ///
 /// `lb` and `lip` are the padded per-block lower and gradient bounds (+∞ gradient for a
@@ -2367,7 +2379,7 @@ fn reach_table<'a>(
     coarse_min: impl Fn([f64; 3], [f64; 3]) -> f64,
     origin: [f64; 3],
     edge: f64,
-) -> Vec<f32> {
+) -> (Vec<f32>, Vec<f32>) {
     let idx = |i: usize, j: usize, k: usize| (i * n[1] + j) * n[2] + k;
     let blocks = [n[0] - 2, n[1] - 2, n[2] - 2];
     let fine = |i: usize, j: usize, k: usize| lip[idx(i, j, k)].is_finite();
@@ -2428,7 +2440,8 @@ fn reach_table<'a>(
             }
         }
     }
-    let mut out = vec![f32::INFINITY; lb.len()];
+    let mut rate = vec![f32::INFINITY; lb.len()];
+    let mut reach = vec![f32::INFINITY; lb.len()];
     for i in 0..n[0] {
         for j in 0..n[1] {
             for k in 0..n[2] {
@@ -2455,21 +2468,37 @@ fn reach_table<'a>(
                         }
                     }
                 }
-                let all_fine = other == f32::INFINITY;
-                out[idx(i, j, k)] = if least as f64 >= EARLY_OUT_MM {
-                    0.0
-                } else if all_fine
-                    || (other as f64 >= EARLY_OUT_MM
-                        && entry as f64 - steep as f64 * REACH_MOTION_MM >= EARLY_OUT_MM)
-                {
-                    steep
-                } else {
-                    f32::INFINITY
-                };
+                let p = idx(i, j, k);
+                if least as f64 >= EARLY_OUT_MM {
+                    rate[p] = 0.0;
+                } else if other == f32::INFINITY {
+                    rate[p] = steep;
+                } else if other as f64 >= EARLY_OUT_MM {
+                    rate[p] = steep;
+                    let margin = entry as f64 - EARLY_OUT_MM;
+                    reach[p] = if margin < 0.0 {
+                        -1.0
+                    } else if steep == 0.0 {
+                        f32::INFINITY
+                    } else {
+                        // Rounded down (the f32 rounds to nearest).
+                        (margin / steep as f64 * (1.0 - 1e-6)) as f32
+                    };
+                }
             }
         }
     }
-    out
+    (rate, reach)
+}
+
+/// [`FemurSdf::reach`] from a block's two table entries for a motion of `motion` mm.
+#[inline(always)]
+fn reach_at(rate: f32, reach: f32, motion: f64) -> f64 {
+    if rate == 0.0 || motion <= reach as f64 {
+        rate as f64
+    } else {
+        f64::INFINITY
+    }
 }
 
 /// The exact least value of the coarse grid's trilinear interpolation over the femur-frame

@@ -123,10 +123,11 @@ impl FemurGeometry {
         match self {
             FemurGeometry::Parametric(s) => s.surely_apart(radial, rho, moved),
             // `radial` is the plain trilinear distance (or a lower bound of it) and `rho` the
-            // field's motion bound there ([`FemurSdf::reach`]: its fall per mm of motion, 0
-            // where nothing near can come within the early-out, +∞ where the field jumps); a
-            // point whose trilinear distance stays at or beyond the early-out is reported
-            // with it (> 0: no hit). An infinite bound never skips (∞·0 is NaN: false).
+            // field's motion bound there ([`FemurSdf::reach`]: after the motion the distance
+            // is at least `radial − rho·moved` or beyond the early-out; 0 where nothing near
+            // can come within the early-out, +∞ where no bound holds); a point whose
+            // trilinear distance stays at or beyond the early-out is reported with it
+            // (> 0: no hit). An infinite bound never skips (∞·0 is NaN: false).
             FemurGeometry::Mesh(..) => {
                 radial - rho * moved > crate::geometry::femur_mesh::EARLY_OUT_MM
             }
