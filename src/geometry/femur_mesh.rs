@@ -2261,19 +2261,11 @@ impl FemurSdf {
             ((y - self.origin[1]) * self.coarse_inv_h).clamp(0.0, (n[1] - 1) as f64 - 1e-9),
             ((z - self.origin[2]) * self.coarse_inv_h).clamp(0.0, (n[2] - 1) as f64 - 1e-9),
         ];
-        let (i, j, k) = (g[0] as usize, g[1] as usize, g[2] as usize);
-        let (fx, fy, fz) = (g[0] - i as f64, g[1] - j as f64, g[2] - k as f64);
-        // Strides differ per axis on the dense grid.
-        let (sy, sx) = (n[2], n[1] * n[2]);
-        let c = |a: usize, b: usize, e: usize| {
-            self.coarse[(i + a) * sx + (j + b) * sy + (k + e)] as f64
-        };
+        let (cell, f) = coarse_cell(&self.coarse, n, g);
+        let [_, fy, fz] = f;
+        let c = |a: usize, b: usize, e: usize| cell[a][b][e];
         let lerp = |a: f64, b: f64, t: f64| a + (b - a) * t;
-        let x00 = lerp(c(0, 0, 0), c(1, 0, 0), fx);
-        let x01 = lerp(c(0, 0, 1), c(1, 0, 1), fx);
-        let x10 = lerp(c(0, 1, 0), c(1, 1, 0), fx);
-        let x11 = lerp(c(0, 1, 1), c(1, 1, 1), fx);
-        let d = lerp(lerp(x00, x10, fy), lerp(x01, x11, fy), fz);
+        let (d, [x00, x01, x10, x11]) = coarse_lerp(&cell, f);
         if d >= EARLY_OUT_MM {
             return FieldSample::apart(d);
         }
@@ -2514,7 +2506,8 @@ fn coarse_min(
     hi: [f64; 3],
 ) -> f64 {
     let axis = |k: usize| -> Vec<f64> {
-        let clamp = |v: f64| v.clamp(0.0, (n[k] - 1) as f64);
+        // As the sampler clamps (`FemurSdf::sample_coarse`).
+        let clamp = |v: f64| v.clamp(0.0, (n[k] - 1) as f64 - 1e-9);
         let (a, b) = (
             clamp((lo[k] - origin[k]) * inv_h),
             clamp((hi[k] - origin[k]) * inv_h),
@@ -2530,17 +2523,8 @@ fn coarse_min(
     };
     let (xs, ys, zs) = (axis(0), axis(1), axis(2));
     let at = |g: [f64; 3]| {
-        let i: [usize; 3] = std::array::from_fn(|k| (g[k] as usize).min(n[k] - 2));
-        let f: [f64; 3] = std::array::from_fn(|k| g[k] - i[k] as f64);
-        let c = |a: usize, b: usize, e: usize| {
-            coarse[((i[0] + a) * n[1] + (i[1] + b)) * n[2] + (i[2] + e)] as f64
-        };
-        let lerp = |a: f64, b: f64, t: f64| a + (b - a) * t;
-        let x00 = lerp(c(0, 0, 0), c(1, 0, 0), f[0]);
-        let x01 = lerp(c(0, 0, 1), c(1, 0, 1), f[0]);
-        let x10 = lerp(c(0, 1, 0), c(1, 1, 0), f[0]);
-        let x11 = lerp(c(0, 1, 1), c(1, 1, 1), f[0]);
-        lerp(lerp(x00, x10, f[1]), lerp(x01, x11, f[1]), f[2])
+        let (cell, f) = coarse_cell(coarse, n, g);
+        coarse_lerp(&cell, f).0
     };
     let mut m = f64::INFINITY;
     for &x in &xs {
@@ -2551,6 +2535,36 @@ fn coarse_min(
         }
     }
     m
+}
+
+/// The coarse grid's cell at grid coordinates `g` (each clamped to [0, n − 1 − 1e-9], as
+/// the sampler does): its node values `c[a][b][e]` at offsets (a, b, e) and the fractions.
+fn coarse_cell(coarse: &[f32], n: [usize; 3], g: [f64; 3]) -> ([[[f64; 2]; 2]; 2], [f64; 3]) {
+    let (i, j, k) = (g[0] as usize, g[1] as usize, g[2] as usize);
+    // Strides differ per axis on the dense grid.
+    let (sy, sx) = (n[2], n[1] * n[2]);
+    let c = |a: usize, b: usize, e: usize| coarse[(i + a) * sx + (j + b) * sy + (k + e)] as f64;
+    (
+        [
+            [[c(0, 0, 0), c(0, 0, 1)], [c(0, 1, 0), c(0, 1, 1)]],
+            [[c(1, 0, 0), c(1, 0, 1)], [c(1, 1, 0), c(1, 1, 1)]],
+        ],
+        [g[0] - i as f64, g[1] - j as f64, g[2] - k as f64],
+    )
+}
+
+/// The trilinear value of a coarse cell at fractions `f` (along x first, then y, then z:
+/// the order every coarse query uses), with its four x-interpolants (00, 01, 10, 11 in y, z).
+fn coarse_lerp(c: &[[[f64; 2]; 2]; 2], f: [f64; 3]) -> (f64, [f64; 4]) {
+    let lerp = |a: f64, b: f64, t: f64| a + (b - a) * t;
+    let x00 = lerp(c[0][0][0], c[1][0][0], f[0]);
+    let x01 = lerp(c[0][0][1], c[1][0][1], f[0]);
+    let x10 = lerp(c[0][1][0], c[1][1][0], f[0]);
+    let x11 = lerp(c[0][1][1], c[1][1][1], f[0]);
+    (
+        lerp(lerp(x00, x10, f[1]), lerp(x01, x11, f[1]), f[2]),
+        [x00, x01, x10, x11],
+    )
 }
 
 /// The padded gradient bounds of [`FemurSdf::patch_lower_bound`]. In a cell, each
