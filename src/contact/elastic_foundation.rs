@@ -16,10 +16,11 @@
 
 use nalgebra::{Isometry3, Matrix6};
 
+use super::jacobian_lanes::{ElementTerms, JacobianLanes, JacobianSums};
 use super::law::ContactLaw;
 use crate::geometry::femur::{reserve_total, BatchBuffers, SurfaceDistance};
 use crate::geometry::femur_mesh::{
-    FieldCell, FieldDerivative, FieldSample, EARLY_OUT_MM, FAR_GAP_MM, NODE_X, NODE_Y,
+    FieldCell, FieldDerivative, FieldSample, RefineSums, EARLY_OUT_MM, FAR_GAP_MM, NODE_X, NODE_Y,
     REACH_SPAN_MM,
 };
 use crate::geometry::patches::Patch;
@@ -188,7 +189,16 @@ pub(crate) fn evaluate(
     portable: bool,
 ) -> ContactResult {
     let surface = jacobian && !scratch.skip_surface;
-    let mut acc = Accumulator::new(femur_from_patella, patella, pressure, jacobian, surface);
+    #[cfg(target_arch = "x86_64")]
+    let vector = !portable && std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    let vector = false;
+    let mut acc = Accumulator::new(
+        femur_from_patella,
+        patella,
+        pressure,
+        jacobian.then(|| JacobianLanes::new(vector, surface)),
+    );
     let n = patella.len();
     if which == Elements::All {
         scratch.active.clear();
@@ -269,7 +279,7 @@ pub(crate) fn evaluate(
         let i = scratch.active[k as usize] as usize;
         let (_, r) = acc.place(patella, i);
         let surface = match (field, b.hit_cell.get(j)) {
-            (Some((sdf, lat)), Some(&cell)) if acc.surface => sdf.derivative_in(cell, lat),
+            (Some((sdf, lat)), Some(&cell)) if acc.surface() => sdf.derivative_in(cell, lat),
             _ => None,
         };
         acc.add(
@@ -419,7 +429,7 @@ impl MeshPass<'_> {
     ) {
         if s.gap < 0.0 {
             let normal = Vec3::new(s.normal[0], s.normal[1], self.lat * s.normal[2]);
-            let surface = if acc.surface {
+            let surface = if acc.surface() {
                 self.sdf.derivative_in(cell, self.lat)
             } else {
                 None
@@ -474,6 +484,8 @@ impl MeshPass<'_> {
         let early = b(EARLY_OUT_MM);
         let nt = self.sdf.normal_thick_ptr();
         let mut near = [Near::default(); CHUNK];
+        let mut samples = [FieldSample::apart(FAR_GAP_MM); CHUNK];
+        let mut sums = [RefineSums::default(); CHUNK];
         let dist = self.sdf.dist_ptr();
         let mut located = [(self.sdf.locate4(tx, ty, tz), [tx; 3], [tx; 3]); CHUNK / 4];
         for run in active.chunks(CHUNK) {
@@ -593,14 +605,30 @@ impl MeshPass<'_> {
                     }
                 }
             }
-            for e in &near[..kept] {
+            // Pass 2a: the kept lanes' refined samples (d0 < EARLY_OUT_MM: as `sample`),
+            // independent of one another, so their normalisations' square roots and
+            // divisions overlap instead of waiting behind each element's sums.
+            // The corner sums one element at a time, then the normalisations four at a
+            // time (lanes outside the fine blocks are computed and not used).
+            for (e, s) in near[..kept].iter().zip(sums.iter_mut()) {
+                if e.base != u32::MAX {
+                    *s = self
+                        .sdf
+                        .refine_sums(e.base as usize, e.f[0], e.f[1], e.f[2]);
+                }
+            }
+            for k in (0..kept).step_by(4) {
+                let d0: [f64; 4] = std::array::from_fn(|l| near[(k + l).min(kept - 1)].d0);
+                let group: [RefineSums; 4] = std::array::from_fn(|l| sums[(k + l).min(kept - 1)]);
+                let out = self.sdf.refined4(&d0, &group);
+                let n = (kept - k).min(4);
+                samples[k..k + n].copy_from_slice(&out[..n]);
+            }
+            // Pass 2b: the sums, in element order.
+            for (e, s) in near[..kept].iter().zip(samples.iter()) {
                 let i = e.i as usize;
                 if e.base != u32::MAX {
-                    // d0 < EARLY_OUT_MM here: as `sample`, the refined sample.
-                    let s = self
-                        .sdf
-                        .refine_inline(e.base as usize, e.f[0], e.f[1], e.f[2], e.d0);
-                    self.add(acc, i, e.r, &s, Some((e.base as usize, e.f)));
+                    self.add(acc, i, e.r, s, Some((e.base as usize, e.f)));
                 } else {
                     self.visit(acc, i, &mut refs);
                 }
@@ -634,17 +662,12 @@ pub(crate) struct Accumulator<'a> {
     m: [[f64; 3]; 3],
     t: Vec3,
     pub(crate) pressure: &'a mut [f64],
-    jacobian: bool,
-    /// Whether the Jacobian takes the surface terms (given a surface derivative).
-    surface: bool,
+    /// The Jacobian's sums (when asked): the overlap stiffness Σ w g gᵀ, the geometric
+    /// term Σ r fᵀ, Σ f·r and, when it takes them, the surface terms (the normal turning
+    /// and the layer thinning along the surface, [`FieldDerivative`]; zero without
+    /// derivatives), in four lanes ([`JacobianLanes`]).
+    lanes: Option<JacobianLanes>,
     out: ContactResult,
-    /// Upper triangle of Σ w g gᵀ, and Σ r fᵀ, Σ f·r for the geometric term.
-    k: [f64; 21],
-    /// Σ of the surface terms (the normal turning and the layer thinning along the
-    /// surface, [`FieldDerivative`]), row-major 6×6; zero without derivatives.
-    kc: [f64; 36],
-    rf: [f64; 9],
-    fr: f64,
     f: [f64; 3],
     mo: [f64; 3],
 }
@@ -654,8 +677,7 @@ impl<'a> Accumulator<'a> {
         femur_from_patella: &Isometry3<f64>,
         patella: &PatellaMesh,
         pressure: &'a mut [f64],
-        jacobian: bool,
-        surface: bool,
+        lanes: Option<JacobianLanes>,
     ) -> Self {
         assert_eq!(
             pressure.len(),
@@ -672,16 +694,18 @@ impl<'a> Accumulator<'a> {
             ],
             t: femur_from_patella.translation.vector,
             pressure,
-            jacobian,
-            surface,
+            lanes,
             out: ContactResult::default(),
-            k: [0.0; 21],
-            kc: [0.0; 36],
-            rf: [0.0; 9],
-            fr: 0.0,
             f: [0.0; 3],
             mo: [0.0; 3],
         }
+    }
+
+    /// Whether the Jacobian takes the surface terms (its callers then give the surface's
+    /// derivatives).
+    #[inline]
+    pub(crate) fn surface(&self) -> bool {
+        self.lanes.as_ref().is_some_and(|l| l.surface())
     }
 
     /// Element `i` in the femur frame: its position, and its lever r = position − t.
@@ -747,83 +771,19 @@ impl<'a> Accumulator<'a> {
             out.peak_medial_pressure = out.peak_medial_pressure.max(pr);
         }
         out.cop_moment += Vec3::new(patella.x[i], patella.y[i], patella.z[i]) * load;
-        if self.jacobian {
-            let w = dpr * a;
-            let g = [
-                n.x,
-                n.y,
-                n.z,
-                ry * n.z - rz * n.y,
-                rz * n.x - rx * n.z,
-                rx * n.y - ry * n.x,
-            ];
-            let mut idx = 0;
-            for r in 0..6 {
-                let wg = w * g[r];
-                for c in r..6 {
-                    self.k[idx] += wg * g[c];
-                    idx += 1;
-                }
-            }
-            let (r3, f3) = ([rx, ry, rz], [efx, efy, efz]);
-            for r in 0..3 {
-                for c in 0..3 {
-                    self.rf[3 * r + c] += r3[r] * f3[c];
-                }
-            }
-            self.fr += efx * rx + efy * ry + efz * rz;
-            if let Some(dv) = surface {
-                let dload_dh = a * law.pressure_dh(d, h) * law.femoral_layer;
-                self.add_surface_terms(dv, load, dload_dh, n, [rx, ry, rz]);
-            }
-        }
-    }
-
-    /// The element force's change as its point x slides over the surface (the stiffness
-    /// term above is its change with the overlap): ∂f/∂x = M = p·A·∂n/∂x + A·∂p/∂h·n ∂tᵀ
-    /// (the normal turning; the femoral layer thinning), x moving by δt + δω × r. Rows:
-    /// force M·[I, −[r]×], moment [r]×·M·[I, −[r]×]. `load` = p·A, `dload_dh` = A·∂p/∂h
-    /// times the femoral layer's weight. The overlap's own gradient is taken as the normal
-    /// (the field's gradient norm is 1 within 0.05 in contact; its direction's difference
-    /// from the interpolated normal moved the running-peak Jacobian by < 0.3 %).
-    #[inline]
-    #[allow(clippy::needless_range_loop)] // 3×3 and 3×6 blocks, indexed
-    fn add_surface_terms(
-        &mut self,
-        dv: &FieldDerivative,
-        load: f64,
-        dload_dh: f64,
-        n: Vec3,
-        [rx, ry, rz]: [f64; 3],
-    ) {
-        let n = [n.x, n.y, n.z];
-        let mut m = [[0.0; 3]; 3];
-        for r in 0..3 {
-            for c in 0..3 {
-                m[r][c] = load * dv.normal[r][c] + dload_dh * n[r] * dv.thickness[c];
-            }
-        }
-        // MB = [M, −M[r]×] (3×6).
-        let mut mb = [[0.0; 6]; 3];
-        for r in 0..3 {
-            let row = m[r];
-            mb[r] = [
-                row[0],
-                row[1],
-                row[2],
-                -(row[1] * rz - row[2] * ry),
-                -(row[2] * rx - row[0] * rz),
-                -(row[0] * ry - row[1] * rx),
-            ];
-        }
-        for c in 0..6 {
-            let (a0, a1, a2) = (mb[0][c], mb[1][c], mb[2][c]);
-            self.kc[c] += a0;
-            self.kc[6 + c] += a1;
-            self.kc[12 + c] += a2;
-            self.kc[18 + c] += ry * a2 - rz * a1;
-            self.kc[24 + c] += rz * a0 - rx * a2;
-            self.kc[30 + c] += rx * a1 - ry * a0;
+        if let Some(lanes) = &mut self.lanes {
+            let dload_dh = match surface {
+                Some(_) if lanes.surface() => a * law.pressure_dh(d, h) * law.femoral_layer,
+                _ => 0.0,
+            };
+            lanes.push(&ElementTerms {
+                w: dpr * a,
+                load,
+                dload_dh,
+                n: [n.x, n.y, n.z],
+                r: [rx, ry, rz],
+                dv: surface.copied().unwrap_or_default(),
+            });
         }
     }
 
@@ -831,23 +791,24 @@ impl<'a> Accumulator<'a> {
         let mut out = self.out;
         out.force = Vec3::new(self.f[0], self.f[1], self.f[2]);
         out.moment = Vec3::new(self.mo[0], self.mo[1], self.mo[2]);
-        if self.jacobian {
+        if let Some(lanes) = self.lanes {
+            let JacobianSums { k, rf, fr, kc } = lanes.finish();
             let mut j = Matrix6::zeros();
             let mut idx = 0;
             for r in 0..6 {
                 for c in r..6 {
-                    j[(r, c)] = -self.k[idx];
-                    j[(c, r)] = -self.k[idx];
+                    j[(r, c)] = -k[idx];
+                    j[(c, r)] = -k[idx];
                     idx += 1;
                 }
             }
             for r in 0..3 {
                 for c in 0..3 {
-                    j[(3 + r, 3 + c)] += self.rf[3 * r + c] - if r == c { self.fr } else { 0.0 };
+                    j[(3 + r, 3 + c)] += rf[3 * r + c] - if r == c { fr } else { 0.0 };
                 }
             }
             out.jacobian = j;
-            out.surface_jacobian = Matrix6::from_row_slice(&self.kc);
+            out.surface_jacobian = Matrix6::from_row_slice(&kc);
         }
         out
     }

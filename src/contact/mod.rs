@@ -2,6 +2,7 @@
 //! (full, and warm with motion bounds — identical results).
 
 pub mod elastic_foundation;
+mod jacobian_lanes;
 pub mod law;
 pub mod motion_bound;
 

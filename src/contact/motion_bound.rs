@@ -17,6 +17,7 @@ use nalgebra::Isometry3;
 
 use super::elastic_foundation::{evaluate, ContactResult, ContactScratch, Elements};
 use super::law::ContactLaw;
+use crate::geometry::femur_mesh::EARLY_OUT_MM;
 use crate::geometry::{FemurGeometry, PatellaMesh};
 
 /// A motion larger than this (mm, for the farthest element) refreshes the reference:
@@ -40,6 +41,12 @@ pub struct ContactCache {
     lever: Vec<f64>,
     /// Largest of `lever`, mm.
     max_lever: f64,
+    /// Per patch of the patella ([`crate::geometry::patches`]): the least `radial`, the
+    /// largest `rho` (both at the reference; filled at its first reuse) and the largest
+    /// `lever`; shape (patches,).
+    patch_bounds: Vec<[f64; 3]>,
+    /// Whether `patch_bounds` holds the current reference's values.
+    patch_bounds_fresh: bool,
     /// Evaluation scratch.
     pub(crate) scratch: ContactScratch,
     /// Evaluations that refreshed the reference / that reused it (cost counters).
@@ -74,6 +81,17 @@ pub fn elastic_foundation_warm(
             .map(|i| (patella.x[i].powi(2) + patella.y[i].powi(2) + patella.z[i].powi(2)).sqrt())
             .collect();
         cache.max_lever = cache.lever.iter().fold(0f64, |a, &b| a.max(b));
+        cache.patch_bounds = patella
+            .patches
+            .iter()
+            .map(|p| {
+                let lever = cache.lever[p.start as usize..p.end as usize]
+                    .iter()
+                    .fold(0f64, |a, &b| a.max(b));
+                [f64::INFINITY, 0.0, lever]
+            })
+            .collect();
+        cache.patch_bounds_fresh = false;
         cache.radial = vec![0.0; n];
         cache.rho = vec![0.0; n];
         cache.reference = None;
@@ -88,10 +106,39 @@ pub fn elastic_foundation_warm(
             cache.reused += 1;
             let active = &mut cache.scratch.active;
             active.clear();
-            for i in 0..n {
-                let moved = dt + chord * cache.lever[i];
-                if !femur.surely_apart(cache.radial[i], cache.rho[i], moved) {
-                    active.push(i as u32);
+            match femur.motion_factor() {
+                // On a mesh field, a patch whose bounds say apart is skipped whole: its
+                // every element would be (the test is monotone), so the list is the same.
+                Some(c) if !patella.patches.is_empty() => {
+                    if !cache.patch_bounds_fresh {
+                        for (b, p) in cache.patch_bounds.iter_mut().zip(&patella.patches) {
+                            let range = p.start as usize..p.end as usize;
+                            b[0] = cache.radial[range.clone()]
+                                .iter()
+                                .fold(f64::INFINITY, |a, &x| a.min(x));
+                            b[1] = cache.rho[range].iter().fold(0f64, |a, &x| a.max(x));
+                        }
+                        cache.patch_bounds_fresh = true;
+                    }
+                    for (b, p) in cache.patch_bounds.iter().zip(&patella.patches) {
+                        if b[0] - b[1] * c * (dt + chord * b[2]) > EARLY_OUT_MM {
+                            continue;
+                        }
+                        for i in p.start as usize..p.end as usize {
+                            let moved = dt + chord * cache.lever[i];
+                            if !femur.surely_apart(cache.radial[i], cache.rho[i], moved) {
+                                active.push(i as u32);
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    for i in 0..n {
+                        let moved = dt + chord * cache.lever[i];
+                        if !femur.surely_apart(cache.radial[i], cache.rho[i], moved) {
+                            active.push(i as u32);
+                        }
+                    }
                 }
             }
             cache.skipped += (n - active.len()) as u64;
@@ -123,6 +170,7 @@ pub fn elastic_foundation_warm(
             );
             cache.radial.copy_from_slice(&cache.scratch.radial_all);
             cache.rho.copy_from_slice(&cache.scratch.rho_all);
+            cache.patch_bounds_fresh = false;
             result
         }
     }

@@ -72,11 +72,19 @@ pub struct FieldSample {
     pub trilinear: f64,
 }
 
+/// The corner pass of a refined sample ([`FemurSdf::refine_sums`]): Σ w_c (n_c, t_c) in
+/// f32 lanes and the first-order term Σ w_c n_c·(f − c).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RefineSums {
+    pub normal_thick: [f32; 4],
+    pub first: f32,
+}
+
 impl FieldSample {
     /// A point at least [`EARLY_OUT_MM`] from the surface, reported by its plain trilinear
     /// distance `d` alone (no normal or thickness: it cannot be in contact).
     #[inline(always)]
-    fn apart(d: f64) -> Self {
+    pub(crate) fn apart(d: f64) -> Self {
         FieldSample {
             gap: d,
             normal: [0.0; 3],
@@ -1574,11 +1582,17 @@ impl FemurSdf {
         fz: f64,
         d0: f64,
     ) -> FieldSample {
+        Self::refined(d0, self.refine_sums(base, fx, fy, fz), self.h)
+    }
+
+    /// The corner pass of [`Self::refine`]: in f32 lanes, Σ w_c (n_c, t_c) and
+    /// Σ w_c n_c ⊙ (f − c) (its fourth lane 0).
+    #[inline(always)]
+    pub(crate) fn refine_sums(&self, base: usize, fx: f64, fy: f64, fz: f64) -> RefineSums {
         let (sx, sy) = (NODES * NODES, NODES);
         let nt = &self.normal_thick[base..base + CELL_SPAN];
         let f = [fx as f32, fy as f32, fz as f32];
         let f4 = f32x4::from([f[0], f[1], f[2], 0.0]);
-        // Lanes: Σ w_c (n_c, t_c), and Σ w_c n_c ⊙ (f − c) (its fourth lane stays 0).
         let (mut acc, mut first) = (f32x4::ZERO, f32x4::ZERO);
         for a in 0..2 {
             let wx = if a == 0 { 1.0 - f[0] } else { f[0] };
@@ -1593,8 +1607,19 @@ impl FemurSdf {
             }
         }
         let (acc, first) = (acc.to_array(), first.to_array());
+        RefineSums {
+            normal_thick: acc,
+            first: first[0] + first[1] + first[2],
+        }
+    }
+
+    /// The sample from [`Self::refine_sums`] (cell size `h`): the gradient-enhanced
+    /// distance and the unit normal.
+    #[inline(always)]
+    pub(crate) fn refined(d0: f64, sums: RefineSums, h: f64) -> FieldSample {
+        let acc = sums.normal_thick;
         let g = [acc[0] as f64, acc[1] as f64, acc[2] as f64];
-        let d1 = d0 + self.h * (first[0] + first[1] + first[2]) as f64;
+        let d1 = d0 + h * sums.first as f64;
         // The two interpolants' curvature errors are equal and opposite (for a quadratic
         // field exactly so: ±κ·u(h−u)/2 along each axis), so their mean is exact to second
         // order; what remains comes from the mesh's facet kinks.
@@ -1607,6 +1632,62 @@ impl FemurSdf {
             thickness: acc[3] as f64,
             trilinear: d0,
         }
+    }
+
+    /// [`Self::refined`] for four samples at once, in AVX2 lanes: the same IEEE
+    /// operations lane by lane (a square root and a division are correctly rounded in
+    /// either), so the same bits. The divider is the pass's bottleneck one element at a
+    /// time (a square root and a division each, ≈ 10 cycles); four lanes share them.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) unsafe fn refined4(
+        &self,
+        d0: &[f64; 4],
+        sums: &[RefineSums; 4],
+    ) -> [FieldSample; 4] {
+        use std::arch::x86_64::*;
+        let h = self.h;
+        let lane = |k: usize| {
+            _mm256_setr_pd(
+                sums[0].normal_thick[k] as f64,
+                sums[1].normal_thick[k] as f64,
+                sums[2].normal_thick[k] as f64,
+                sums[3].normal_thick[k] as f64,
+            )
+        };
+        let (gx, gy, gz) = (lane(0), lane(1), lane(2));
+        let first = _mm256_setr_pd(
+            sums[0].first as f64,
+            sums[1].first as f64,
+            sums[2].first as f64,
+            sums[3].first as f64,
+        );
+        let d0v = _mm256_loadu_pd(d0.as_ptr());
+        let d1 = _mm256_add_pd(d0v, _mm256_mul_pd(_mm256_set1_pd(h), first));
+        let d = _mm256_mul_pd(_mm256_set1_pd(0.5), _mm256_add_pd(d0v, d1));
+        let gn = _mm256_sqrt_pd(_mm256_add_pd(
+            _mm256_add_pd(_mm256_mul_pd(gx, gx), _mm256_mul_pd(gy, gy)),
+            _mm256_mul_pd(gz, gz),
+        ));
+        let positive = _mm256_cmp_pd::<_CMP_GT_OQ>(gn, _mm256_setzero_pd());
+        let inv = _mm256_and_pd(_mm256_div_pd(_mm256_set1_pd(1.0), gn), positive);
+        let a = |v: __m256d| std::mem::transmute::<__m256d, [f64; 4]>(v);
+        let (d, nx, ny, nz) = (
+            a(d),
+            a(_mm256_mul_pd(gx, inv)),
+            a(_mm256_mul_pd(gy, inv)),
+            a(_mm256_mul_pd(gz, inv)),
+        );
+        std::array::from_fn(|l| FieldSample {
+            gap: d[l],
+            normal: [nx[l], ny[l], nz[l]],
+            thickness: sums[l].normal_thick[3] as f64,
+            trilinear: d0[l],
+        })
     }
 
     /// The derivative, with respect to the query point, of what [`Self::refine_inline`]
@@ -1655,7 +1736,10 @@ impl FemurSdf {
         if gn <= 0.0 {
             return FieldDerivative::default();
         }
-        let n = [gv[0] / gn, gv[1] / gn, gv[2] / gn];
+        // One division: a division's throughput is a quarter to a fifth of a multiply's,
+        // and twelve of them per element were a third of the surface terms' cost.
+        let inv_gn = 1.0 / gn;
+        let n = [gv[0] * inv_gn, gv[1] * inv_gn, gv[2] * inv_gn];
         let mut out = FieldDerivative::default();
         for (k, dk) in d.iter().enumerate() {
             let dg = [
@@ -1665,7 +1749,7 @@ impl FemurSdf {
             ];
             let along_n = n[0] * dg[0] + n[1] * dg[1] + n[2] * dg[2];
             for i in 0..3 {
-                out.normal[i][k] = (dg[i] - n[i] * along_n) / gn;
+                out.normal[i][k] = (dg[i] - n[i] * along_n) * inv_gn;
             }
             out.thickness[k] = dk[3] as f64 * inv_h;
         }

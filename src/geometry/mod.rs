@@ -141,6 +141,22 @@ impl FemurGeometry {
     }
 }
 
+impl FemurGeometry {
+    /// On a mesh field, the factor by which [`Self::surely_apart`] multiplies an element's
+    /// motion (1, or the morph's warp Lipschitz bound): its test `radial − ρ·c·moved >
+    /// early-out` is monotone in each argument, so the least `radial`, the largest ρ and
+    /// the largest motion of a group of elements bound every element of the group (the
+    /// warm kernel's test per patch). `None` on the parametric surface, whose test is not.
+    #[inline]
+    pub fn motion_factor(&self) -> Option<f64> {
+        match self {
+            FemurGeometry::Parametric(_) => None,
+            FemurGeometry::Mesh(..) => Some(1.0),
+            FemurGeometry::MeshMorphed(_, _, m) => Some(m.warp_lipschitz),
+        }
+    }
+}
+
 /// The batched query over a mesh field (plain or morphed), one point at a time.
 fn mesh_batch(
     info: &MeshFemurInfo,
