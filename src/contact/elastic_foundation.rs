@@ -154,6 +154,8 @@ pub struct ContactScratch {
     /// (`ContactResult::surface_jacobian` stays zero): the dynamic integrators, and solve
     /// iterations that reuse their frame's surface terms, do not pay for them.
     pub(crate) skip_surface: bool,
+    /// The Jacobian's lanes, between evaluations.
+    lanes: Option<Box<JacobianLanes>>,
 }
 
 impl ContactScratch {
@@ -193,12 +195,17 @@ pub(crate) fn evaluate(
     let vector = !portable && std::arch::is_x86_feature_detected!("avx2");
     #[cfg(not(target_arch = "x86_64"))]
     let vector = false;
-    let mut acc = Accumulator::new(
-        femur_from_patella,
-        patella,
-        pressure,
-        jacobian.then(|| JacobianLanes::new(vector, surface)),
-    );
+    // The lanes live in the scratch (boxed, allocated at the first Jacobian evaluation):
+    // 2.8 kB that would otherwise be built and copied per evaluation.
+    let lanes = jacobian.then(|| {
+        let mut lanes = scratch
+            .lanes
+            .take()
+            .unwrap_or_else(|| Box::new(JacobianLanes::new(vector, surface)));
+        lanes.reset(vector, surface);
+        lanes
+    });
+    let mut acc = Accumulator::new(femur_from_patella, patella, pressure, lanes);
     let n = patella.len();
     if which == Elements::All {
         scratch.active.clear();
@@ -243,10 +250,10 @@ pub(crate) fn evaluate(
         if !portable && std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is present.
             unsafe { pass.run_avx2(&mut acc, active, refs) };
-            return acc.finish();
+            return acc.finish(&mut scratch.lanes);
         }
         pass.run(&mut acc, active, refs);
-        return acc.finish();
+        return acc.finish(&mut scratch.lanes);
     }
     let m = scratch.active.len();
     // Capacity for every element once, so no later evaluation grows a buffer.
@@ -295,7 +302,7 @@ pub(crate) fn evaluate(
             surface.as_ref(),
         );
     }
-    acc.finish()
+    acc.finish(&mut scratch.lanes)
 }
 
 /// Patch `p` with lower bound `lb`: rejected (its elements get the bound as their motion
@@ -484,7 +491,7 @@ impl MeshPass<'_> {
         let early = b(EARLY_OUT_MM);
         let nt = self.sdf.normal_thick_ptr();
         let mut near = [Near::default(); CHUNK];
-        let mut samples = [FieldSample::apart(FAR_GAP_MM); CHUNK];
+        let mut samples = [FieldSample::apart(FAR_GAP_MM); CHUNK + 3];
         let mut sums = [RefineSums::default(); CHUNK];
         let dist = self.sdf.dist_ptr();
         let mut located = [(self.sdf.locate4(tx, ty, tz), [tx; 3], [tx; 3]); CHUNK / 4];
@@ -620,9 +627,10 @@ impl MeshPass<'_> {
             for k in (0..kept).step_by(4) {
                 let d0: [f64; 4] = std::array::from_fn(|l| near[(k + l).min(kept - 1)].d0);
                 let group: [RefineSums; 4] = std::array::from_fn(|l| sums[(k + l).min(kept - 1)]);
-                let out = self.sdf.refined4(&d0, &group);
-                let n = (kept - k).min(4);
-                samples[k..k + n].copy_from_slice(&out[..n]);
+                // All four (the array has three spare slots): a fixed-size store.
+                let out: &mut [FieldSample; 4] =
+                    (&mut samples[k..k + 4]).try_into().expect("four slots");
+                *out = self.sdf.refined4(&d0, &group);
             }
             // Pass 2b: the sums, in element order.
             for (e, s) in near[..kept].iter().zip(samples.iter()) {
@@ -666,7 +674,7 @@ pub(crate) struct Accumulator<'a> {
     /// term Σ r fᵀ, Σ f·r and, when it takes them, the surface terms (the normal turning
     /// and the layer thinning along the surface, [`FieldDerivative`]; zero without
     /// derivatives), in four lanes ([`JacobianLanes`]).
-    lanes: Option<JacobianLanes>,
+    lanes: Option<Box<JacobianLanes>>,
     out: ContactResult,
     f: [f64; 3],
     mo: [f64; 3],
@@ -677,7 +685,7 @@ impl<'a> Accumulator<'a> {
         femur_from_patella: &Isometry3<f64>,
         patella: &PatellaMesh,
         pressure: &'a mut [f64],
-        lanes: Option<JacobianLanes>,
+        lanes: Option<Box<JacobianLanes>>,
     ) -> Self {
         assert_eq!(
             pressure.len(),
@@ -787,12 +795,14 @@ impl<'a> Accumulator<'a> {
         }
     }
 
-    pub(crate) fn finish(self) -> ContactResult {
+    /// The sums; the Jacobian's lanes go back to `store` for the next evaluation.
+    pub(crate) fn finish(mut self, store: &mut Option<Box<JacobianLanes>>) -> ContactResult {
         let mut out = self.out;
         out.force = Vec3::new(self.f[0], self.f[1], self.f[2]);
         out.moment = Vec3::new(self.mo[0], self.mo[1], self.mo[2]);
-        if let Some(lanes) = self.lanes {
+        if let Some(mut lanes) = self.lanes.take() {
             let JacobianSums { k, rf, fr, kc } = lanes.finish();
+            *store = Some(lanes);
             let mut j = Matrix6::zeros();
             let mut idx = 0;
             for r in 0..6 {

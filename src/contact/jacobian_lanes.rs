@@ -85,6 +85,17 @@ impl JacobianLanes {
         }
     }
 
+    /// Empties the lanes for a new evaluation.
+    pub(crate) fn reset(&mut self, vector: bool, surface: bool) {
+        self.vector = vector;
+        self.surface = surface;
+        self.k = [[0.0; LANES]; 21];
+        self.rf = [[0.0; LANES]; 9];
+        self.fr = [0.0; LANES];
+        self.kc = [[0.0; LANES]; 36];
+        self.waiting = 0;
+    }
+
     /// Whether the surface terms are summed.
     #[inline]
     pub(crate) fn surface(&self) -> bool {
@@ -217,7 +228,15 @@ impl JacobianLanes {
             |a: __m256d, b: __m256d| _mm256_mul_pd(a, b),
             |a: __m256d, b: __m256d| _mm256_sub_pd(a, b),
         );
-        let gr = self.group;
+        let Self {
+            k: ks,
+            rf: rfs,
+            fr: frs,
+            kc: kcs,
+            group: gr,
+            surface,
+            ..
+        } = self;
         let (w, load) = (ld(&gr.w), ld(&gr.load));
         let n = [ld(&gr.n[0]), ld(&gr.n[1]), ld(&gr.n[2])];
         let [rx, ry, rz] = [ld(&gr.r[0]), ld(&gr.r[1]), ld(&gr.r[2])];
@@ -234,22 +253,22 @@ impl JacobianLanes {
         for r in 0..6 {
             let wg = mul(w, g[r]);
             for c in r..6 {
-                acc(&mut self.k[idx], mul(wg, g[c]));
+                acc(&mut ks[idx], mul(wg, g[c]));
                 idx += 1;
             }
         }
         let r3 = [rx, ry, rz];
         for r in 0..3 {
             for c in 0..3 {
-                acc(&mut self.rf[3 * r + c], mul(r3[r], f3[c]));
+                acc(&mut rfs[3 * r + c], mul(r3[r], f3[c]));
             }
         }
         let fr = _mm256_add_pd(
             _mm256_add_pd(mul(f3[0], rx), mul(f3[1], ry)),
             mul(f3[2], rz),
         );
-        acc(&mut self.fr, fr);
-        if !self.surface {
+        acc(frs, fr);
+        if !*surface {
             return;
         }
         let dh = ld(&gr.dload_dh);
@@ -271,18 +290,18 @@ impl JacobianLanes {
         }
         for c in 0..6 {
             let (a0, a1, a2) = (mb[0][c], mb[1][c], mb[2][c]);
-            acc(&mut self.kc[c], a0);
-            acc(&mut self.kc[6 + c], a1);
-            acc(&mut self.kc[12 + c], a2);
-            acc(&mut self.kc[18 + c], sub(mul(ry, a2), mul(rz, a1)));
-            acc(&mut self.kc[24 + c], sub(mul(rz, a0), mul(rx, a2)));
-            acc(&mut self.kc[30 + c], sub(mul(rx, a1), mul(ry, a0)));
+            acc(&mut kcs[c], a0);
+            acc(&mut kcs[6 + c], a1);
+            acc(&mut kcs[12 + c], a2);
+            acc(&mut kcs[18 + c], sub(mul(ry, a2), mul(rz, a1)));
+            acc(&mut kcs[24 + c], sub(mul(rz, a0), mul(rx, a2)));
+            acc(&mut kcs[30 + c], sub(mul(rx, a1), mul(ry, a0)));
         }
     }
 
     /// Adds the elements still waiting (lane by lane) and sums the lanes,
     /// (l0 + l1) + (l2 + l3).
-    pub(crate) fn finish(mut self) -> JacobianSums {
+    pub(crate) fn finish(&mut self) -> JacobianSums {
         for l in 0..self.waiting {
             self.add_lane(l);
         }
@@ -329,7 +348,8 @@ mod tests {
             })
             .collect();
         let run = |vector: bool| {
-            let mut lanes = JacobianLanes::new(vector, true);
+            let mut lanes = JacobianLanes::new(!vector, false);
+            lanes.reset(vector, true);
             for e in &elements {
                 lanes.push(e);
             }

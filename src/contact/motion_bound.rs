@@ -124,10 +124,18 @@ pub fn elastic_foundation_warm(
                         if b[0] - b[1] * c * (dt + chord * b[2]) > EARLY_OUT_MM {
                             continue;
                         }
-                        for i in p.start as usize..p.end as usize {
-                            let moved = dt + chord * cache.lever[i];
-                            if !femur.surely_apart(cache.radial[i], cache.rho[i], moved) {
-                                active.push(i as u32);
+                        // `surely_apart` on a mesh field, written out (c = 1 leaves ρ
+                        // unchanged, so one form serves the plain and the morphed field).
+                        let range = p.start as usize..p.end as usize;
+                        let (radial, rho) =
+                            (&cache.radial[range.clone()], &cache.rho[range.clone()]);
+                        let lever = &cache.lever[range.clone()];
+                        for (k, ((&radial, &rho), &lever)) in
+                            radial.iter().zip(rho).zip(lever).enumerate()
+                        {
+                            let moved = dt + chord * lever;
+                            if !(radial - rho * c * moved > EARLY_OUT_MM) {
+                                active.push((range.start + k) as u32);
                             }
                         }
                     }
