@@ -571,6 +571,7 @@ proptest! {
             prop_assert_eq!(cold.force, warm.force);
             prop_assert_eq!(cold.moment, warm.moment);
             prop_assert_eq!(cold.jacobian, warm.jacobian);
+            prop_assert_eq!(cold.surface_jacobian, warm.surface_jacobian);
             prop_assert_eq!(&d.pressure, &warm_pressure);
             prop_assert_eq!(cold.elements_in_contact, warm.elements_in_contact);
         }
@@ -584,6 +585,7 @@ proptest! {
         prop_assert!(cache.skipped > before + 100, "{} skipped", cache.skipped - before);
         prop_assert_eq!(cold.force, warm.force);
         prop_assert_eq!(cold.jacobian, warm.jacobian);
+        prop_assert_eq!(cold.surface_jacobian, warm.surface_jacobian);
     }
 
     /// Newton's third law on contact: the reaction on the femur (every element's −p·A·n

@@ -9,7 +9,7 @@
 //! (δt, δω) — translation and rotation vector, femur frame — is
 //! `−Σ p'_i A_i g_i g_iᵀ + [0 0; 0 Σ [f_i]×[r_i]×]` with g_i = (n_i, r_i × n_i), plus, on a
 //! mesh field, the surface terms: the femoral normal turning and the femoral layer thinning
-//! as the element slides (`Accumulator::add_surface_terms`; without them the running peak's
+//! as the element slides (`jacobian_lanes.rs`; without them the running peak's
 //! contact stiffness was overestimated by up to 2× medio-laterally and the Newton solve
 //! converged linearly at a rate of ≈ 0.3). The parametric surface leaves its curvature
 //! term out. `tests/kneetrack.rs` checks both against finite differences.
@@ -190,7 +190,9 @@ pub(crate) fn evaluate(
     jacobian: bool,
     portable: bool,
 ) -> ContactResult {
-    let surface = jacobian && !scratch.skip_surface;
+    // The parametric surface gives no derivatives: its lanes skip the surface sums.
+    let surface =
+        jacobian && !scratch.skip_surface && !matches!(femur, FemurGeometry::Parametric(_));
     #[cfg(target_arch = "x86_64")]
     let vector = !portable && std::arch::is_x86_feature_detected!("avx2");
     #[cfg(not(target_arch = "x86_64"))]
@@ -507,7 +509,8 @@ impl MeshPass<'_> {
         let early = b(EARLY_OUT_MM);
         let nt = self.sdf.normal_thick_ptr();
         let mut near = [Near::default(); CHUNK];
-        let mut samples = [FieldSample::apart(FAR_GAP_MM); CHUNK + 3];
+        const { assert!(CHUNK % 4 == 0) };
+        let mut samples = [FieldSample::apart(FAR_GAP_MM); CHUNK];
         let mut sums = [RefineSums::default(); CHUNK];
         let mut dsums = [DerivativeSums::default(); CHUNK];
         let mut dlane = [0u8; CHUNK];
@@ -646,7 +649,9 @@ impl MeshPass<'_> {
             for k in (0..kept).step_by(4) {
                 let d0: [f64; 4] = std::array::from_fn(|l| near[(k + l).min(kept - 1)].d0);
                 let group: [RefineSums; 4] = std::array::from_fn(|l| sums[(k + l).min(kept - 1)]);
-                // All four (the array has three spare slots): a fixed-size store.
+                // All four (a run's kept lanes are at most CHUNK, a multiple of four, so
+                // the group's slots exist; those past `kept` are not read): a fixed-size
+                // store.
                 let out: &mut [FieldSample; 4] =
                     (&mut samples[k..k + 4]).try_into().expect("four slots");
                 *out = self.sdf.refined4(&d0, &group);

@@ -76,7 +76,7 @@ pub fn elastic_foundation_warm(
     jacobian: bool,
 ) -> ContactResult {
     let n = patella.len();
-    if cache.lever.len() != n {
+    if cache.lever.len() != n || cache.patch_bounds.len() != patella.patches.len() {
         cache.lever = (0..n)
             .map(|i| (patella.x[i].powi(2) + patella.y[i].powi(2) + patella.z[i].powi(2)).sqrt())
             .collect();
@@ -92,6 +92,15 @@ pub fn elastic_foundation_warm(
             })
             .collect();
         cache.patch_bounds_fresh = false;
+        // The per-patch test lists the same elements as the per-element one only if the
+        // patches tile the elements in order.
+        debug_assert!(
+            patella.patches.is_empty()
+                || (patella.patches[0].start == 0
+                    && patella.patches.windows(2).all(|w| w[0].end == w[1].start)
+                    && patella.patches.last().map(|p| p.end as usize) == Some(n)),
+            "patches must tile the elements in order"
+        );
         cache.radial = vec![0.0; n];
         cache.rho = vec![0.0; n];
         cache.reference = None;
@@ -113,10 +122,26 @@ pub fn elastic_foundation_warm(
                     if !cache.patch_bounds_fresh {
                         for (b, p) in cache.patch_bounds.iter_mut().zip(&patella.patches) {
                             let range = p.start as usize..p.end as usize;
-                            b[0] = cache.radial[range.clone()]
-                                .iter()
-                                .fold(f64::INFINITY, |a, &x| a.min(x));
-                            b[1] = cache.rho[range].iter().fold(0f64, |a, &x| a.max(x));
+                            // A NaN (or a negative bound) makes the patch's bounds
+                            // never skip: `min`/`max` would pass over it where the
+                            // element's own test keeps the element.
+                            b[0] =
+                                cache.radial[range.clone()]
+                                    .iter()
+                                    .fold(f64::INFINITY, |a, &x| {
+                                        if x.is_nan() {
+                                            f64::NEG_INFINITY
+                                        } else {
+                                            a.min(x)
+                                        }
+                                    });
+                            b[1] = cache.rho[range].iter().fold(0f64, |a, &x| {
+                                if x >= 0.0 {
+                                    a.max(x)
+                                } else {
+                                    f64::INFINITY
+                                }
+                            });
                         }
                         cache.patch_bounds_fresh = true;
                     }

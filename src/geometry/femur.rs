@@ -382,6 +382,85 @@ impl FemoralSurface {
         (r, r_theta, r_u)
     }
 
+    /// [`Self::radius`] for four points at once (`wide` lanes: packed where the target has
+    /// them, else lane by lane), with the same IEEE operations in the same order per lane,
+    /// so the same bits; the table rows are looked up per lane.
+    #[inline]
+    pub fn radius4(&self, theta: [f64; 4], u: [f64; 4]) -> [[f64; 4]; 3] {
+        use wide::f64x4;
+        let v = |a: [f64; 4]| f64x4::from(a);
+        let s = f64x4::splat;
+        // The along-groove rows, per lane (the scalar path's index arithmetic).
+        let theta0 = TABLE_THETA0_DEG.to_radians();
+        let last = self.table.len() as i64 - 2;
+        let mut ta = [0.0; 4];
+        let (mut ra, mut rb) = ([Row::default(); 4], [Row::default(); 4]);
+        for l in 0..4 {
+            let f = (theta[l] - theta0) * self.inv_step;
+            let i = (f as i64).clamp(0, last);
+            ta[l] = (f - i as f64).clamp(0.0, 1.0);
+            ra[l] = self.table[i as usize];
+            rb[l] = self.table[i as usize + 1];
+        }
+        let t = v(ta);
+        let field = |get: fn(&Row) -> f64| {
+            let (p, q) = (
+                v(std::array::from_fn(|l| get(&ra[l]))),
+                v(std::array::from_fn(|l| get(&rb[l]))),
+            );
+            p + t * (q - p)
+        };
+        let (g_r, g_dr, g_s, g_ds) = (
+            field(|r| r.r),
+            field(|r| r.dr),
+            field(|r| r.s),
+            field(|r| r.ds),
+        );
+        let (notch_depth, d_notch_depth) = (field(|r| r.notch_depth), field(|r| r.d_notch_depth));
+        let (inv_half, d_half) = (field(|r| r.inv_half), field(|r| r.d_half));
+        // The profile, per lane lookups (as `profile`).
+        let plast = self.profile_table.len() as i64 - 2;
+        let mut pt = [0.0; 4];
+        let (mut y0, mut m0, mut y1, mut m1) = ([0.0; 4], [0.0; 4], [0.0; 4], [0.0; 4]);
+        for l in 0..4 {
+            let f = (u[l] + PROFILE_HALF_RANGE_MM) * (1.0 / PROFILE_STEP_MM);
+            let i = (f as i64).clamp(0, plast);
+            pt[l] = (f - i as f64).clamp(0.0, 1.0);
+            [y0[l], m0[l]] = self.profile_table[i as usize];
+            [y1[l], m1[l]] = self.profile_table[i as usize + 1];
+        }
+        let (y0, m0, y1, m1) = (v(y0), v(m0), v(y1), v(m1));
+        let t = v(pt);
+        let d = s(PROFILE_STEP_MM);
+        let (t2, t3) = (t * t, t * t * t);
+        let h = (s(2.0) * t3 - s(3.0) * t2 + s(1.0)) * y0
+            + (t3 - s(2.0) * t2 + t) * d * m0
+            + (s(-2.0) * t3 + s(3.0) * t2) * y1
+            + (t3 - t2) * d * m1;
+        let dh = ((s(6.0) * t2 - s(6.0) * t) * (y0 - y1)) / d
+            + (s(3.0) * t2 - s(4.0) * t + s(1.0)) * m0
+            + (s(3.0) * t2 - s(2.0) * t) * m1;
+        let mut r = g_r + g_s * h;
+        let mut r_theta = g_dr + g_ds * h;
+        let mut r_u = g_s * dh;
+        let x = v(u) * inv_half;
+        let xa = x.to_array();
+        let inside = v(std::array::from_fn(|l| {
+            if xa[l].abs() < 1.0 {
+                1.0
+            } else {
+                0.0
+            }
+        }));
+        let q = s(1.0) - x * x;
+        let phi = q * q * inside;
+        let dphi = s(-4.0) * x * q * inside;
+        r -= notch_depth * phi;
+        r_u -= notch_depth * dphi * inv_half;
+        r_theta -= d_notch_depth * phi + notch_depth * dphi * (-x * d_half * inv_half);
+        [r.to_array(), r_theta.to_array(), r_u.to_array()]
+    }
+
     /// The along-groove row at θ (rad), linearly interpolated.
     #[inline(always)]
     fn along_groove(&self, theta: f64) -> Row {
@@ -445,8 +524,27 @@ impl FemoralSurface {
         let m = px.len();
         assert!(py.len() == m && pz.len() == m);
         buf.resize(m);
-        // Pass 1: polar coordinates and the surface radius with its partials.
-        for k in 0..m {
+        // Pass 1: polar coordinates and the surface radius with its partials, four points
+        // at a time (the same bits as one at a time), then the rest.
+        let quads = m / 4 * 4;
+        for k in (0..quads).step_by(4) {
+            let mut theta = [0.0; 4];
+            let mut u = [0.0; 4];
+            for l in 0..4 {
+                let (x, y) = (px[k + l], py[k + l]);
+                let rho = (x * x + y * y).sqrt().max(1e-9);
+                theta[l] = fast_atan2(-y, x);
+                u[l] = self.lat * pz[k + l] - self.groove_z;
+                buf.rho[k + l] = rho;
+            }
+            let [r, r_t, r_u] = self.radius4(theta, u);
+            for l in 0..4 {
+                buf.radial[k + l] = buf.rho[k + l] - r[l];
+                buf.r_t[k + l] = r_t[l];
+                buf.r_u[k + l] = r_u[l];
+            }
+        }
+        for k in quads..m {
             let (x, y) = (px[k], py[k]);
             let rho = (x * x + y * y).sqrt().max(1e-9);
             let theta = fast_atan2(-y, x);
@@ -471,7 +569,52 @@ impl FemoralSurface {
         buf.hits.clear();
         buf.hit_gap.clear();
         buf.hit_normal.clear();
-        for &k in &buf.cand {
+        // Four candidates at a time: the projection steps' radii in lanes (the same bits
+        // as `refine` one at a time; a lane that needs no refinement is computed and not
+        // used), then the rest one at a time.
+        let quads = buf.cand.len() / 4 * 4;
+        for c in (0..quads).step_by(4) {
+            let ks: [usize; 4] = std::array::from_fn(|l| buf.cand[c + l] as usize);
+            let p: [Vec3; 4] = std::array::from_fn(|l| Vec3::new(px[ks[l]], py[ks[l]], pz[ks[l]]));
+            let first: [SurfaceDistance; 4] = std::array::from_fn(|l| {
+                let k = ks[l];
+                let rho = buf.rho[k];
+                self.first_order_from(&p[l], rho, rho - buf.radial[k], buf.r_t[k], buf.r_u[k])
+            });
+            let mut gap: [f64; 4] = std::array::from_fn(|l| first[l].gap);
+            let mut t = first;
+            if first.iter().any(|s| s.gap < REFINE_BELOW_MM) {
+                for _ in 0..REFINE_STEPS {
+                    let q: [Vec3; 4] = std::array::from_fn(|l| p[l] - t[l].normal * gap[l]);
+                    let rho: [f64; 4] = std::array::from_fn(|l| {
+                        (q[l].x * q[l].x + q[l].y * q[l].y).sqrt().max(1e-9)
+                    });
+                    let theta = std::array::from_fn(|l| fast_atan2(-q[l].y, q[l].x));
+                    let u = std::array::from_fn(|l| self.lat * q[l].z - self.groove_z);
+                    let [r, r_t, r_u] = self.radius4(theta, u);
+                    for l in 0..4 {
+                        t[l] = self.first_order_from(&q[l], rho[l], r[l], r_t[l], r_u[l]);
+                        gap[l] += t[l].gap;
+                    }
+                }
+            }
+            for l in 0..4 {
+                let d = if first[l].gap >= REFINE_BELOW_MM {
+                    first[l]
+                } else {
+                    SurfaceDistance {
+                        gap: gap[l],
+                        normal: t[l].normal,
+                    }
+                };
+                if d.gap < 0.0 {
+                    buf.hits.push(ks[l] as u32);
+                    buf.hit_gap.push(d.gap);
+                    buf.hit_normal.push(d.normal);
+                }
+            }
+        }
+        for &k in &buf.cand[quads..] {
             let k = k as usize;
             let p = Vec3::new(px[k], py[k], pz[k]);
             let rho = buf.rho[k];
@@ -678,6 +821,60 @@ mod tests {
 
     fn default_surface() -> FemoralSurface {
         FemoralSurface::new(138.0, 20.0, 5.5, 1.0).unwrap()
+    }
+
+    /// The batched query (radii four points at a time) gives, bit for bit, what the
+    /// one-point query gives: the radius and partials of every point, and the same contacts
+    /// (gap and normal) in the same order — on a right and a left knee's surface, over points
+    /// from deep inside to clear of the surface and across the notch.
+    #[test]
+    fn batched_query_matches_the_one_point_query_bit_for_bit() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for lat in [1.0, -1.0] {
+            let surf = FemoralSurface::new(138.0, 20.0, 5.5, lat).unwrap();
+            let n = 1003; // not a multiple of four: the scalar remainder runs too
+            let (mut px, mut py, mut pz) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+            let mut expected = Vec::new();
+            for k in 0..n {
+                let theta = (-60.0 + 200.0 * next()).to_radians();
+                let u = -25.0 + 50.0 * next();
+                let r = surf.radius(theta, u).0 + (-2.0 + 3.0 * next());
+                let p = Vec3::new(r * theta.cos(), -r * theta.sin(), lat * (u + surf.groove_z));
+                (px[k], py[k], pz[k]) = (p.x, p.y, p.z);
+                let four = surf.radius4([theta; 4], [u; 4]);
+                let one = surf.radius(theta, u);
+                assert_eq!(
+                    [
+                        four[0][2].to_bits(),
+                        four[1][2].to_bits(),
+                        four[2][2].to_bits()
+                    ],
+                    [one.0.to_bits(), one.1.to_bits(), one.2.to_bits()]
+                );
+                if let Some(d) = surf.contact(&p) {
+                    expected.push((k as u32, d.gap.to_bits(), d.normal.map(f64::to_bits)));
+                }
+            }
+            let mut buf = BatchBuffers::default();
+            surf.contact_batch(&px, &py, &pz, &mut buf);
+            let got: Vec<_> = (0..buf.hits.len())
+                .map(|j| {
+                    (
+                        buf.hits[j],
+                        buf.hit_gap[j].to_bits(),
+                        buf.hit_normal[j].map(f64::to_bits),
+                    )
+                })
+                .collect();
+            assert!(expected.len() > 100, "{} contacts", expected.len());
+            assert_eq!(got, expected);
+        }
     }
 
     #[test]

@@ -144,9 +144,11 @@ impl FemurGeometry {
 impl FemurGeometry {
     /// On a mesh field, the factor by which [`Self::surely_apart`] multiplies an element's
     /// motion (1, or the morph's warp Lipschitz bound): its test `radial − ρ·c·moved >
-    /// early-out` is monotone in each argument, so the least `radial`, the largest ρ and
+    /// early-out` is monotone in each argument where ρ, c and the motion are ≥ 0 and
+    /// nothing is NaN (rounding is monotone too), so the least `radial`, the largest ρ and
     /// the largest motion of a group of elements bound every element of the group (the
-    /// warm kernel's test per patch). `None` on the parametric surface, whose test is not.
+    /// warm kernel's test per patch, which refuses to skip a group holding a NaN or a
+    /// negative ρ). `None` on the parametric surface, whose test is not monotone.
     #[inline]
     pub fn motion_factor(&self) -> Option<f64> {
         match self {
