@@ -130,6 +130,19 @@ pub fn deg(x: f64) -> f64 {
     x.to_radians()
 }
 
+/// A deterministic uniform stream on [0, 1) for tests (xorshift64, Marsaglia 2003): fixed
+/// pseudo-random cases without an RNG dependency.
+#[cfg(test)]
+pub(crate) fn uniform_stream(seed: u64) -> impl FnMut() -> f64 {
+    let mut state = seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

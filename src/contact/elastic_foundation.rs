@@ -911,13 +911,8 @@ mod tests {
         let (mut sv, mut sp) = (ContactScratch::default(), ContactScratch::default());
         // A fixed pseudo-random walk (no RNG dependency): translations within ±3 mm,
         // rotations within ±0.1 rad of the loaded pose.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut u = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        };
+        let mut uniform = crate::math::uniform_stream(0x2545_f491_4f6c_dd1d);
+        let mut u = || uniform() * 2.0 - 1.0;
         for case in 0..150 {
             let pose = nalgebra::Isometry3::from_parts(
                 Translation3::from(

@@ -334,13 +334,8 @@ mod tests {
     /// bits, and the sums equal a plain sum within rounding.
     #[test]
     fn vector_and_scalar_lanes_agree_bit_for_bit() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        };
+        let mut uniform = crate::math::uniform_stream(0x2545_f491_4f6c_dd1d);
+        let mut next = || uniform() * 2.0 - 1.0;
         let elements: Vec<ElementTerms> = (0..103)
             .map(|_| ElementTerms {
                 w: 100.0 * next().abs(),

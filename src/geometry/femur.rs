@@ -829,13 +829,7 @@ mod tests {
     /// from deep inside to clear of the surface and across the notch.
     #[test]
     fn batched_query_matches_the_one_point_query_bit_for_bit() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = crate::math::uniform_stream(0x9e37_79b9_7f4a_7c15);
         for lat in [1.0, -1.0] {
             let surf = FemoralSurface::new(138.0, 20.0, 5.5, lat).unwrap();
             let n = 1003; // not a multiple of four: the scalar remainder runs too

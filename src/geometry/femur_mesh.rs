@@ -2909,13 +2909,7 @@ mod tests {
     #[test]
     fn closest_feature_scan_matches_the_bvh_query() {
         let n = 17;
-        let mut rng = 99u64;
-        let mut next = || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            (rng >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = crate::math::uniform_stream(99);
         let mut v = Vec::new();
         for i in 0..n {
             for j in 0..n {
