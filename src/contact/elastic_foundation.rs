@@ -509,7 +509,7 @@ impl MeshPass<'_> {
         let early = b(EARLY_OUT_MM);
         let nt = self.sdf.normal_thick_ptr();
         let mut near = [Near::default(); CHUNK];
-        const { assert!(CHUNK % 4 == 0) };
+        const { assert!(CHUNK.is_multiple_of(4)) };
         let mut samples = [FieldSample::apart(FAR_GAP_MM); CHUNK];
         let mut sums = [RefineSums::default(); CHUNK];
         let mut dsums = [DerivativeSums::default(); CHUNK];

@@ -159,7 +159,10 @@ pub fn elastic_foundation_warm(
                             radial.iter().zip(rho).zip(lever).enumerate()
                         {
                             let moved = dt + chord * lever;
-                            if !(radial - rho * c * moved > EARLY_OUT_MM) {
+                            // Negated so that a NaN keeps the element, as there.
+                            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                            let keep = !(radial - rho * c * moved > EARLY_OUT_MM);
+                            if keep {
                                 active.push((range.start + k) as u32);
                             }
                         }
