@@ -457,18 +457,16 @@ impl MeshPass<'_> {
         s: &FieldSample,
         surface: Option<&FieldDerivative>,
     ) {
-        {
-            let normal = Vec3::new(s.normal[0], s.normal[1], self.lat * s.normal[2]);
-            acc.add(
-                self.patella,
-                self.law,
-                i,
-                r,
-                SurfaceDistance { gap: s.gap, normal },
-                s.thickness,
-                surface,
-            );
-        }
+        let normal = Vec3::new(s.normal[0], s.normal[1], self.lat * s.normal[2]);
+        acc.add(
+            self.patella,
+            self.law,
+            i,
+            r,
+            SurfaceDistance { gap: s.gap, normal },
+            s.thickness,
+            surface,
+        );
     }
 
     /// The listed elements in order, scalar.
@@ -634,11 +632,10 @@ impl MeshPass<'_> {
                     }
                 }
             }
-            // Pass 2a: the kept lanes' refined samples (d0 < EARLY_OUT_MM: as `sample`),
-            // independent of one another, so their normalisations' square roots and
-            // divisions overlap instead of waiting behind each element's sums.
-            // The corner sums one element at a time, then the normalisations four at a
-            // time (lanes outside the fine blocks are computed and not used).
+            // Pass 2a: the kept lanes' refined samples (d0 < EARLY_OUT_MM: as `sample`):
+            // the corner sums one element at a time, then the normalisations (a square
+            // root and a division each) four at a time, apart from the sums so they do not
+            // wait behind them (lanes outside the fine blocks are computed and not used).
             for (e, s) in near[..kept].iter().zip(sums.iter_mut()) {
                 if e.base != u32::MAX {
                     *s = self
