@@ -359,6 +359,25 @@ fn list(v: &[f64], unit: &str) -> String {
         + unit
 }
 
+/// [`list`] with signs and two decimals (small changes).
+fn list_signed(v: &[f64], unit: &str) -> String {
+    v.iter()
+        .map(|x| format!("{x:+.2}"))
+        .collect::<Vec<_>>()
+        .join(" / ")
+        + unit
+}
+
+/// The lateral shift's change, mm.
+fn shift_change_mm(base: &FrameResult, changed: &FrameResult) -> f64 {
+    changed.tracking.shift_mm - base.tracking.shift_mm
+}
+
+/// The lateral tilt's change, degrees.
+fn tilt_change_deg(base: &FrameResult, changed: &FrameResult) -> f64 {
+    (changed.tracking.tilt - base.tracking.tilt).to_degrees()
+}
+
 fn within(v: f64, lo: f64, hi: f64) -> bool {
     v >= lo && v <= hi
 }
@@ -428,9 +447,7 @@ fn f2(kb: &ModelParams) -> Vec<Row> {
         wide[0].contact.peak_pressure_mpa,
         base[0].contact.peak_pressure_mpa,
     );
-    let ds: Vec<f64> = paired(&base, &wide, |b, w| {
-        w.tracking.shift_mm - b.tracking.shift_mm
-    });
+    let ds: Vec<f64> = paired(&base, &wide, shift_change_mm);
     vec![
         row(
             "F2a",
@@ -511,12 +528,8 @@ fn f4(kb: &ModelParams) -> Vec<Row> {
     let mut p = loaded.clone();
     p.muscles.vmo = 0.0;
     let weak = sweep(&p, &angles, load);
-    let ds: Vec<f64> = paired(&base, &weak, |b, w| {
-        w.tracking.shift_mm - b.tracking.shift_mm
-    });
-    let dt: Vec<f64> = paired(&base, &weak, |b, w| {
-        (w.tracking.tilt - b.tracking.tilt).to_degrees()
-    });
+    let ds: Vec<f64> = paired(&base, &weak, shift_change_mm);
+    let dt: Vec<f64> = paired(&base, &weak, tilt_change_deg);
     let dshare: Vec<f64> = paired(&base, &weak, share_change_pp);
     let dmed: Vec<f64> = paired(&base, &weak, |b, w| {
         pct(
@@ -919,20 +932,9 @@ fn f8(kb: &ModelParams) -> Vec<Row> {
     let angles = [30.0, 45.0, 60.0];
     let tight = itb_params(kb);
     let (base, loaded) = (sweep(kb, &angles, rig), sweep(&tight, &angles, rig));
-    let ds: Vec<f64> = paired(&base, &loaded, |b, w| {
-        w.tracking.shift_mm - b.tracking.shift_mm
-    });
-    let dt: Vec<f64> = paired(&base, &loaded, |b, w| {
-        (w.tracking.tilt - b.tracking.tilt).to_degrees()
-    });
+    let ds: Vec<f64> = paired(&base, &loaded, shift_change_mm);
+    let dt: Vec<f64> = paired(&base, &loaded, tilt_change_deg);
     let dshare: Vec<f64> = paired(&base, &loaded, share_change_pp);
-    let fine = |v: &[f64], unit: &str| {
-        v.iter()
-            .map(|x| format!("{x:+.2}"))
-            .collect::<Vec<_>>()
-            .join(" / ")
-            + unit
-    };
     let src = "Kwak et al. 2000; Merican et al. 2009";
     let mut rows = vec![
         row(
@@ -940,7 +942,7 @@ fn f8(kb: &ModelParams) -> Vec<Row> {
             "ITB 0 → 90 N: lateral shift at 30/45/60°",
             src,
             "more lateral",
-            fine(&ds, " mm"),
+            list_signed(&ds, " mm"),
             "> 0 at each",
             ds.iter().all(|&d| d > 0.0),
         ),
@@ -949,7 +951,7 @@ fn f8(kb: &ModelParams) -> Vec<Row> {
             "ITB 0 → 90 N: lateral tilt at 30/45/60°",
             src,
             "more lateral tilt",
-            fine(&dt, "°"),
+            list_signed(&dt, "°"),
             "> 0 at each",
             dt.iter().all(|&d| d > 0.0),
         ),
@@ -958,7 +960,7 @@ fn f8(kb: &ModelParams) -> Vec<Row> {
             "ITB 0 → 90 N: lateral share at 30/45/60°",
             src,
             "rises",
-            fine(&dshare, " pp"),
+            list_signed(&dshare, " pp"),
             "> 0 at each",
             dshare.iter().all(|&d| d > 0.0),
         ),

@@ -193,6 +193,7 @@ pub(crate) fn evaluate(
     // The parametric surface gives no derivatives: its lanes skip the surface sums.
     let surface =
         jacobian && !scratch.skip_surface && !matches!(femur, FemurGeometry::Parametric(_));
+    // The AVX2 paths (kernel and lanes) where the CPU has them and the caller allows.
     #[cfg(target_arch = "x86_64")]
     let vector = !portable && std::arch::is_x86_feature_detected!("avx2");
     #[cfg(not(target_arch = "x86_64"))]
@@ -219,8 +220,8 @@ pub(crate) fn evaluate(
             // femoral field may come within the early-out distance of the patch's ball.
             FemurGeometry::Mesh(sdf, info) if !patella.patches.is_empty() => {
                 #[cfg(target_arch = "x86_64")]
-                if !portable && std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: AVX2 is present.
+                if vector {
+                    // SAFETY: AVX2 is present (`vector`).
                     unsafe { cull_patches_avx2(&acc, sdf, info.lat, &patella.patches, scratch) };
                 } else {
                     cull_patches(&acc, sdf, info.lat, &patella.patches, scratch);
@@ -249,8 +250,8 @@ pub(crate) fn evaluate(
             law,
         };
         #[cfg(target_arch = "x86_64")]
-        if !portable && std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present.
+        if vector {
+            // SAFETY: AVX2 is present (`vector`).
             unsafe { pass.run_avx2(&mut acc, active, refs) };
             return acc.finish(&mut scratch.lanes);
         }

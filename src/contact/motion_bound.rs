@@ -17,8 +17,7 @@ use nalgebra::Isometry3;
 
 use super::elastic_foundation::{evaluate, ContactResult, ContactScratch, Elements};
 use super::law::ContactLaw;
-use crate::geometry::femur_mesh::EARLY_OUT_MM;
-use crate::geometry::{FemurGeometry, PatellaMesh};
+use crate::geometry::{mesh_surely_apart, FemurGeometry, PatellaMesh};
 
 /// A motion larger than this (mm, for the farthest element) refreshes the reference:
 /// beyond it few elements could be skipped anyway. The mesh field's motion bounds
@@ -146,11 +145,10 @@ pub fn elastic_foundation_warm(
                         cache.patch_bounds_fresh = true;
                     }
                     for (b, p) in cache.patch_bounds.iter().zip(&patella.patches) {
-                        if b[0] - b[1] * c * (dt + chord * b[2]) > EARLY_OUT_MM {
+                        if mesh_surely_apart(b[0], b[1], c, dt + chord * b[2]) {
                             continue;
                         }
-                        // `surely_apart` on a mesh field, written out (c = 1 leaves ρ
-                        // unchanged, so one form serves the plain and the morphed field).
+                        // `surely_apart` without its dispatch per element.
                         let range = p.start as usize..p.end as usize;
                         let (radial, rho) =
                             (&cache.radial[range.clone()], &cache.rho[range.clone()]);
@@ -158,11 +156,7 @@ pub fn elastic_foundation_warm(
                         for (k, ((&radial, &rho), &lever)) in
                             radial.iter().zip(rho).zip(lever).enumerate()
                         {
-                            let moved = dt + chord * lever;
-                            // Negated so that a NaN keeps the element, as there.
-                            #[allow(clippy::neg_cmp_op_on_partial_ord)]
-                            let keep = !(radial - rho * c * moved > EARLY_OUT_MM);
-                            if keep {
+                            if !mesh_surely_apart(radial, rho, c, dt + chord * lever) {
                                 active.push((range.start + k) as u32);
                             }
                         }

@@ -198,8 +198,8 @@ pub struct FemurSdf {
     /// grid limits it).
     reach_rate: Vec<f32>,
     reach_motion: Vec<f32>,
-    /// The bound for an element's motion ([`REACH_SPAN_MM`]) per padded block, and per
-    /// present block by slot (the vector passes' lookups).
+    /// The bound for an element's motion ([`REACH_SPAN_MM`]) per padded block (from the
+    /// two tables above, for the vector pass's lookup by position).
     reach: Vec<f32>,
     /// `reach` per present block, by slot (the vector element pass's lookup).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -2450,6 +2450,10 @@ impl FemurSdf {
     pub fn bytes(&self) -> usize {
         4 * (self.dist.len() + 4 * self.normal_thick.len() + self.coarse.len())
             + 4 * (self.block_slot.len() + self.patch_lb2.len() + self.patch_lip2.len())
+            + 4 * (self.reach_rate.len()
+                + self.reach_motion.len()
+                + self.reach.len()
+                + self.reach_slot.len())
     }
 }
 

@@ -89,8 +89,7 @@ impl FemurGeometry {
             FemurGeometry::MeshMorphed(sdf, info, morph) => mesh_batch(
                 info,
                 |x, y, z| {
-                    let (s, cell) = morph.sample_in_cell(sdf, x, y, z);
-                    let [wx, wy, wz] = morph.warped(x, y, z);
+                    let (s, cell, [wx, wy, wz]) = morph.sample_warped(sdf, x, y, z);
                     let motion = morph.warp_lipschitz * REACH_SPAN_MM;
                     (s, cell, sdf.reach(wx, wy, wz, 0.0, motion))
                 },
@@ -128,20 +127,16 @@ impl FemurGeometry {
             // can come within the early-out, +∞ where no bound holds); a point whose
             // trilinear distance stays at or beyond the early-out is reported with it
             // (> 0: no hit). An infinite bound never skips (∞·0 is NaN: false).
-            FemurGeometry::Mesh(..) => {
-                radial - rho * moved > crate::geometry::femur_mesh::EARLY_OUT_MM
-            }
+            FemurGeometry::Mesh(..) => mesh_surely_apart(radial, rho, 1.0, moved),
             // `radial` is the trilinear distance at the warped point and `rho` the bound
             // there for the warped point's motion, which is at most `warp_lipschitz` × the
             // point's.
             FemurGeometry::MeshMorphed(_, _, m) => {
-                radial - rho * m.warp_lipschitz * moved > crate::geometry::femur_mesh::EARLY_OUT_MM
+                mesh_surely_apart(radial, rho, m.warp_lipschitz, moved)
             }
         }
     }
-}
 
-impl FemurGeometry {
     /// On a mesh field, the factor by which [`Self::surely_apart`] multiplies an element's
     /// motion (1, or the morph's warp Lipschitz bound): its test `radial − ρ·c·moved >
     /// early-out` is monotone in each argument where ρ, c and the motion are ≥ 0 and
@@ -157,6 +152,14 @@ impl FemurGeometry {
             FemurGeometry::MeshMorphed(_, _, m) => Some(m.warp_lipschitz),
         }
     }
+}
+
+/// [`FemurGeometry::surely_apart`] on a mesh field whose motions are multiplied by `c`
+/// ([`FemurGeometry::motion_factor`]): `radial − ρ·c·moved > early-out` (c = 1 leaves ρ
+/// as it is, bit for bit). A NaN never says apart.
+#[inline(always)]
+pub fn mesh_surely_apart(radial: f64, rho: f64, c: f64, moved: f64) -> bool {
+    radial - rho * c * moved > crate::geometry::femur_mesh::EARLY_OUT_MM
 }
 
 /// The batched query over a mesh field (plain or morphed), one point at a time.

@@ -212,6 +212,15 @@ fn sample_unit_slopes() -> (f64, f64) {
     (g_max, w_max)
 }
 
+/// A field-frame point pulled along its radius from the femoral axis by `d` (mm, d ≠ 0):
+/// where the plain field is sampled for the morphed one.
+#[inline]
+fn warp(x: f64, y: f64, z: f64, d: f64) -> [f64; 3] {
+    let rho = (x * x + y * y).sqrt();
+    let k = (rho - d) / rho;
+    [x * k, y * k, z]
+}
+
 impl TrochlearMorph {
     /// A morph of amplitude `amplitude_mm` about the groove at field-frame `groove_z`.
     pub fn new(amplitude_mm: f64, groove_z: f64) -> Self {
@@ -282,24 +291,28 @@ impl TrochlearMorph {
         y: f64,
         z: f64,
     ) -> (FieldSample, Option<FieldCell>) {
-        let (d, g) = self.displacement(x, y, z);
-        if d == 0.0 {
-            return sdf.sample_in_cell(x, y, z);
-        }
-        (self.displaced(sdf, x, y, z, d, g), None)
+        let (s, cell, _) = self.sample_warped(sdf, x, y, z);
+        (s, cell)
     }
 
-    /// The point where the plain field is sampled for the morphed field at a field-frame
-    /// point: the point pulled along its radius by δ (itself wherever δ = 0).
+    /// [`Self::sample_in_cell`], with the point where the plain field was sampled: the
+    /// field-frame point pulled along its radius by δ (itself wherever δ = 0). One
+    /// displacement per sample.
     #[inline]
-    pub fn warped(&self, x: f64, y: f64, z: f64) -> [f64; 3] {
-        let (d, _) = self.displacement(x, y, z);
+    pub(crate) fn sample_warped(
+        &self,
+        sdf: &FemurSdf,
+        x: f64,
+        y: f64,
+        z: f64,
+    ) -> (FieldSample, Option<FieldCell>, [f64; 3]) {
+        let (d, g) = self.displacement(x, y, z);
         if d == 0.0 {
-            return [x, y, z];
+            let (s, cell) = sdf.sample_in_cell(x, y, z);
+            return (s, cell, [x, y, z]);
         }
-        let rho = (x * x + y * y).sqrt();
-        let k = (rho - d) / rho;
-        [x * k, y * k, z]
+        let p = warp(x, y, z, d);
+        (self.displaced(sdf, x, y, d, g, p), None, p)
     }
 
     /// The morphed field's sample at a field-frame point (see the module doc): the plain
@@ -309,19 +322,19 @@ impl TrochlearMorph {
         self.sample_in_cell(sdf, x, y, z).0
     }
 
-    /// The sample where the groove is displaced by `d` (mm) with gradient `g`.
+    /// The sample where the groove is displaced by `d` (mm) with gradient `g`, the plain
+    /// field sampled at the warped point ([`warp`]).
     fn displaced(
         &self,
         sdf: &FemurSdf,
         x: f64,
         y: f64,
-        z: f64,
         d: f64,
         g: [f64; 3],
+        [wx, wy, wz]: [f64; 3],
     ) -> FieldSample {
         let rho = (x * x + y * y).sqrt();
-        let k = (rho - d) / rho;
-        let w = sdf.sample(x * k, y * k, z);
+        let w = sdf.sample(wx, wy, wz);
         let n = w.normal;
         if n == [0.0; 3] {
             // Early out (or far): no contact here; the warped distance is reported.
