@@ -835,6 +835,8 @@ pub struct Data {
     pub pressure: Vec<f64>,
     /// Contact evaluations performed by this Data (a cost counter).
     pub contact_evaluations: u64,
+    /// Of those, the evaluations that summed the contact Jacobian (a cost counter).
+    pub contact_jacobians: u64,
     /// Motion-bound reference of the warm contact kernel (identical results, less work).
     pub contact_cache: crate::contact::ContactCache,
 }
@@ -850,6 +852,7 @@ impl Data {
             two_before: None,
             pressure: vec![0.0; model.patella.len()],
             contact_evaluations: 0,
+            contact_jacobians: 0,
             contact_cache: Default::default(),
         }
     }

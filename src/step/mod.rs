@@ -143,6 +143,7 @@ pub fn contact(
     surface: bool,
 ) -> crate::contact::ContactResult {
     data.contact_evaluations += 1;
+    data.contact_jacobians += jacobian as u64;
     data.contact_cache.scratch.skip_surface = !surface;
     crate::contact::elastic_foundation_warm(
         pose,

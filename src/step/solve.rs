@@ -22,8 +22,11 @@
 //! after a full step predicted within [`EXACT_PROMOTE_GAIN`]. If the Jacobian stops giving
 //! descent (heavy damping needed, or no progress for three iterations — the parametric
 //! surface's curvature term is left out, which matters in the intercondylar notch) the
-//! frame continues with a forward-difference Jacobian. The outcome is a [`SolveStatus`]:
-//! never a panic, never a silent fallback.
+//! frame continues with a forward-difference Jacobian. A trial step that the last step's
+//! contraction says will end the frame is evaluated without the Jacobian (a converged
+//! frame never uses it); the residual has the same bits either way, so this changes the
+//! cost, never the path. The outcome is a [`SolveStatus`]: never a panic, never a silent
+//! fallback.
 
 use nalgebra::{Isometry3, Matrix6, SMatrix, SVector, Translation3, UnitQuaternion, Vector6};
 use serde::Serialize;
@@ -314,6 +317,9 @@ type Mat7 = SMatrix<f64, DIM, DIM>;
 
 struct Eval {
     r: Vec7,
+    /// Whether `j` and `j_exact` were computed: a trial the solve expects to end the frame
+    /// is evaluated without them ([`Problem::residual`]).
+    has_jacobian: bool,
     /// The Jacobian without the contact's surface terms (robust far from a solution).
     j: Mat7,
     /// The exact Jacobian (with them), for the Newton regime.
@@ -375,6 +381,26 @@ impl Problem<'_> {
             &self.lay,
             data,
             &self.surface,
+            true,
+        )
+    }
+
+    /// The residual alone at (pose, scale) (`has_jacobian` false); leaves the pressure
+    /// field in `data`. The contact kernel adds its force and moment element by element
+    /// whether or not it sums the Jacobian, so the residual has the same bits as
+    /// [`Self::evaluate`]'s: a frame evaluated this way and re-evaluated with the
+    /// Jacobian when it turns out to need one takes exactly the path it would have taken.
+    fn residual(&self, pose: &Isometry3<f64>, scale: f64, data: &mut Data) -> Eval {
+        evaluate(
+            self.model,
+            self.input,
+            self.joint,
+            pose,
+            scale,
+            &self.lay,
+            data,
+            &self.surface,
+            false,
         )
     }
 
@@ -392,7 +418,7 @@ impl Problem<'_> {
             };
             delta[k] = h;
             let (p2, s2) = apply(pose, scale, lay, &delta);
-            let e = self.evaluate(&p2, s2, data);
+            let e = self.residual(&p2, s2, data);
             j.set_column(k, &((e.r - base) / h));
         }
         let mut r = *base;
@@ -411,12 +437,21 @@ fn evaluate(
     lay: &Layout,
     data: &mut Data,
     surface_terms: &std::cell::Cell<Option<Matrix6<f64>>>,
+    with_jacobian: bool,
 ) -> Eval {
     let tis = tissues(model, input, joint, pose, scale);
     let cached = surface_terms.get();
-    let con = super::contact(model, pose, data, true, cached.is_none());
+    let con = super::contact(
+        model,
+        pose,
+        data,
+        with_jacobian,
+        with_jacobian && cached.is_none(),
+    );
     let contact_surface = cached.unwrap_or(con.surface_jacobian);
-    surface_terms.set(Some(contact_surface));
+    if with_jacobian {
+        surface_terms.set(Some(contact_surface));
+    }
     let f = tis.force + con.force;
     let m = tis.moment + con.moment;
     let jac = tis.jacobian + con.jacobian;
@@ -474,6 +509,7 @@ fn evaluate(
     }
     Eval {
         r,
+        has_jacobian: with_jacobian,
         j,
         j_exact: j + j_surface,
         tissues: tis,
@@ -543,6 +579,9 @@ pub fn solve(
     let mut exact = data.last_flexion.is_some();
     let mut may_promote = !exact;
     let mut stagnant = 0u32;
+    // The residual norm's ratio over the last accepted step of this frame: Newton's
+    // convergence is at least that fast from there on.
+    let mut contraction: Option<f64> = None;
     let status = loop {
         if !ev.r.iter().all(|x| x.is_finite()) {
             break SolveStatus::NonFinite { iterations };
@@ -564,6 +603,10 @@ pub fn solve(
         iterations += 1;
         if finite_differences {
             ev.j = problem.fd_jacobian(&pose, scale, &ev.r, data);
+        } else if !ev.has_jacobian {
+            // The trial was expected to end the frame and did not: its Jacobian now, at
+            // the same point (the same residual bits).
+            ev = problem.evaluate(&pose, scale, data);
         }
         let use_exact = exact && !finite_differences;
         let jm = if use_exact { ev.j_exact } else { ev.j };
@@ -597,7 +640,19 @@ pub fn solve(
             }
             delta /= limit;
             let (p2, s2) = apply(&pose, scale, lay, &delta);
-            let ev2 = problem.evaluate(&p2, s2, data);
+            // A trial the last step's contraction says will converge is evaluated without
+            // the Jacobian (a third of a mesh evaluation's cost), which a converged frame
+            // never uses; a wrong guess costs one more evaluation, never a different path.
+            let ev2 = match contraction {
+                Some(q)
+                    if !finite_differences
+                        && ev.force_res * q <= tol.force_tolerance_n
+                        && ev.moment_res * q <= tol.moment_tolerance_nmm =>
+                {
+                    problem.residual(&p2, s2, data)
+                }
+                _ => problem.evaluate(&p2, s2, data),
+            };
             let m2 = ev2.r.norm_squared();
             // The model's gain: actual over predicted reduction of the residual.
             let gain = (merit - m2) / (merit - (ev.r + jm * delta).norm_squared());
@@ -620,6 +675,7 @@ pub fn solve(
                 } else {
                     0
                 };
+                contraction = Some((m2 / merit).sqrt());
                 pose = p2;
                 scale = s2;
                 ev = ev2;
@@ -678,6 +734,75 @@ mod tests {
     use super::*;
     use crate::params::AnatomyModel;
     use crate::validation::knee_params;
+
+    /// A residual-only evaluation gives the residual, metrics and pressure field of the
+    /// full one bit for bit (both knees, the warm kernel, poses about a loaded frame):
+    /// what lets a solve evaluate an expected last trial without its Jacobian and still
+    /// take exactly the path it would have taken with it.
+    #[test]
+    fn residual_only_evaluation_matches_the_full_one_bit_for_bit() {
+        for anatomy in [AnatomyModel::Lenhart2015, AnatomyModel::Parametric] {
+            let model = Model::new(&knee_params(anatomy)).unwrap();
+            let mut data = Data::new(&model);
+            let knee = crate::KneeAngles {
+                flexion: 40f64.to_radians(),
+                ..Default::default()
+            };
+            let input = FrameInput::new(knee, QuadLoad::ExtensorMoment(40_000.0));
+            crate::experiment::approach(&model, &mut data, knee, input.load);
+            let solved = crate::step(&model, &input, &mut data);
+            let joint = super::super::kinematics::kinematics(&model, &knee);
+            let problem = Problem {
+                model: &model,
+                input: &input,
+                joint: &joint,
+                lay: Layout {
+                    pose_all: [0, 1, 2, 3, 4, 5],
+                    n_pose: 6,
+                    scale: true,
+                },
+                surface: std::cell::Cell::new(None),
+            };
+            let mut uniform = crate::math::uniform_stream(0x9e37_79b9_7f4a_7c15);
+            let mut u = || uniform() * 2.0 - 1.0;
+            for case in 0..40 {
+                let pose = Isometry3::from_parts(
+                    Translation3::from(
+                        solved.femur_from_patella.translation.vector
+                            + Vec3::new(0.5 * u(), 0.5 * u(), 0.5 * u()),
+                    ),
+                    UnitQuaternion::from_scaled_axis(Vec3::new(0.02 * u(), 0.02 * u(), 0.02 * u()))
+                        * solved.femur_from_patella.rotation,
+                );
+                let scale = solved.quad_scale_n * (1.0 + 0.1 * u());
+                // Either order, so each runs both from a fresh and from a warm reference.
+                let (full, full_p, part, part_p) = if case % 2 == 0 {
+                    let f = problem.evaluate(&pose, scale, &mut data);
+                    let fp = data.pressure.clone();
+                    let r = problem.residual(&pose, scale, &mut data);
+                    (f, fp, r, data.pressure.clone())
+                } else {
+                    let r = problem.residual(&pose, scale, &mut data);
+                    let rp = data.pressure.clone();
+                    let f = problem.evaluate(&pose, scale, &mut data);
+                    (f, data.pressure.clone(), r, rp)
+                };
+                assert!(full.has_jacobian && !part.has_jacobian);
+                assert!(
+                    full.contact.elements_in_contact > 0,
+                    "{anatomy:?} case {case}"
+                );
+                let bits = |v: &Vec7| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&full.r), bits(&part.r), "{anatomy:?} case {case}");
+                assert_eq!(full.force_res.to_bits(), part.force_res.to_bits());
+                assert_eq!(full.moment_res.to_bits(), part.moment_res.to_bits());
+                assert_eq!(full.contact.area, part.contact.area);
+                assert_eq!(full.contact.peak_pressure, part.contact.peak_pressure);
+                assert_eq!(full.contact.cop_moment, part.contact.cop_moment);
+                assert_eq!(full_p, part_p);
+            }
+        }
+    }
 
     /// The quadratic predictor reproduces a path quadratic in flexion exactly (translation,
     /// rotation about one axis, scale), and leaves a turn of the flexion to the secant.
