@@ -116,6 +116,29 @@ fn solved(params: &ModelParams, deg: f64, load: QuadLoad) -> (Model, Data, Frame
     (m, d, r)
 }
 
+/// Zero quadriceps load over a fine sweep of angles (0.123–79.6° in 0.5° steps, each
+/// walked to from the model file's pose as a run would): contact at most 1 N. It fails at
+/// 6 of the 160 angles (47.6, 52.6, 62.6, 64.6, 66.1, 74.6°: 5–110 N). Without load the
+/// problem is ill-posed: nothing holds the patella proximally (the heads are forces
+/// without a length; the model has no passive quadriceps), so on the walk it can slide down
+/// the groove and round the condyles while every residual stays below the tolerance, and
+/// at some angles it ends wedged between the femur and its tendon. The property test above
+/// checks its 24 fixed angles, which pass; this one states the gap until a passive
+/// quadriceps closes it.
+#[test]
+#[ignore = "known gap: an unloaded patella can slide into a wedged pose (see the doc)"]
+fn zero_load_holds_over_a_fine_sweep_of_angles() {
+    let wedged: Vec<String> = (0..160)
+        .map(|i| 0.5 * i as f64 + 0.123)
+        .filter_map(|deg| {
+            let (_, _, r) = solved(&ModelParams::default(), deg, QuadLoad::Force(0.0));
+            (r.contact.force_n > 1.0 || !r.status.converged())
+                .then(|| format!("{deg:.1}°: {:.0} N", r.contact.force_n))
+        })
+        .collect();
+    assert!(wedged.is_empty(), "wedged at {wedged:?}");
+}
+
 // ---------------------------------------------------------------- contact vs exact reference
 
 /// Exact reference: the femoral surface tessellated finely (0.2° × 0.2 mm) and queried with
@@ -619,7 +642,9 @@ proptest! {
 
     /// Zero quadriceps load (and no ITB tension) gives zero contact force from extension to
     /// 80°. (From about 85°, the patellar tendon alone drags the patella onto the condyles,
-    /// as in passive deep flexion, so the invariant does not hold there.)
+    /// as in passive deep flexion, so the invariant does not hold there.) A known gap: see
+    /// `zero_load_holds_over_a_fine_sweep_of_angles` (ignored) for the angles where the walk
+    /// to the angle ends wedged.
     #[test]
     fn zero_quadriceps_load_gives_zero_contact_force(deg in 0.0f64..80.0) {
         let (m, _, r) = solved(&ModelParams::default(), deg, QuadLoad::Force(0.0));
@@ -1786,7 +1811,7 @@ fn compiled_fingerprint(c: &scenario::Compiled) -> String {
     };
     let mesh = m.mesh.as_ref().map(|k| format!("{:p}", k.as_ref()));
     format!(
-        "{:?}\n{:?}\n{} {:?} {:?} {:?}\n{:?}\n{:?}\n{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}\n{:?}\n{:?}\n{femur}\n{mesh:?}",
+        "{:?}\n{:?}\n{} {:?} {:?} {:?}\n{:?}\n{:?}\n{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}\n{:?}\n{:?}\n{femur}\n{mesh:?}",
         c.spec,
         c.plan,
         c.name,
@@ -1806,6 +1831,7 @@ fn compiled_fingerprint(c: &scenario::Compiled) -> String {
         m.lateral_retinaculum,
         m.itb_band,
         m.patella_rest,
+        m.patella_seated,
         m.q_angle_effective_deg,
         m.hash,
         m.envelope,

@@ -68,11 +68,12 @@ pub fn run(compiled: &Compiled) -> RunResult {
     }
 }
 
-/// Walks the patella from the rest pose at full extension to `knee` under `load`, in
-/// increments of at most [`APPROACH_STEP_DEG`], so the first reported frame starts warm.
-/// These frames are not reported.
+/// Walks the patella from its start pose at full extension ([`Model::start_pose`]) to
+/// `knee` under `load`, in increments of at most [`APPROACH_STEP_DEG`], so the first
+/// reported frame starts warm. These frames are not reported.
 pub fn approach(model: &Model, data: &mut Data, knee: KneeAngles, load: QuadLoad) {
     data.reset(model);
+    data.femur_from_patella = model.start_pose(&load);
     let n = (knee.flexion.abs().to_degrees() / APPROACH_STEP_DEG).ceil() as usize;
     for i in 0..n {
         let f = i as f64 / n as f64;
