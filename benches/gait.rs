@@ -4,9 +4,9 @@
 //!
 //! `viewer_resolve`: what the viewer's worker does when a slider moves (`viewer::live::
 //! resolve`, which needs the `viewer` feature, so its two steps are repeated here): the
-//! shipped `runner_baseline` scenario with the VMO slider moved, written out, compiled
-//! (the knee's geometry is already cached in the process) and recorded (one 100-frame
-//! cycle with every frame's pressures and tissue lines).
+//! shipped `runner_baseline` scenario with the VMO slider moved, written out, compiled on
+//! the session's shared geometry (built once, as the viewer's worker holds it) and recorded
+//! (one 100-frame cycle with every frame's pressures and tissue lines).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use kneetrack::experiment::gait::{factors, run_cycle};
@@ -51,13 +51,15 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("viewer_resolve");
     g.sample_size(10);
     let mut step = 0u32;
+    let shared = scenario::Shared::new(1);
     g.bench_function("runner_baseline_vmo_slider", |b| {
         b.iter(|| {
             let mut s = spec.clone();
             step += 1;
             s.muscles.vmo = 1.0 - 0.01 * (step % 50) as f64;
             let text = toml::to_string(&s).expect("serialisable spec");
-            let compiled = scenario::compile(s, path, &text).expect("valid slider value");
+            let compiled =
+                scenario::compile_shared(s, path, &text, &shared).expect("valid slider value");
             record(&compiled).expect("a gait scenario records")
         })
     });

@@ -1,8 +1,10 @@
 //! Live exploration and the headless check.
 //!
 //! A slider change marks the factors dirty; after [`DEBOUNCE_S`] without another change a
-//! worker thread compiles the scenario with the new values (every range check applies) and
-//! records the cycle with the CLI's drivers — the render thread never waits. A stale
+//! worker thread compiles the scenario with the new values (every range check applies) on
+//! the knee geometry and data files it read once for the session (as a sweep's variants
+//! share them: the sliders touch no geometry key) and records the cycle with the CLI's
+//! drivers — the render thread never waits. A stale
 //! answer (superseded by a newer request) is dropped. The screenshot path renders one
 //! frame, writes the PNG, prints where the patella is on screen, and exits.
 
@@ -192,26 +194,29 @@ impl Live {
     }
 }
 
-/// Compiles and records a spec (the worker's job; also used by tests of the viewer logic).
+/// Compiles and records a spec on the geometries and data files `shared` holds (the
+/// worker's job; also used by tests of the viewer logic).
 pub fn resolve(
     spec: &ScenarioSpec,
     path: &std::path::Path,
+    shared: &scenario::Shared,
 ) -> Result<(Compiled, Recording), String> {
     let text = toml::to_string(spec).map_err(|e| e.to_string())?;
-    let compiled = scenario::compile(spec.clone(), path, &text).map_err(|e| match e {
-        scenario::ScenarioError::Range {
-            key,
-            value,
-            min,
-            max,
-            unit,
-            ..
-        } => {
-            format!("{key} = {value} is out of range: allowed {min} to {max}{unit}")
-        }
-        scenario::ScenarioError::Invalid { key, message, .. } => format!("{key}: {message}"),
-        other => other.to_string(),
-    })?;
+    let compiled =
+        scenario::compile_shared(spec.clone(), path, &text, shared).map_err(|e| match e {
+            scenario::ScenarioError::Range {
+                key,
+                value,
+                min,
+                max,
+                unit,
+                ..
+            } => {
+                format!("{key} = {value} is out of range: allowed {min} to {max}{unit}")
+            }
+            scenario::ScenarioError::Invalid { key, message, .. } => format!("{key}: {message}"),
+            other => other.to_string(),
+        })?;
     let rec = record(&compiled).map_err(|e| e.to_string())?;
     Ok((compiled, rec))
 }
@@ -246,13 +251,16 @@ fn start_worker(mut commands: Commands, session: Res<Session>, initial: Res<Init
     let (tx, worker_rx) = channel::<Request>();
     let (worker_tx, rx) = channel::<Answer>();
     std::thread::spawn(move || {
+        // The session's knee: one geometry (the sliders change none of its keys), built at
+        // the first re-solve and shared by the rest.
+        let shared = scenario::Shared::new(1);
         while let Ok(mut req) = worker_rx.recv() {
             // Only the newest request matters.
             while let Ok(newer) = worker_rx.try_recv() {
                 req = newer;
             }
             let started = Instant::now();
-            let answer = resolve(&req.spec, &req.path);
+            let answer = resolve(&req.spec, &req.path, &shared);
             let ms = started.elapsed().as_secs_f64() * 1e3;
             if worker_tx.send((req.generation, answer, ms)).is_err() {
                 break;
