@@ -630,20 +630,27 @@ pub const SEATING_QUADRICEPS_N: f64 = 100.0;
 /// The parameters that seat a geometry's patella: `p`'s geometry keys
 /// ([`GEOMETRY_KEYS`]), every other key at its default.
 fn seating_params(p: &ModelParams) -> ModelParams {
-    let mut d = ModelParams::default();
-    d.anatomy = p.anatomy.clone();
-    let (s, t) = (&p.subject, &mut d.subject);
-    t.side = s.side;
-    t.sulcus_angle_deg = s.sulcus_angle_deg;
-    t.trochlear_depth_mm = s.trochlear_depth_mm;
-    t.lateral_trochlear_inclination_deg = s.lateral_trochlear_inclination_deg;
-    t.patella_width_mm = s.patella_width_mm;
-    t.patella_height_mm = s.patella_height_mm;
-    t.patella_thickness_mm = s.patella_thickness_mm;
-    t.lateral_facet_fraction = s.lateral_facet_fraction;
-    d.cartilage.element_size_mm = p.cartilage.element_size_mm;
-    d.cartilage.thickness_mm = p.cartilage.thickness_mm;
-    d
+    let s = &p.subject;
+    ModelParams {
+        anatomy: p.anatomy.clone(),
+        subject: Subject {
+            side: s.side,
+            sulcus_angle_deg: s.sulcus_angle_deg,
+            trochlear_depth_mm: s.trochlear_depth_mm,
+            lateral_trochlear_inclination_deg: s.lateral_trochlear_inclination_deg,
+            patella_width_mm: s.patella_width_mm,
+            patella_height_mm: s.patella_height_mm,
+            patella_thickness_mm: s.patella_thickness_mm,
+            lateral_facet_fraction: s.lateral_facet_fraction,
+            ..Subject::default()
+        },
+        cartilage: crate::params::Cartilage {
+            element_size_mm: p.cartilage.element_size_mm,
+            thickness_mm: p.cartilage.thickness_mm,
+            ..Default::default()
+        },
+        ..ModelParams::default()
+    }
 }
 
 /// Geometries built once and shared, by [`GeometryKey`]: every model asked of the cache

@@ -2,9 +2,9 @@
 //!
 //! A slider change marks the factors dirty; after [`DEBOUNCE_S`] without another change a
 //! worker thread compiles the scenario with the new values (every range check applies) on
-//! the knee geometry and data files it read once for the session (as a sweep's variants
-//! share them: the sliders touch no geometry key) and records the cycle with the CLI's
-//! drivers — the render thread never waits. A stale
+//! the knee geometries and data files it keeps for the session (as a sweep's variants share
+//! them: only the trochlear sliders change the geometry, each distinct one built once) and
+//! records the cycle with the CLI's drivers — the render thread never waits. A stale
 //! answer (superseded by a newer request) is dropped. The screenshot path renders one
 //! frame, writes the PNG, prints where the patella is on screen, and exits.
 
@@ -194,6 +194,10 @@ impl Live {
     }
 }
 
+/// Distinct knee geometries a viewer session keeps (trochlear slider positions revisited
+/// reuse theirs; a mesh knee's is its morph and patella elements, the field is shared).
+const SESSION_GEOMETRIES: usize = 8;
+
 /// Compiles and records a spec on the geometries and data files `shared` holds (the
 /// worker's job; also used by tests of the viewer logic).
 pub fn resolve(
@@ -251,9 +255,9 @@ fn start_worker(mut commands: Commands, session: Res<Session>, initial: Res<Init
     let (tx, worker_rx) = channel::<Request>();
     let (worker_tx, rx) = channel::<Answer>();
     std::thread::spawn(move || {
-        // The session's knee: one geometry (the sliders change none of its keys), built at
-        // the first re-solve and shared by the rest.
-        let shared = scenario::Shared::new(1);
+        // The session's knee geometries (only the trochlear sliders change one), each
+        // built at its first re-solve and shared by the rest.
+        let shared = scenario::Shared::new(SESSION_GEOMETRIES);
         while let Ok(mut req) = worker_rx.recv() {
             // Only the newest request matters.
             while let Ok(newer) = worker_rx.try_recv() {
