@@ -372,17 +372,7 @@ struct Problem<'a> {
 impl Problem<'_> {
     /// Residual and Jacobian at (pose, scale); leaves the pressure field in `data`.
     fn evaluate(&self, pose: &Isometry3<f64>, scale: f64, data: &mut Data) -> Eval {
-        evaluate(
-            self.model,
-            self.input,
-            self.joint,
-            pose,
-            scale,
-            &self.lay,
-            data,
-            &self.surface,
-            true,
-        )
+        self.at(pose, scale, data, true)
     }
 
     /// The residual alone at (pose, scale) (`has_jacobian` false); leaves the pressure
@@ -391,16 +381,22 @@ impl Problem<'_> {
     /// [`Self::evaluate`]'s: a frame evaluated this way and re-evaluated with the
     /// Jacobian when it turns out to need one takes exactly the path it would have taken.
     fn residual(&self, pose: &Isometry3<f64>, scale: f64, data: &mut Data) -> Eval {
+        self.at(pose, scale, data, false)
+    }
+
+    /// [`evaluate`] for this frame's equations.
+    fn at(&self, pose: &Isometry3<f64>, scale: f64, data: &mut Data, jacobian: bool) -> Eval {
+        let (model, input, joint) = (self.model, self.input, self.joint);
+        let at = (pose, scale);
         evaluate(
-            self.model,
-            self.input,
-            self.joint,
-            pose,
-            scale,
+            model,
+            input,
+            joint,
+            at,
             &self.lay,
             data,
             &self.surface,
-            false,
+            jacobian,
         )
     }
 
@@ -432,8 +428,7 @@ fn evaluate(
     model: &Model,
     input: &FrameInput,
     joint: &Joint,
-    pose: &Isometry3<f64>,
-    scale: f64,
+    (pose, scale): (&Isometry3<f64>, f64),
     lay: &Layout,
     data: &mut Data,
     surface_terms: &std::cell::Cell<Option<Matrix6<f64>>>,
