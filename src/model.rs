@@ -605,7 +605,7 @@ impl KneeGeometry {
     /// geometry's alone, so a variant run in a sweep or on its own starts from the same
     /// one). From the model file's pose, where nothing is stretched, a loaded patella flexes
     /// ≈ 12° and rises ≈ 2 mm into the groove: the hardest solve of a run (a running
-    /// cycle's first, under its light first load, took 34 of the cycle's 386 contact
+    /// cycle's first, under its light first load, took 34 of the cycle's 385 contact
     /// evaluations). Loaded runs walk from the seated pose instead ([`Model::start_pose`]).
     fn seat(&mut self, params: &ModelParams) {
         let model = Model::on(&seating_params(params), self);

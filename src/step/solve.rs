@@ -574,8 +574,8 @@ pub fn solve(
     let mut exact = data.last_flexion.is_some();
     let mut may_promote = !exact;
     let mut stagnant = 0u32;
-    // The residual norm's ratio over the last accepted step of this frame: Newton's
-    // convergence is at least that fast from there on.
+    // The residual norm's ratio over the last accepted step of this frame: near a
+    // solution Newton's steps contract at least as fast again, so it predicts the next.
     let mut contraction: Option<f64> = None;
     let status = loop {
         if !ev.r.iter().all(|x| x.is_finite()) {
