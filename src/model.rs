@@ -430,7 +430,7 @@ impl KneeGeometry {
             ),
             _ => None,
         };
-        let geometry = match &mesh {
+        let mut geometry = match &mesh {
             None => {
                 let femur = FemoralSurface::new(
                     s.sulcus_angle_deg,
@@ -594,7 +594,6 @@ impl KneeGeometry {
                 }
             }
         };
-        let mut geometry = geometry;
         geometry.seat(params);
         Ok(geometry)
     }
@@ -946,9 +945,10 @@ impl Data {
         }
     }
 
-    /// Forget the warm start (the next frame starts from the rest pose).
-    pub fn reset(&mut self, model: &Model) {
-        self.femur_from_patella = model.patella_rest;
+    /// Forget the warm start: the next frame starts from `start` (femur_from_patella,
+    /// [`Model::start_pose`]).
+    pub fn reset(&mut self, start: Isometry3<f64>) {
+        self.femur_from_patella = start;
         self.quad_scale_n = 0.0;
         self.last_flexion = None;
         self.before_last = None;

@@ -72,8 +72,7 @@ pub fn run(compiled: &Compiled) -> RunResult {
 /// `knee` under `load`, in increments of at most [`APPROACH_STEP_DEG`], so the first
 /// reported frame starts warm. These frames are not reported.
 pub fn approach(model: &Model, data: &mut Data, knee: KneeAngles, load: QuadLoad) {
-    data.reset(model);
-    data.femur_from_patella = model.start_pose(&load);
+    data.reset(model.start_pose(&load));
     let n = (knee.flexion.abs().to_degrees() / APPROACH_STEP_DEG).ceil() as usize;
     for i in 0..n {
         let f = i as f64 / n as f64;

@@ -369,7 +369,33 @@ struct Problem<'a> {
     surface: std::cell::Cell<Option<Matrix6<f64>>>,
 }
 
-impl Problem<'_> {
+impl<'a> Problem<'a> {
+    /// The frame's equations: a prescribed shift holds δt_z and drops the ML force row; a
+    /// prescribed extensor moment adds the quadriceps scale.
+    fn new(model: &'a Model, input: &'a FrameInput, joint: &'a Joint) -> Self {
+        let scale = matches!(input.load, QuadLoad::ExtensorMoment(_));
+        let lay = if input.shift_mm.is_some() {
+            Layout {
+                pose_all: [0, 1, 3, 4, 5, 0],
+                n_pose: 5,
+                scale,
+            }
+        } else {
+            Layout {
+                pose_all: [0, 1, 2, 3, 4, 5],
+                n_pose: 6,
+                scale,
+            }
+        };
+        Problem {
+            model,
+            input,
+            joint,
+            lay,
+            surface: std::cell::Cell::new(None),
+        }
+    }
+
     /// Residual and Jacobian at (pose, scale); leaves the pressure field in `data`.
     fn evaluate(&self, pose: &Isometry3<f64>, scale: f64, data: &mut Data) -> Eval {
         self.at(pose, scale, data, true)
@@ -543,26 +569,7 @@ pub fn solve(
     data: &mut Data,
 ) -> Solution {
     let tol = &model.params.solver;
-    let lay = if input.shift_mm.is_some() {
-        Layout {
-            pose_all: [0, 1, 3, 4, 5, 0],
-            n_pose: 5,
-            scale: matches!(input.load, QuadLoad::ExtensorMoment(_)),
-        }
-    } else {
-        Layout {
-            pose_all: [0, 1, 2, 3, 4, 5],
-            n_pose: 6,
-            scale: matches!(input.load, QuadLoad::ExtensorMoment(_)),
-        }
-    };
-    let problem = Problem {
-        model,
-        input,
-        joint,
-        lay,
-        surface: std::cell::Cell::new(None),
-    };
+    let problem = Problem::new(model, input, joint);
     let lay = &problem.lay;
     let (mut pose, mut scale) = (guess.pose, guess.scale);
     let mut ev = problem.evaluate(&pose, scale, data);
@@ -747,17 +754,7 @@ mod tests {
             crate::experiment::approach(&model, &mut data, knee, input.load);
             let solved = crate::step(&model, &input, &mut data);
             let joint = super::super::kinematics::kinematics(&model, &knee);
-            let problem = Problem {
-                model: &model,
-                input: &input,
-                joint: &joint,
-                lay: Layout {
-                    pose_all: [0, 1, 2, 3, 4, 5],
-                    n_pose: 6,
-                    scale: true,
-                },
-                surface: std::cell::Cell::new(None),
-            };
+            let problem = Problem::new(&model, &input, &joint);
             let mut uniform = crate::math::uniform_stream(0x9e37_79b9_7f4a_7c15);
             let mut u = || uniform() * 2.0 - 1.0;
             for case in 0..40 {
